@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadPipeline } from '../../config/load.js';
+import { dataInterval, formatTimestamp, templateVars } from '../../config/templates.js';
+import { getConnectorKind } from '../../connectors/registry.js';
+import type { ExportRequest, RangePredicate } from '../../connectors/contract.js';
+import { PipelineErrors } from '../../errors/pipeline-error.js';
+import { renderErrors } from '../../errors/render.js';
+import { loadIdOf, nodeDefinition, readCheckpoint, renderNode } from '../../nodes/run-node.js';
+import { LocalStagingStore } from '../../staging/local-staging.js';
+import { RunStore } from '../../state/run-store.js';
+import { WatermarkStore } from '../../state/watermarks.js';
+import { EXIT } from '../exit-codes.js';
+import { loadSelected, stateDirs, type CommonOptions } from '../context.js';
+import { repoFile } from '../paths.js';
+import { intervalOf } from './runs.js';
+
+export function validateCommand(file: string, common: CommonOptions): number {
+  const { pipeline, errors } = loadPipeline(resolve(common.cwd, file), { env: common.env });
+  if (errors.length > 0) {
+    process.stderr.write(renderErrors(errors) + '\n');
+    return EXIT.INVALID_PIPELINE;
+  }
+  const p = pipeline!;
+  process.stdout.write(`${file}: ok (${Object.keys(p.nodes).length} nodes, ${Object.keys(p.connections).length} connections)\n`);
+  return EXIT.OK;
+}
+
+export function schemaCommand(): number {
+  process.stdout.write(readFileSync(repoFile('schemas/pipeline.schema.json'), 'utf8'));
+  return EXIT.OK;
+}
+
+export function lsCommand(file: string, select: string[], exclude: string[], common: CommonOptions): number {
+  const { graph, selected } = loadSelected(file, select, exclude, common);
+  for (const n of graph.order(selected)) process.stdout.write(`${n}\n`);
+  return EXIT.OK;
+}
+
+export function graphCommand(file: string, format: string, select: string[], exclude: string[], common: CommonOptions): number {
+  const { graph, selected, pipeline } = loadSelected(file, select, exclude, common);
+  const { nodes, edges } = graph.toJSON(selected);
+  const id = (n: string) => n.replace(/[^A-Za-z0-9_]/g, '_');
+  let out: string;
+  switch (format) {
+    case 'json':
+      out = JSON.stringify({ pipeline: pipeline.name, nodes, edges, waves: graph.waves(selected) }, null, 2);
+      break;
+    case 'dot':
+      out = [
+        `digraph ${JSON.stringify(pipeline.name)} {`,
+        '  rankdir=LR;',
+        ...nodes.map((n) => `  ${JSON.stringify(n)} [label=${JSON.stringify(`${n}\n${pipeline.nodes[n]!.target.mode}`)}];`),
+        ...edges.map(([a, b]) => `  ${JSON.stringify(a)} -> ${JSON.stringify(b)};`),
+        '}',
+      ].join('\n');
+      break;
+    case 'mermaid':
+      out = ['graph LR', ...nodes.map((n) => `  ${id(n)}["${n}"]`), ...edges.map(([a, b]) => `  ${id(a)} --> ${id(b)}`)].join('\n');
+      break;
+    default:
+      throw new PipelineErrors([]);
+  }
+  process.stdout.write(out + '\n');
+  return EXIT.OK;
+}
+
+/** What a run would do, without connecting to anything. */
+export async function planCommand(
+  file: string,
+  select: string[],
+  exclude: string[],
+  opts: { date?: string; interval?: string },
+  common: CommonOptions,
+): Promise<number> {
+  const { pipeline, graph, selected } = loadSelected(file, select, exclude, common);
+  const interval = dataInterval(opts);
+  const window = { start: formatTimestamp(interval.start), end: formatTimestamp(interval.end) };
+  const vars = templateVars(interval, '<run id>');
+  const dirs = stateDirs(common);
+  const watermarks = new WatermarkStore(dirs.root);
+  const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
+  const lastRun = await latestUnfinished(new RunStore(dirs.root), pipeline.name);
+  const lines: string[] = [`plan for ${pipeline.name}: data interval ${window.start} → ${window.end}`];
+  const waves = graph.waves(selected);
+  for (const [i, wave] of waves.entries()) {
+    lines.push('', `wave ${i + 1}: ${wave.join(', ')}`);
+    for (const name of wave) {
+      const node = renderNode(pipeline.nodes[name]!, vars);
+      const srcConn = pipeline.connections[node.source.connection]!;
+      const tgtConn = pipeline.connections[node.target.connection]!;
+      const kind = getConnectorKind(srcConn.type)!;
+      let w: RangePredicate | undefined;
+      let incNote = 'full';
+      if (node.incremental?.strategy === 'window') {
+        w = { column: node.incremental.column, lower: { value: window.start, inclusive: true }, upper: { value: window.end, inclusive: false } };
+        incNote = `incremental window on ${node.incremental.column}`;
+      } else if (node.incremental?.strategy === 'watermark') {
+        const wm = await watermarks.read(pipeline.name, name);
+        const from = wm?.value ?? node.incremental.initial ?? null;
+        w = { column: node.incremental.column, ...(from !== null ? { lower: { value: from, inclusive: false } } : {}), upper: { value: '<max at start>', inclusive: true } };
+        incNote = `incremental watermark on ${node.incremental.column}, saved ${from ?? '(none: first run takes everything)'}`;
+      }
+      const req: ExportRequest = { node: name, source: node.source, ...(w ? { window: w } : {}) };
+      lines.push(`  ${name}`);
+      if (node.depends_on.length > 0) lines.push(`    after:   ${node.depends_on.join(', ')}`);
+      lines.push(`    export:  ${srcConn.name} (${srcConn.type}): ${kind.renderExport(req)}`);
+      lines.push(`             ${incNote}${node.source.split ? `; split on ${node.source.split.column} into ${node.source.split.chunks} chunks (quantile boundaries at run time)` : ''}`);
+      lines.push(`    import:  ${tgtConn.name} (${tgtConn.type}): ${node.target.table}, mode ${node.target.mode}${node.target.key ? ` on (${node.target.key.join(', ')})` : ''}, create ${node.target.create}`);
+      let resume = 'none: a new run starts from scratch';
+      if (lastRun) {
+        const area = staging.area(pipeline.name, lastRun.lineage, name);
+        const cp = await readCheckpoint(area);
+        if (cp) {
+          const runWindow = lastRun.data_interval;
+          const same = cp.definition === nodeDefinition(renderNode(pipeline.nodes[name]!, templateVars(intervalOf(lastRun), lastRun.id)), { pipeline, interval: runWindow });
+          const done = cp.chunks.filter((c) => c.done).length;
+          resume = !same
+            ? `run ${lastRun.id} has one, but the node changed since: \`pigeon retry\` would export again`
+            : cp.imported
+              ? `\`pigeon retry ${lastRun.id}\` finds it imported (load ${loadIdOf(pipeline.name, lastRun.lineage, name)})`
+              : `\`pigeon retry ${lastRun.id}\` resumes with ${done}/${cp.chunks.length} chunks exported`;
+        }
+      }
+      lines.push(`    checkpoint: ${resume}`);
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return EXIT.OK;
+}
+
+async function latestUnfinished(store: RunStore, pipeline: string) {
+  for (const id of await store.list()) {
+    const r = await store.readRun(id);
+    if (r?.pipeline !== pipeline) continue;
+    return r.status === 'succeeded' ? undefined : r;
+  }
+  return undefined;
+}

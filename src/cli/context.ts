@@ -1,0 +1,32 @@
+import { resolve, join } from 'node:path';
+import type { Pipeline } from '../config/types.js';
+import { loadPipelineOrThrow } from '../config/load.js';
+import { PipelineGraph } from '../dag/graph.js';
+import { selectNodes } from '../dag/select.js';
+
+/** Options every command shares. */
+export interface CommonOptions {
+  readonly stateDir: string;
+  readonly logFormat: 'text' | 'json';
+  readonly env: Record<string, string | undefined>;
+  readonly cwd: string;
+}
+
+export interface Loaded {
+  readonly pipeline: Pipeline;
+  readonly graph: PipelineGraph;
+  readonly selected: Set<string>;
+}
+
+/** Loads and validates the pipeline (throws PipelineErrors, exit 3) and resolves the selection (exit 2). */
+export function loadSelected(file: string, select: readonly string[], exclude: readonly string[], common: CommonOptions): Loaded {
+  const pipeline = loadPipelineOrThrow(resolve(common.cwd, file), { env: common.env });
+  const graph = PipelineGraph.fromPipeline(pipeline);
+  const selected = selectNodes(pipeline, graph, select, exclude);
+  return { pipeline, graph, selected };
+}
+
+export function stateDirs(common: CommonOptions) {
+  const root = resolve(common.cwd, common.stateDir);
+  return { root, tmp: join(root, 'tmp'), locks: join(root, 'locks') };
+}

@@ -1,0 +1,27 @@
+import { renderError, renderErrors } from '../errors/render.js';
+import { CONFIG_ERROR_CODES, PipelineError, PipelineErrors } from '../errors/pipeline-error.js';
+import { EXIT } from './exit-codes.js';
+
+/** Writes a rendered error (or several) to stderr and returns the exit code it means. */
+export function reportError(e: unknown, redact: (t: string) => string = (t) => t): number {
+  if (e instanceof PipelineErrors) {
+    process.stderr.write(redact(renderErrors(e.errors)) + '\n');
+    return e.errors.some((x) => CONFIG_ERROR_CODES.has(x.code)) ? EXIT.INVALID_PIPELINE : EXIT.USAGE;
+  }
+  if (e instanceof PipelineError) {
+    process.stderr.write(redact(renderError(e)) + '\n');
+    if (CONFIG_ERROR_CODES.has(e.code)) return EXIT.INVALID_PIPELINE;
+    if (e.code === 'LOCKED') return EXIT.LOCKED;
+    if (e.code === 'USAGE' || e.code === 'SELECTION' || e.code === 'RUN_NOT_FOUND') return EXIT.USAGE;
+    return EXIT.NODE_FAILED;
+  }
+  process.stderr.write(redact(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`) + '\n');
+  return EXIT.NODE_FAILED;
+}
+
+/** A fixed-width table for terminals. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,325 @@
+import { createReadStream } from 'node:fs';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Database as Db } from 'better-sqlite3';
+import type { ConnectionConfig } from '../../config/types.js';
+import type { Cell, ColumnSchema, SchemaSidecar } from '../../csv/types.js';
+import { ChunkFileWriter } from '../../csv/chunk-file.js';
+import { openCsv } from '../../csv/reader.js';
+import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
+import { readJsonIfExists, writeJsonAtomic, syncDir } from '../../state/atomic-file.js';
+import { loadDriver } from '../driver.js';
+import {
+  DEFAULT_CAPABILITIES,
+  type ChunkFeed,
+  type ChunkSpec,
+  type Connector,
+  type ConnectorOptions,
+  type CsvSink,
+  type ExportRequest,
+  type ImportRequest,
+  type ImportResult,
+  type RangePredicate,
+} from '../contract.js';
+import { fileConfig, tablePath, type FileConfig } from './file-config.js';
+
+/** The load journal of one table file: which loads committed, and a commit in progress. */
+interface LoadJournal {
+  readonly committed: readonly string[];
+  /** Written before the rename of `tmp` over the table file: after this write the load counts as committed. */
+  readonly pending?: { readonly load_id: string; readonly tmp: string };
+}
+
+const JOURNAL_KEEP = 200;
+
+/**
+ * A directory of CSV files in the exchange format, one `<table>.csv` per table, with a `<table>.schema.json`
+ * sidecar when pigeon wrote it. Every import writes a complete new file and renames it over the old one, with a
+ * small journal so a crash between "committed" and the rename is rolled forward, never loaded twice.
+ */
+export class FileConnector implements Connector {
+  readonly capabilities = { ...DEFAULT_CAPABILITIES, split: false, defaultMaxConnections: 2 };
+  readonly #config: FileConfig;
+  readonly #tmpDir: string;
+
+  constructor(config: ConnectionConfig, options: ConnectorOptions) {
+    this.#config = fileConfig(config, options.cwd);
+    this.#tmpDir = options.tmpDir;
+  }
+
+  async open(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  #sourcePath(req: ExportRequest): string {
+    if (req.source.query !== undefined || req.source.where !== undefined) {
+      throw new PipelineError('UNSUPPORTED', 'a file source reads a whole table: `query` and `where` are not supported (use `columns` and `incremental`)', {
+        node: req.node,
+        connection: this.#config.name,
+      });
+    }
+    return tablePath(this.#config, req.source.table ?? '', '.csv');
+  }
+
+  async #open(req: ExportRequest) {
+    const path = this.#sourcePath(req);
+    try {
+      await access(path);
+    } catch {
+      throw new PipelineError('SOURCE_NOT_FOUND', `file ${path} does not exist`, { connection: this.#config.name, table: req.source.table ?? '' });
+    }
+    const csv = await openCsv(createReadStream(path, { highWaterMark: 1 << 20 }), { name: path });
+    const sidecar = await readJsonIfExists<SchemaSidecar>(tablePath(this.#config, req.source.table ?? '', '.schema.json'));
+    const known = new Map((sidecar?.columns ?? []).map((c) => [c.name, c]));
+    const all: ColumnSchema[] = csv.header.map((name) => known.get(name) ?? { name, type: 'text', nullable: true });
+    const wanted = req.source.columns ?? csv.header;
+    const indexes = wanted.map((name) => {
+      const i = csv.header.indexOf(name);
+      if (i < 0) throw new PipelineError('SOURCE_NOT_FOUND', `column \`${name}\` is not in ${path}`, { column: name, table: req.source.table ?? '' });
+      return i;
+    });
+    return { path, csv, all, columns: indexes.map((i) => all[i]!), indexes };
+  }
+
+  async describe(req: ExportRequest): Promise<readonly ColumnSchema[]> {
+    const src = await this.#open(req);
+    await src.csv.rows.return?.(undefined);
+    return src.columns;
+  }
+
+  async maxValue(req: ExportRequest, column: string): Promise<string | null> {
+    const src = await this.#open(req);
+    const ci = src.csv.header.indexOf(column);
+    if (ci < 0) throw new PipelineError('SOURCE_NOT_FOUND', `column \`${column}\` is not in ${src.path}`, { column });
+    const cmp = comparatorFor(src.all[ci]!);
+    const inWindow = windowFilter(req.window, src.csv.header, src.all);
+    let max: string | null = null;
+    for await (const row of src.csv.rows) {
+      const v = row.cells[ci];
+      if (v === null || v === undefined || !inWindow(row.cells)) continue;
+      if (max === null || cmp(v, max) > 0) max = v;
+    }
+    return max;
+  }
+
+  async splitBoundaries(): Promise<readonly string[]> {
+    return [];
+  }
+
+  async exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
+    const src = await this.#open(req);
+    const inWindow = windowFilter(req.window, src.csv.header, src.all);
+    const inChunk = windowFilter(chunk.range, src.csv.header, src.all);
+    let rows = 0;
+    for await (const row of src.csv.rows) {
+      if (!inWindow(row.cells) || !inChunk(row.cells)) continue;
+      rows++;
+      if (!sink.row(src.indexes.map((i) => row.cells[i]!))) {
+        await sink.drain();
+        signal?.throwIfAborted();
+      }
+    }
+    return rows;
+  }
+
+  #journalPath(table: string): string {
+    const data = tablePath(this.#config, table, '.csv');
+    return join(dirname(data), '.pigeon', `${basename(data)}.loads.json`);
+  }
+
+  /** Finishes a commit that a crash interrupted after it became durable (the journal says so). */
+  async #recover(table: string): Promise<LoadJournal> {
+    const jp = this.#journalPath(table);
+    const journal = (await readJsonIfExists<LoadJournal>(jp)) ?? { committed: [] };
+    if (!journal.pending) return journal;
+    const data = tablePath(this.#config, table, '.csv');
+    if (await exists(journal.pending.tmp)) await rename(journal.pending.tmp, data);
+    const settled = { committed: journal.committed };
+    await writeJsonAtomic(jp, settled);
+    return settled;
+  }
+
+  async isCommitted(table: string, loadId: string): Promise<boolean> {
+    const journal = await this.#recover(table);
+    return journal.committed.includes(loadId);
+  }
+
+  async import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
+    const data = tablePath(this.#config, req.table, '.csv');
+    const names = req.columns.map((c) => c.name);
+    let tmp: string | undefined;
+    try {
+      await mkdir(dirname(data), { recursive: true });
+      const journal = await this.#recover(req.table);
+      if (journal.committed.includes(req.loadId)) {
+        for await (const _ of feed) {
+          // Already committed by an earlier attempt: the chunks are not needed.
+        }
+        return { rows: await feed.totalRows() };
+      }
+      const existing = await exists(data);
+      if (!existing && req.create === 'never') {
+        throw new PipelineError('IMPORT_FAILED', `target file ${data} does not exist and create is \`never\``, { table: req.table });
+      }
+      tmp = `${data}.${createHash('sha256').update(req.loadId).digest('hex').slice(0, 10)}.${randomBytes(3).toString('hex')}.tmp`;
+      const writer = await ChunkFileWriter.create(tmp, names, { gzip: false });
+      let loaded = 0;
+      try {
+        if (req.mode === 'merge') {
+          loaded = await this.#merge(req, feed, existing ? data : undefined, writer, signal);
+        } else {
+          if (req.mode === 'append' && existing) await copyRows(data, names, writer, signal);
+          for await (const chunk of feed) {
+            const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names });
+            for await (const row of csv.rows) {
+              loaded++;
+              if (!writer.row(row.cells)) {
+                await writer.drain();
+                signal?.throwIfAborted();
+              }
+            }
+          }
+        }
+        const expected = await feed.totalRows();
+        if (loaded !== expected) {
+          throw new PipelineError('ROW_COUNT_MISMATCH', `read ${loaded} rows from the chunks but the export wrote ${expected}`, { table: req.table });
+        }
+        signal?.throwIfAborted();
+        await writer.finish();
+      } catch (e) {
+        await writer.abort().catch(() => {});
+        throw e;
+      }
+      // Commit: journal first (durable "committed"), then the rename; #recover rolls a crash in between forward.
+      const jp = this.#journalPath(req.table);
+      const committed = [...journal.committed, req.loadId].slice(-JOURNAL_KEEP);
+      await writeJsonAtomic(jp, { committed, pending: { load_id: req.loadId, tmp } } satisfies LoadJournal);
+      await writeJsonAtomic(tablePath(this.#config, req.table, '.schema.json'), { format: 'pigeon-csv/1', columns: req.columns } satisfies SchemaSidecar);
+      await rename(tmp, data);
+      tmp = undefined;
+      await syncDir(dirname(data));
+      await writeJsonAtomic(jp, { committed } satisfies LoadJournal);
+      return { rows: loaded };
+    } catch (e) {
+      if (tmp) await rm(tmp, { force: true }).catch(() => {});
+      if (e instanceof PipelineError) throw e.withContext({ connection: this.#config.name, table: req.table });
+      throw toPipelineError(e, 'IMPORT_FAILED', { connection: this.#config.name, table: req.table });
+    }
+  }
+
+  /**
+   * Merge on disk, not in memory: existing rows, then the new ones, go into a temporary SQLite table; the last row
+   * of each key wins and is written out in load order.
+   */
+  async #merge(req: ImportRequest, feed: ChunkFeed, existing: string | undefined, writer: ChunkFileWriter, signal?: AbortSignal): Promise<number> {
+    const names = req.columns.map((c) => c.name);
+    const keyIdx = (req.key ?? []).map((k) => {
+      const i = names.indexOf(k);
+      if (i < 0) throw new PipelineError('IMPORT_FAILED', `merge key \`${k}\` is not a column of the export`, { column: k });
+      return i;
+    });
+    const Database = await loadDriver<typeof import('better-sqlite3')>('better-sqlite3', 'file (merge)');
+    await mkdir(this.#tmpDir, { recursive: true });
+    const dbPath = join(this.#tmpDir, `merge-${randomBytes(6).toString('hex')}.db`);
+    const db: Db = new Database(dbPath);
+    try {
+      db.pragma('journal_mode = OFF');
+      db.pragma('synchronous = OFF');
+      const cols = names.map((_, i) => `c${i}`);
+      db.exec(`CREATE TABLE t (seq INTEGER PRIMARY KEY, k TEXT NOT NULL, ${cols.map((c) => `${c} TEXT`).join(', ')})`);
+      const insert = db.prepare(`INSERT INTO t (k, ${cols.join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`);
+      const insertBatch = db.transaction((rows: Cell[][]) => {
+        for (const r of rows) insert.run(JSON.stringify(keyIdx.map((i) => r[i])), ...r);
+      });
+      const load = async (csv: Awaited<ReturnType<typeof openCsv>>) => {
+        let n = 0;
+        let batch: Cell[][] = [];
+        for await (const row of csv.rows) {
+          batch.push(row.cells);
+          n++;
+          if (batch.length >= 2000) {
+            insertBatch(batch);
+            batch = [];
+            signal?.throwIfAborted();
+          }
+        }
+        if (batch.length > 0) insertBatch(batch);
+        return n;
+      };
+      if (existing) await load(await openCsv(createReadStream(existing), { name: existing, expectColumns: names }));
+      let loaded = 0;
+      for await (const chunk of feed) loaded += await load(await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names }));
+      db.exec('CREATE INDEX t_k ON t (k)');
+      const select = db.prepare(`SELECT ${cols.join(', ')} FROM t WHERE seq IN (SELECT MAX(seq) FROM t GROUP BY k) ORDER BY seq`).raw(true);
+      let i = 0;
+      for (const r of select.iterate() as IterableIterator<Cell[]>) {
+        if (!writer.row(r)) await writer.drain();
+        if (++i % 2000 === 0) signal?.throwIfAborted();
+      }
+      return loaded;
+    } finally {
+      db.close();
+      await rm(dbPath, { force: true });
+    }
+  }
+}
+
+async function copyRows(path: string, names: readonly string[], writer: ChunkFileWriter, signal?: AbortSignal): Promise<void> {
+  const csv = await openCsv(createReadStream(path, { highWaterMark: 1 << 20 }), { name: path, expectColumns: names });
+  for await (const row of csv.rows) {
+    if (!writer.row(row.cells)) {
+      await writer.drain();
+      signal?.throwIfAborted();
+    }
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Compares exchange text the way the column's type orders: integers exactly, floats as numbers, the rest as text. */
+function comparatorFor(c: ColumnSchema): (a: string, b: string) => number {
+  switch (c.type) {
+    case 'int16':
+    case 'int32':
+    case 'int64':
+    case 'uint64':
+      return (a, b) => {
+        const x = BigInt(a);
+        const y = BigInt(b);
+        return x < y ? -1 : x > y ? 1 : 0;
+      };
+    case 'float32':
+    case 'float64':
+    case 'decimal':
+      return (a, b) => Number(a) - Number(b);
+    default:
+      return (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  }
+}
+
+function windowFilter(range: RangePredicate | undefined, header: readonly string[], columns: readonly ColumnSchema[]): (cells: readonly Cell[]) => boolean {
+  if (!range) return () => true;
+  const i = header.indexOf(range.column);
+  if (i < 0) throw new PipelineError('SOURCE_NOT_FOUND', `column \`${range.column}\` is not in the file`, { column: range.column });
+  const cmp = comparatorFor(columns[i]!);
+  return (cells) => {
+    const v = cells[i];
+    if (v === null || v === undefined) return range.includeNull === true;
+    if (range.lower) {
+      const c = cmp(v, range.lower.value);
+      if (c < 0 || (c === 0 && !range.lower.inclusive)) return false;
+    }
+    if (range.upper) {
+      const c = cmp(v, range.upper.value);
+      if (c > 0 || (c === 0 && !range.upper.inclusive)) return false;
+    }
+    return true;
+  };
+}

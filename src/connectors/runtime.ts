@@ -1,0 +1,86 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { ConnectionConfig } from '../config/types.js';
+import { PipelineError, toPipelineError } from '../errors/pipeline-error.js';
+import type { Connector, ConnectorOptions } from './contract.js';
+import { getConnectorKind } from './registry.js';
+
+/**
+ * Owns every connector of a run: opens each connection once, on first use; bounds the sessions used at once per
+ * connection by `max_connections`, over all nodes; refuses use after close; closes in reverse order of opening and
+ * never lets a close error hide the error that ended the run.
+ */
+export class ConnectionManager {
+  readonly #configs: Readonly<Record<string, ConnectionConfig>>;
+  readonly #options: ConnectorOptions;
+  readonly #open = new Map<string, Promise<Connector>>();
+  readonly #opened: string[] = [];
+  readonly #limits = new Map<string, LimitFunction>();
+  #closed = false;
+
+  constructor(configs: Readonly<Record<string, ConnectionConfig>>, options: ConnectorOptions) {
+    this.#configs = configs;
+    this.#options = options;
+  }
+
+  /** The connector of a connection, opened on first use. */
+  get(name: string, signal?: AbortSignal): Promise<Connector> {
+    if (this.#closed) return Promise.reject(new PipelineError('INTERNAL', `connection \`${name}\` used after close`));
+    let p = this.#open.get(name);
+    if (!p) {
+      p = this.#connect(name, signal);
+      this.#open.set(name, p);
+      // A failed open is not cached: a retry of the node may find the server back.
+      p.catch(() => this.#open.delete(name));
+    }
+    return p;
+  }
+
+  async #connect(name: string, signal?: AbortSignal): Promise<Connector> {
+    const config = this.#configs[name];
+    if (!config) throw new PipelineError('UNKNOWN_CONNECTION', `connection \`${name}\` is not defined`, { connection: name });
+    const kind = getConnectorKind(config.type);
+    if (!kind) throw new PipelineError('INVALID_CONFIG', `unknown connection type \`${config.type}\``, { connection: name });
+    const create = await kind.load();
+    const connector = create(config, this.#options);
+    try {
+      await connector.open(signal);
+    } catch (e) {
+      throw toPipelineError(e, 'CONNECT_FAILED', { connection: name });
+    }
+    this.#opened.push(name);
+    return connector;
+  }
+
+  /** Runs `fn` holding one of the connection's sessions. */
+  session<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    let limit = this.#limits.get(name);
+    if (!limit) {
+      const config = this.#configs[name];
+      const kind = config ? getConnectorKind(config.type) : undefined;
+      limit = pLimit(Math.max(1, config?.max_connections ?? kind?.capabilities.defaultMaxConnections ?? 1));
+      this.#limits.set(name, limit);
+    }
+    return limit(fn);
+  }
+
+  maxConnections(name: string): number {
+    const config = this.#configs[name];
+    const kind = config ? getConnectorKind(config.type) : undefined;
+    return Math.max(1, config?.max_connections ?? kind?.capabilities.defaultMaxConnections ?? 1);
+  }
+
+  /** Closes everything opened, newest first; returns close errors instead of throwing them. */
+  async closeAll(): Promise<unknown[]> {
+    this.#closed = true;
+    const errors: unknown[] = [];
+    for (const name of [...this.#opened].reverse()) {
+      try {
+        const c = await this.#open.get(name);
+        await c?.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    return errors;
+  }
+}

@@ -1,0 +1,17 @@
+/** What differs between SQL engines when pigeon builds a SELECT: quoting and bind markers. */
+export interface SqlDialect {
+  /** Quotes one identifier part; a doubled quote escapes itself, so no name can break out of the quotes. */
+  quoteIdent(name: string): string;
+  /** The bind marker for the i-th (0-based) parameter. */
+  placeholder(index: number): string;
+}
+
+/** `schema.table` → each part quoted. A name that itself contains a dot cannot be written as `a.b`. */
+export function quoteTable(d: SqlDialect, table: string): string {
+  return table.split('.').map((p) => d.quoteIdent(p)).join('.');
+}
+
+export const ansiDialect: SqlDialect = {
+  quoteIdent: (name) => `"${name.replaceAll('"', '""')}"`,
+  placeholder: () => '?',
+};

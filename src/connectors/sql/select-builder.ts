@@ -1,0 +1,103 @@
+import type { ChunkSpec, ExportRequest, RangePredicate } from '../contract.js';
+import { quoteTable, type SqlDialect } from './dialect.js';
+
+export interface BuiltQuery {
+  readonly sql: string;
+  readonly params: readonly string[];
+}
+
+/**
+ * The SELECT of an export: the table (with its columns and where) or the user's query wrapped as a subquery, then
+ * the incremental window and the chunk's key range ANDed on. Bounds are bound parameters, never spliced in.
+ */
+export function buildSelect(d: SqlDialect, req: ExportRequest, chunk?: ChunkSpec, columns?: readonly string[]): BuiltQuery {
+  const params: string[] = [];
+  const conditions: string[] = [];
+  const cols = columns ?? req.source.columns;
+  const projection = cols && cols.length > 0 ? cols.map((c) => d.quoteIdent(c)).join(', ') : '*';
+  let from: string;
+  if (req.source.query !== undefined) {
+    from = `(${stripSemicolon(req.source.query)}) AS pigeon_q`;
+  } else {
+    from = quoteTable(d, req.source.table ?? '');
+    if (req.source.where) conditions.push(`(${req.source.where})`);
+  }
+  if (req.window) conditions.push(rangeSql(d, req.window, params));
+  if (chunk?.range) conditions.push(rangeSql(d, chunk.range, params));
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+  return { sql: `SELECT ${projection} FROM ${from}${where}`, params };
+}
+
+/** `SELECT MAX(col)` over what the request selects: a watermark's frozen upper bound. */
+export function buildMax(d: SqlDialect, req: ExportRequest, column: string): BuiltQuery {
+  const inner = buildSelect(d, req);
+  return { sql: `SELECT MAX(${d.quoteIdent(column)}) FROM (${inner.sql}) AS pigeon_m`, params: inner.params };
+}
+
+export function buildCount(d: SqlDialect, req: ExportRequest, column: string): BuiltQuery {
+  const inner = buildSelect(d, req);
+  return { sql: `SELECT COUNT(${d.quoteIdent(column)}) FROM (${inner.sql}) AS pigeon_c`, params: inner.params };
+}
+
+/** The value at a given rank of `column`: quantile boundaries come from these, so skewed keys still split evenly. */
+export function buildNth(d: SqlDialect, req: ExportRequest, column: string, offset: number): BuiltQuery {
+  const inner = buildSelect(d, req);
+  const c = d.quoteIdent(column);
+  return {
+    sql: `SELECT ${c} FROM (${inner.sql}) AS pigeon_n WHERE ${c} IS NOT NULL ORDER BY ${c} LIMIT 1 OFFSET ${Math.max(0, Math.floor(offset))}`,
+    params: inner.params,
+  };
+}
+
+function rangeSql(d: SqlDialect, r: RangePredicate, params: string[]): string {
+  const c = d.quoteIdent(r.column);
+  const parts: string[] = [];
+  if (r.lower) {
+    parts.push(`${c} ${r.lower.inclusive ? '>=' : '>'} ${d.placeholder(params.length)}`);
+    params.push(r.lower.value);
+  }
+  if (r.upper) {
+    parts.push(`${c} ${r.upper.inclusive ? '<=' : '<'} ${d.placeholder(params.length)}`);
+    params.push(r.upper.value);
+  }
+  const range = parts.length > 0 ? parts.join(' AND ') : `${c} IS NOT NULL`;
+  return r.includeNull ? `(${range} OR ${c} IS NULL)` : `(${range})`;
+}
+
+function stripSemicolon(sql: string): string {
+  return sql.trim().replace(/;\s*$/, '');
+}
+
+/**
+ * Chunks from quantile boundaries b1 < b2 < … : (-∞, b1), [b1, b2), …, [bn, +∞); NULL keys go to the first chunk,
+ * so every row lands in exactly one chunk.
+ */
+export function chunksFromBoundaries(column: string, boundaries: readonly string[]): ChunkSpec[] {
+  if (boundaries.length === 0) return [{ index: 1 }];
+  const chunks: ChunkSpec[] = [];
+  for (let i = 0; i <= boundaries.length; i++) {
+    const lower = i === 0 ? undefined : { value: boundaries[i - 1]!, inclusive: true };
+    const upper = i === boundaries.length ? undefined : { value: boundaries[i]!, inclusive: false };
+    chunks.push({
+      index: i + 1,
+      range: {
+        column,
+        ...(lower ? { lower } : {}),
+        ...(upper ? { upper } : {}),
+        ...(i === 0 ? { includeNull: true } : {}),
+      },
+    });
+  }
+  return chunks;
+}
+
+/** Renders a query with its parameters inlined as literals, for people only (`pigeon plan`), never for execution. */
+export function inlineForDisplay(q: BuiltQuery, marker: (i: number) => string = () => '?'): string {
+  let i = 0;
+  let out = q.sql;
+  for (const p of q.params) {
+    const m = marker(i++);
+    out = out.replace(m, `'${p.replaceAll("'", "''")}'`);
+  }
+  return out;
+}

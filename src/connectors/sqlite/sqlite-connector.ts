@@ -1,0 +1,387 @@
+import { mkdir, access } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import type { ConnectionConfig } from '../../config/types.js';
+import type { Cell, ColumnSchema } from '../../csv/types.js';
+import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
+import {
+  DEFAULT_CAPABILITIES,
+  type ChunkFeed,
+  type ChunkSpec,
+  type Connector,
+  type ConnectorOptions,
+  type CsvSink,
+  type ExportRequest,
+  type ImportRequest,
+  type ImportResult,
+} from '../contract.js';
+import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
+import { loadDriver } from '../driver.js';
+import { openCsv } from '../../csv/reader.js';
+import { fromNumber, fromBuffer, toBuffer, toNumber, toBoolean } from '../../csv/values.js';
+import { sqliteConfig, type SqliteConfig } from './sqlite-config.js';
+import { portableFromSqlite, sqliteDialect, sqliteSql, sqliteType } from './sqlite-sql.js';
+
+type DatabaseCtor = typeof import('better-sqlite3');
+
+/** Rows inserted per synchronous transaction: big enough to be fast, small enough to let the event loop breathe. */
+const BATCH = 2000;
+
+/**
+ * SQLite through better-sqlite3. The driver is synchronous, so every export and import opens its own handle (WAL
+ * mode lets readers and the writer coexist) and yields to the event loop between batches, which keeps timeouts,
+ * Ctrl-C and other nodes responsive.
+ */
+export class SqliteConnector implements Connector {
+  readonly capabilities = { ...DEFAULT_CAPABILITIES, split: true };
+  readonly #config: SqliteConfig;
+  #Database: DatabaseCtor | undefined;
+
+  constructor(config: ConnectionConfig, options: ConnectorOptions) {
+    this.#config = sqliteConfig(config, options.cwd);
+  }
+
+  async open(): Promise<void> {
+    this.#Database = await loadDriver<DatabaseCtor>('better-sqlite3', 'sqlite');
+  }
+
+  async close(): Promise<void> {
+    // Handles are per operation and already closed.
+  }
+
+  async #handle(forWrite: boolean): Promise<Db> {
+    const Database = this.#Database;
+    if (!Database) throw new PipelineError('INTERNAL', 'sqlite connector used before open()');
+    if (forWrite) {
+      await mkdir(dirname(this.#config.path), { recursive: true });
+    } else {
+      try {
+        await access(this.#config.path);
+      } catch {
+        throw new PipelineError('SOURCE_NOT_FOUND', `sqlite database ${this.#config.path} does not exist`, {
+          connection: this.#config.name,
+        });
+      }
+    }
+    try {
+      const db = new Database(this.#config.path, forWrite ? {} : { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 10000');
+      if (forWrite) db.pragma('journal_mode = WAL');
+      db.defaultSafeIntegers(true);
+      return db;
+    } catch (e) {
+      throw this.#wrap(e, 'CONNECT_FAILED');
+    }
+  }
+
+  #wrap(e: unknown, code: 'EXPORT_FAILED' | 'IMPORT_FAILED' | 'CONNECT_FAILED', extra: { table?: string } = {}) {
+    const sqliteCode = (e as { code?: string }).code ?? '';
+    const transient = sqliteCode.startsWith('SQLITE_BUSY') || sqliteCode.startsWith('SQLITE_LOCKED');
+    if (e instanceof PipelineError) return e.withContext({ connection: this.#config.name, ...extra });
+    return toPipelineError(e, code, { connection: this.#config.name, transient, ...extra });
+  }
+
+  async describe(req: ExportRequest): Promise<readonly ColumnSchema[]> {
+    const db = await this.#handle(false);
+    try {
+      return describeStatement(prepare(db, buildSelect(sqliteDialect, req).sql, req));
+    } finally {
+      db.close();
+    }
+  }
+
+  async maxValue(req: ExportRequest, column: string): Promise<string | null> {
+    const db = await this.#handle(false);
+    try {
+      const q = buildMax(sqliteDialect, req, column);
+      const v = prepare(db, q.sql, req).pluck().get(...q.params);
+      return v === null || v === undefined ? null : cellOf(v);
+    } finally {
+      db.close();
+    }
+  }
+
+  async splitBoundaries(req: ExportRequest, column: string, chunks: number): Promise<readonly string[]> {
+    const db = await this.#handle(false);
+    try {
+      const c = buildCount(sqliteDialect, req, column);
+      const total = Number(prepare(db, c.sql, req).pluck().get(...c.params));
+      const out: string[] = [];
+      for (let i = 1; i < chunks && total > 0; i++) {
+        const nth = buildNth(sqliteDialect, req, column, (i * total) / chunks);
+        const v = prepare(db, nth.sql, req).pluck().get(...nth.params);
+        if (v === null || v === undefined) continue;
+        const s = cellOf(v);
+        // Equal quantiles (a skewed key) collapse into one boundary; ranges stay disjoint and cover everything.
+        if (s !== null && out[out.length - 1] !== s) out.push(s);
+      }
+      return out;
+    } finally {
+      db.close();
+    }
+  }
+
+  async exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
+    const db = await this.#handle(false);
+    try {
+      const q = buildSelect(sqliteDialect, req, chunk);
+      const stmt = prepare(db, q.sql, req).raw(true);
+      const columns = describeStatement(stmt);
+      const encoders = columns.map((c) => encoderFor(c));
+      let rows = 0;
+      for (const raw of stmt.iterate(...q.params) as IterableIterator<unknown[]>) {
+        const cells: Cell[] = new Array(raw.length);
+        for (let i = 0; i < raw.length; i++) cells[i] = encoders[i]!(raw[i]);
+        rows++;
+        if (!sink.row(cells)) await sink.drain();
+        if (rows % BATCH === 0) {
+          await yieldToLoop();
+          signal?.throwIfAborted();
+        }
+      }
+      return rows;
+    } catch (e) {
+      throw this.#wrap(e, 'EXPORT_FAILED', { ...(req.source.table ? { table: req.source.table } : {}) });
+    } finally {
+      db.close();
+    }
+  }
+
+  async isCommitted(table: string, loadId: string): Promise<boolean> {
+    let db: Db;
+    try {
+      db = await this.#handle(false);
+    } catch {
+      return false; // no database yet: nothing committed
+    }
+    try {
+      if (!db.prepare(sqliteSql.tableExists).get('_pigeon_loads')) return false;
+      return db.prepare(sqliteSql.loadCommitted).get(loadId, table) !== undefined;
+    } finally {
+      db.close();
+    }
+  }
+
+  async import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
+    const db = await this.#handle(true);
+    const staging = stagingName(req.table, req.loadId);
+    try {
+      db.exec(sqliteSql.createLoads);
+      if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) {
+        // Committed by an earlier attempt that died before recording it: loading again would duplicate rows.
+        const rows = await drainFeed(feed);
+        return { rows };
+      }
+      const target = targetColumns(db, req.table);
+      if (!target && req.create === 'never') {
+        throw new PipelineError('IMPORT_FAILED', `target table \`${req.table}\` does not exist and create is \`never\``, {
+          table: req.table,
+        });
+      }
+      const declared = req.columns.map((c) => {
+        const existing = target?.get(c.name);
+        if (target && existing === undefined) {
+          throw new PipelineError('IMPORT_FAILED', `column \`${c.name}\` of the export does not exist in target table \`${req.table}\``, {
+            table: req.table,
+            column: c.name,
+          });
+        }
+        return { name: c.name, declared: existing ?? sqliteType(c) };
+      });
+      cleanLeftovers(db, req.table);
+      db.exec(sqliteSql.createStaging(staging, declared));
+      const names = req.columns.map((c) => c.name);
+      const insert = db.prepare(sqliteSql.insert(staging, names));
+      const decoders = req.columns.map((c) => decoderFor(c));
+      const insertBatch = db.transaction((batch: unknown[][]) => {
+        for (const r of batch) insert.run(r);
+      });
+      let loaded = 0;
+      for await (const chunk of feed) {
+        const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names });
+        let batch: unknown[][] = [];
+        for await (const row of csv.rows) {
+          const values: unknown[] = new Array(row.cells.length + 1);
+          for (let i = 0; i < row.cells.length; i++) {
+            const cell = row.cells[i]!;
+            try {
+              values[i] = cell === null ? null : decoders[i]!(cell);
+            } catch (e) {
+              throw new PipelineError('BAD_VALUE', `${(e as Error).message} (value ${preview(cell)})`, {
+                table: req.table,
+                column: names[i]!,
+                chunk: chunk.name,
+                chunkLine: row.line,
+              });
+            }
+          }
+          values[row.cells.length] = ++loaded;
+          batch.push(values);
+          if (batch.length >= BATCH) {
+            insertBatch(batch);
+            batch = [];
+            await yieldToLoop();
+            signal?.throwIfAborted();
+          }
+        }
+        if (batch.length > 0) insertBatch(batch);
+      }
+      const expected = await feed.totalRows();
+      if (loaded !== expected) {
+        throw new PipelineError('ROW_COUNT_MISMATCH', `loaded ${loaded} rows into staging but the export wrote ${expected}`, {
+          table: req.table,
+        });
+      }
+      signal?.throwIfAborted();
+      commit(db, req, staging, names, !target, loaded);
+      return { rows: loaded };
+    } catch (e) {
+      try {
+        db.exec(sqliteSql.dropTable(staging));
+      } catch {
+        // The real error matters more than a failed clean-up; the next import drops leftovers.
+      }
+      throw this.#wrap(e, 'IMPORT_FAILED', { table: req.table });
+    } finally {
+      db.close();
+    }
+  }
+}
+
+/** The swap, append or merge: one IMMEDIATE transaction together with the load record, so it happens once or not at all. */
+function commit(db: Db, req: ImportRequest, staging: string, names: readonly string[], create: boolean, rows: number): void {
+  const tx = db.transaction(() => {
+    if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) return;
+    if (create) db.exec(sqliteSql.createTable(req.table, req.columns));
+    switch (req.mode) {
+      case 'overwrite':
+        db.exec(sqliteSql.deleteAll(req.table));
+        db.exec(sqliteSql.copyAll(req.table, staging, names));
+        break;
+      case 'append':
+        db.exec(sqliteSql.copyAll(req.table, staging, names));
+        break;
+      case 'merge': {
+        const key = req.key ?? [];
+        db.exec(sqliteSql.stagingIndex(staging, key));
+        db.exec(sqliteSql.mergeDelete(req.table, staging, key));
+        db.exec(sqliteSql.mergeInsert(req.table, staging, names, key));
+        break;
+      }
+    }
+    db.prepare(sqliteSql.recordLoad).run(req.loadId, req.table, rows, new Date().toISOString());
+    db.exec(sqliteSql.dropTable(staging));
+  });
+  tx.immediate();
+}
+
+function targetColumns(db: Db, table: string): Map<string, string> | undefined {
+  const rows = db.prepare(sqliteSql.tableInfo(table)).all() as { name: string; type: string }[];
+  if (rows.length === 0) return undefined;
+  return new Map(rows.map((r) => [r.name, r.type || 'TEXT']));
+}
+
+function shortHash(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 10);
+}
+
+/** `_pigeon_stg_<table hash>_<load hash>`: unique per load, and findable per target table for clean-up. */
+function stagingName(table: string, loadId: string): string {
+  return `_pigeon_stg_${shortHash(table)}_${shortHash(loadId)}`;
+}
+
+/**
+ * Drops staging tables left by crashed loads into the same target table. Only one load writes a given target at a
+ * time (one run per pipeline holds the lock), so any such table belongs to a dead process.
+ */
+function cleanLeftovers(db: Db, table: string): void {
+  const prefix = `_pigeon_stg_${shortHash(table)}_`;
+  for (const { name } of db.prepare(sqliteSql.stagingTables).all() as { name: string }[]) {
+    if (!name.startsWith(prefix)) continue;
+    try {
+      db.exec(sqliteSql.dropTable(name));
+    } catch {
+      // In use by another writer: leave it.
+    }
+  }
+}
+
+function prepare(db: Db, sql: string, req: ExportRequest): Statement {
+  try {
+    return db.prepare(sql);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/no such table/i.test(msg)) {
+      throw new PipelineError('SOURCE_NOT_FOUND', msg, { ...(req.source.table ? { table: req.source.table } : {}), cause: e });
+    }
+    throw toPipelineError(e, 'EXPORT_FAILED', { node: req.node });
+  }
+}
+
+function describeStatement(stmt: Statement): ColumnSchema[] {
+  return stmt.columns().map((c) => ({
+    name: c.name,
+    nullable: true,
+    ...portableFromSqlite(c.type),
+    ...(c.type ? { source_type: c.type } : {}),
+  }));
+}
+
+function cellOf(v: unknown): Cell {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return fromNumber(v);
+  if (v instanceof Uint8Array) return fromBuffer(v);
+  return String(v);
+}
+
+/** Native value → exchange text. SQLite stores by value, so encode by the value's own type, except booleans. */
+function encoderFor(c: ColumnSchema): (v: unknown) => Cell {
+  if (c.type === 'boolean') {
+    return (v) => (v === null ? null : typeof v === 'bigint' || typeof v === 'number' ? (Number(v) !== 0 ? 'true' : 'false') : cellOf(v));
+  }
+  return cellOf;
+}
+
+/** Exchange text → the value bound for a column of this portable type. */
+function decoderFor(c: ColumnSchema): (s: string) => unknown {
+  switch (c.type) {
+    case 'int16':
+    case 'int32':
+    case 'int64':
+      return (s) => {
+        if (!/^-?\d+$/.test(s)) throw new Error(`not an integer`);
+        return BigInt(s);
+      };
+    case 'float32':
+    case 'float64':
+      return (s) => {
+        const n = toNumber(s);
+        if (Number.isNaN(n) && s !== 'NaN') throw new Error('not a number');
+        return n;
+      };
+    case 'boolean':
+      return (s) => (toBoolean(s) ? 1 : 0);
+    case 'binary':
+      return (s) => toBuffer(s);
+    default:
+      return (s) => s;
+  }
+}
+
+function preview(s: string): string {
+  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
+}
+
+async function drainFeed(feed: ChunkFeed): Promise<number> {
+  for await (const _ of feed) {
+    // chunks are not needed: the load already committed
+  }
+  return feed.totalRows();
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,129 @@
+import { PipelineError } from '../errors/pipeline-error.js';
+import type { Cell } from './types.js';
+
+/*
+ * Native values to exchange text and back, without loss. Connectors use these so that every engine writes the same
+ * text for the same value. Text that cannot be read back throws a PipelineError `BAD_VALUE`.
+ */
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INTEGER = /^[+-]?\d+$/;
+
+/**
+ * The shortest text that reads back to the same double: `0.1`, `1e+21`, `5e-324`, `NaN`, `Infinity`,
+ * `-Infinity`, and `-0` for negative zero (which `String()` would turn into `0`).
+ */
+export function fromNumber(n: number): string {
+  return n === 0 && 1 / n < 0 ? '-0' : String(n);
+}
+
+/**
+ * Reads a decimal or exponent number, or `NaN`, `Infinity`, `+Infinity`, `-Infinity`, `inf`, `-inf` (any case).
+ * Unlike `Number()`, rejects the empty string, surrounding spaces, hex and binary forms.
+ */
+export function toNumber(s: string): number {
+  if (DECIMAL.test(s)) return Number(s);
+  switch (s.toLowerCase()) {
+    case 'nan':
+      return Number.NaN;
+    case 'infinity':
+    case '+infinity':
+    case 'inf':
+    case '+inf':
+      return Number.POSITIVE_INFINITY;
+    case '-infinity':
+    case '-inf':
+      return Number.NEGATIVE_INFINITY;
+    default:
+      throw badValue(s, 'a number');
+  }
+}
+
+export function fromBigInt(n: bigint): string {
+  return n.toString();
+}
+
+/** Reads an integer of any size (optional sign, decimal digits only). */
+export function toBigInt(s: string): bigint {
+  if (!INTEGER.test(s)) throw badValue(s, 'an integer');
+  return BigInt(s);
+}
+
+/** Standard base64 with padding. */
+export function fromBuffer(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+}
+
+/**
+ * Reads standard padded base64, strictly: no whitespace, no URL-safe alphabet, no missing padding, no stray bits
+ * (Buffer.from alone would silently skip anything it does not understand).
+ */
+export function toBuffer(s: string): Buffer {
+  const bytes = Buffer.from(s, 'base64');
+  if (bytes.toString('base64') !== s) throw badValue(s, 'base64');
+  return bytes;
+}
+
+export function fromBoolean(b: boolean): 'true' | 'false' {
+  return b ? 'true' : 'false';
+}
+
+/** Accepts `true`/`false`, `t`/`f` and `1`/`0`, in any case. */
+export function toBoolean(s: string): boolean {
+  switch (s.toLowerCase()) {
+    case 'true':
+    case 't':
+    case '1':
+      return true;
+    case 'false':
+    case 'f':
+    case '0':
+      return false;
+    default:
+      throw badValue(s, 'a boolean');
+  }
+}
+
+/**
+ * The exchange text of a value a driver returned: null/undefined → NULL, strings as they are, numbers via
+ * `fromNumber`, bigints in decimal, booleans as `true`/`false`, bytes as base64, other objects as JSON.
+ *
+ * A `Date` is refused: by the time a driver has made one, the wall-clock text of the source has already been
+ * shifted through the process's time zone (and lost its precision beyond milliseconds). Connectors must ask their
+ * driver for date and time values as strings, exactly as the source stores them.
+ */
+export function cellFromValue(v: unknown): Cell {
+  if (typeof v === 'string') return v;
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case 'number':
+      return fromNumber(v);
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return fromBoolean(v);
+    case 'object':
+      if (v instanceof Uint8Array) return fromBuffer(v);
+      if (v instanceof Date) {
+        throw new PipelineError('BAD_VALUE', 'a driver returned a Date object; date and time values must be read as text', {
+          hint: 'configure the driver to return dates as strings, so no time-zone shift can happen',
+        });
+      }
+      try {
+        const json = JSON.stringify(v) as string | undefined;
+        if (json !== undefined) return json;
+      } catch (e) {
+        throw new PipelineError('BAD_VALUE', `cannot write a value as JSON: ${e instanceof Error ? e.message : String(e)}`, {
+          cause: e,
+        });
+      }
+      throw new PipelineError('BAD_VALUE', 'cannot write a value as JSON: it serialises to nothing');
+    default:
+      throw new PipelineError('BAD_VALUE', `cannot write a value of type ${typeof v}`);
+  }
+}
+
+function badValue(s: string, what: string): PipelineError {
+  const shown = s.length > 40 ? JSON.stringify(s.slice(0, 40)) + '…' : JSON.stringify(s);
+  return new PipelineError('BAD_VALUE', `${shown} is not ${what}`);
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import type { RangePredicate } from '../connectors/contract.js';
+import type { ColumnSchema } from '../csv/types.js';
+
+export interface ChunkCheckpoint {
+  readonly index: number;
+  readonly file: string;
+  readonly range?: RangePredicate;
+  readonly done: boolean;
+  readonly rows?: number;
+  readonly bytes?: number;
+  readonly sha256?: string;
+}
+
+/**
+ * `checkpoint.json` in a node's staging area: everything needed to resume the node from durable files alone.
+ * The export's bounds (window, watermark range, split boundaries) are frozen here when the node first starts, so a
+ * resumed export reads exactly the rows the first attempt would have.
+ */
+export interface NodeCheckpoint {
+  readonly version: 1;
+  readonly node: string;
+  /** Hash of the node's rendered definition; a checkpoint of another definition is never reused. */
+  readonly definition: string;
+  readonly load_id: string;
+  readonly window?: RangePredicate;
+  /** The watermark this load advances to once committed. */
+  readonly watermark_to?: string | null;
+  readonly columns: readonly ColumnSchema[];
+  readonly chunks: readonly ChunkCheckpoint[];
+  readonly imported: boolean;
+  readonly rows_imported?: number;
+  readonly created_at: string;
+}
+
+export function definitionHash(value: unknown): string {
+  return createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 16);
+}
+
+function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

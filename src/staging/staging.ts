@@ -1,0 +1,40 @@
+import type { Readable } from 'node:stream';
+import type { Cell } from '../csv/types.js';
+import type { CsvSink } from '../connectors/contract.js';
+
+/**
+ * Where one node's export leaves its files for the import: chunk files, the schema sidecar, the manifest and the
+ * checkpoint. Today a local directory; the same narrow surface can be backed by S3 so export and import run on
+ * different machines.
+ */
+export interface StagingArea {
+  /** For messages: a path or URL. */
+  readonly location: string;
+  /** A writer for one chunk file; nothing is visible under `file` until `finish()` succeeds. */
+  createChunk(file: string, columns: readonly string[]): Promise<ChunkWriter>;
+  /** The decompressed bytes of a finished chunk file. */
+  openChunk(file: string): Promise<Readable>;
+  /** Size in bytes of a finished file, or undefined when it does not exist. */
+  size(file: string): Promise<number | undefined>;
+  /** Human-readable name of a file, for error messages. */
+  describe(file: string): string;
+  writeJson(file: string, value: unknown): Promise<void>;
+  readJson<T>(file: string): Promise<T | undefined>;
+  remove(file: string): Promise<void>;
+  /** Removes everything of this area. */
+  clear(): Promise<void>;
+}
+
+export interface ChunkWriter extends CsvSink {
+  row(values: readonly Cell[]): boolean;
+  raw(bytes: Buffer | string, rows?: number): boolean;
+  finish(): Promise<{ rows: number; bytes: number; sha256: string }>;
+  abort(): Promise<void>;
+}
+
+export interface StagingStore {
+  /** The area of one node's work for one run lineage (a run and its retries share it). */
+  area(pipeline: string, lineage: string, node: string): StagingArea;
+  /** Removes the areas of a lineage that no longer has work in them. */
+  removeLineage(pipeline: string, lineage: string): Promise<void>;
+}

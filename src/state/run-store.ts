@@ -1,0 +1,127 @@
+import { readdir, appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readJsonIfExists, writeJsonAtomic } from './atomic-file.js';
+import type { ErrorCode } from '../errors/pipeline-error.js';
+
+export type NodeState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'interrupted';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+
+/** The arguments a run was started with; `pigeon retry` reuses them. Secrets are never stored here. */
+export interface RunInvocation {
+  readonly file: string;
+  readonly select: readonly string[];
+  readonly exclude: readonly string[];
+  readonly date?: string;
+  readonly interval?: string;
+  readonly fail_fast: boolean;
+  readonly concurrency?: number;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  /** The first run of a retry chain; its staging and checkpoints are shared by the chain. */
+  readonly lineage: string;
+  readonly retry_of?: string;
+  readonly pipeline: string;
+  readonly invocation: RunInvocation;
+  readonly data_interval: { readonly start: string; readonly end: string };
+  readonly nodes: readonly string[];
+  readonly pid: number;
+  readonly started_at: string;
+  readonly finished_at?: string;
+  readonly status: RunStatus;
+}
+
+export interface NodeError {
+  readonly code: ErrorCode | string;
+  readonly message: string;
+  readonly location?: Record<string, unknown>;
+  readonly transient?: boolean;
+}
+
+export interface NodeRecord {
+  readonly node: string;
+  readonly state: NodeState;
+  readonly attempts: number;
+  readonly rows_exported?: number;
+  readonly rows_imported?: number;
+  readonly bytes?: number;
+  readonly chunks?: number;
+  readonly chunks_resumed?: number;
+  readonly started_at?: string;
+  readonly finished_at?: string;
+  readonly duration_ms?: number;
+  readonly error?: NodeError;
+  /** Why a node was skipped (the failed upstream) or what a checkpoint decision was. */
+  readonly note?: string;
+}
+
+/** Run records under `<state dir>/runs/<id>/`: run.json, nodes/<node>.json (each written atomically), log.jsonl. */
+export class RunStore {
+  readonly #dir: string;
+
+  constructor(stateDir: string) {
+    this.#dir = join(stateDir, 'runs');
+  }
+
+  static newId(now = new Date()): string {
+    const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    return `${stamp}-${randomBytes(3).toString('hex')}`;
+  }
+
+  runDir(id: string): string {
+    return join(this.#dir, id);
+  }
+
+  logFile(id: string): string {
+    return join(this.runDir(id), 'log.jsonl');
+  }
+
+  async writeRun(run: RunRecord): Promise<void> {
+    await writeJsonAtomic(join(this.runDir(run.id), 'run.json'), run);
+  }
+
+  async writeNode(runId: string, rec: NodeRecord): Promise<void> {
+    await writeJsonAtomic(join(this.runDir(runId), 'nodes', `${encodeURIComponent(rec.node)}.json`), rec);
+  }
+
+  async readRun(id: string): Promise<RunRecord | undefined> {
+    return readJsonIfExists<RunRecord>(join(this.runDir(id), 'run.json'));
+  }
+
+  async readNodes(id: string): Promise<Map<string, NodeRecord>> {
+    const dir = join(this.runDir(id), 'nodes');
+    const out = new Map<string, NodeRecord>();
+    let names: string[] = [];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return out;
+    }
+    for (const n of names.filter((x) => x.endsWith('.json') && !x.startsWith('.')).sort()) {
+      try {
+        const rec = await readJsonIfExists<NodeRecord>(join(dir, n));
+        if (rec) out.set(rec.node, rec);
+      } catch {
+        // A record is written atomically, so an unreadable one is not ours: ignore it.
+      }
+    }
+    return out;
+  }
+
+  /** Run ids, newest first. */
+  async list(): Promise<string[]> {
+    try {
+      const ids = await readdir(this.#dir);
+      return ids.filter((x) => !x.startsWith('.')).sort().reverse();
+    } catch {
+      return [];
+    }
+  }
+
+  async appendLog(runId: string, line: string): Promise<void> {
+    await mkdir(this.runDir(runId), { recursive: true });
+    await appendFile(this.logFile(runId), line);
+  }
+}
