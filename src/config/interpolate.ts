@@ -69,7 +69,8 @@ function interpolateAt(text: string, base: number, env: Env, out: Collector): st
       out.problems.push({
         offset: base + dollar,
         length: expr.end - dollar,
-        message: `malformed \`${text.slice(dollar, expr.end)}\`: expected \${NAME}, \${NAME:-default} or \${NAME:?message}`,
+        message: `malformed \`${text.slice(dollar, expr.end)}\`: ` +
+          'expected ${NAME}, ${NAME:-default} or ${NAME:?message}',
         variable: '',
         reason: 'malformed',
       });

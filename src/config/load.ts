@@ -17,11 +17,13 @@ import { DEFAULTS } from './types.js';
 import type {
   ConnectionConfig, CreatePolicy, ImportMode, IncrementalStrategy, NodeConfig, Pipeline, SourceConfig, StagingConfig,
 } from './types.js';
-import { validatePipeline, type Locate, type PathSegment } from './validate.js';
+import { validatePipeline, type KindLookup, type Locate, type PathSegment } from './validate.js';
 
 export interface LoadOptions {
   /** Environment for `${VAR}` substitution; default `process.env`. */
   readonly env?: Env;
+  /** The connector kinds connections may use; default the registry's. For tests and tools embedding pigeon. */
+  readonly kinds?: KindLookup;
 }
 
 export interface LoadResult {
@@ -39,14 +41,18 @@ export function loadPipeline(file: string, options: LoadOptions = {}): LoadResul
   let errors: PipelineError[];
   let pipeline: Pipeline | undefined;
   try {
-    ({ errors, pipeline } = load(file, options.env ?? process.env));
+    ({ errors, pipeline } = load(file, options.env ?? process.env, options.kinds));
   } catch (e) {
     // A bug of ours, not a problem in the file: still reported, not thrown, as the contract promises.
     const message = e instanceof Error ? e.message : String(e);
     errors = [new PipelineError('INTERNAL', `internal error while loading the pipeline: ${message}`, { file, cause: e })];
   }
-  errors.sort((a, b) => (a.location.line ?? 0) - (b.location.line ?? 0) || (a.location.col ?? 0) - (b.location.col ?? 0));
+  errors.sort(byPosition);
   return errors.length === 0 && pipeline !== undefined ? { pipeline, errors } : { errors };
+}
+
+function byPosition(a: PipelineError, b: PipelineError): number {
+  return (a.location.line ?? 0) - (b.location.line ?? 0) || (a.location.col ?? 0) - (b.location.col ?? 0);
 }
 
 /** Like loadPipeline, but throws PipelineErrors with every problem. */
@@ -56,13 +62,15 @@ export function loadPipelineOrThrow(file: string, options: LoadOptions = {}): Pi
   return pipeline;
 }
 
-function load(file: string, env: Env): { errors: PipelineError[]; pipeline?: Pipeline } {
+function load(file: string, env: Env, kinds: KindLookup | undefined): { errors: PipelineError[]; pipeline?: Pipeline } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
-    return { errors: [new PipelineError('FILE_NOT_FOUND', `pipeline file ${file} ${reason}`, { file, cause: e })] };
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    // ENOENT says nothing more than "does not exist"; other causes (EACCES, EISDIR) are worth printing.
+    const message = `pipeline file ${file} ${missing ? 'does not exist' : 'cannot be read'}`;
+    return { errors: [new PipelineError('FILE_NOT_FOUND', message, missing ? { file } : { file, cause: e })] };
   }
 
   const lineCounter = new LineCounter();
@@ -85,7 +93,7 @@ function load(file: string, env: Env): { errors: PipelineError[]; pipeline?: Pip
 
   const substitutions = source.substituteScalars(env, errors);
   const resolved: unknown = doc.toJS();
-  errors.push(...validatePipeline(resolved, source.locate));
+  errors.push(...validatePipeline(resolved, source.locate, kinds));
   if (errors.length > 0) return { errors };
 
   // The schema and the checks above passed, so the document has the shape RawPipeline describes.
@@ -127,8 +135,9 @@ class PipelineSource {
     // A missing child is best shown at its parent's key: "here is where `target` should have had `mode`".
     const useKey = key != null && (part === 'key' || !found.complete || !valueUsable);
     if (useKey) return this.span(key[0], key[1]);
-    if (value != null) return this.span(value[0], value[1]);
-    return { file: this.#file, line: 1, col: 1 };
+    // A block map or list starts with its first entry: underlining that whole line would point at the entry.
+    if (value != null) return this.span(value[0], isMap(found.value) || isSeq(found.value) ? value[0] + 1 : value[1]);
+    return { file: this.#file, line: 1, col: 1, length: 1 };
   };
 
   /**
@@ -148,22 +157,25 @@ class PipelineSource {
   }
 
   yamlErrors(): PipelineError[] {
-    const nodes = this.#doc.get('nodes', true);
-    return this.#doc.errors.map((e) => {
-      const where = this.span(e.pos[0], e.pos[1]);
-      if (e.code !== 'DUPLICATE_KEY') return new PipelineError('YAML_SYNTAX', e.message, { ...where, cause: e });
-      const keyText = this.#text.slice(e.pos[0], e.pos[1]);
-      const nodePairs = isMap(nodes) ? nodes.items : [];
-      if (nodePairs.some((p) => isScalar(p.key) && p.key.range?.[0] === e.pos[0])) {
-        const first = nodePairs.find((p) => isScalar(p.key) && String(p.key.value) === keyText);
-        const firstRange = isScalar(first?.key) ? first.key.range : undefined;
-        return new PipelineError('DUPLICATE_NODE', `node \`${keyText}\` is defined more than once`, {
-          ...where,
-          node: keyText,
-          ...(firstRange == null ? {} : { hint: `first defined on line ${this.#lines.linePos(firstRange[0]).line}` }),
-        });
+    // After one unexpected token the parser reports every later token as unexpected too: keep the first.
+    const firstUnexpected = this.#doc.errors.find((e) => e.code === 'UNEXPECTED_TOKEN');
+    const errors = this.#doc.errors.filter((e) => e.code !== 'UNEXPECTED_TOKEN' || e === firstUnexpected);
+    return errors.map((e) => {
+      const duplicate = e.code === 'DUPLICATE_KEY' ? findKeyAt(this.#doc.contents, e.pos[0], []) : undefined;
+      if (duplicate === undefined) {
+        return new PipelineError('YAML_SYNTAX', e.message, { ...this.span(e.pos[0], e.pos[1]), cause: e });
       }
-      return new PipelineError('YAML_SYNTAX', `duplicate key \`${keyText}\``, where);
+      // The parser marks only the key's first character: use the whole key.
+      const where = this.span(duplicate.range[0], duplicate.range[1]);
+      if (duplicate.path.length !== 1 || duplicate.path[0] !== 'nodes') {
+        const message = `duplicate key \`${duplicate.name}\` in ${displayPath(duplicate.path)}`;
+        return new PipelineError('YAML_SYNTAX', message, where);
+      }
+      return new PipelineError('DUPLICATE_NODE', `node \`${duplicate.name}\` is defined more than once`, {
+        ...where,
+        node: duplicate.name,
+        hint: `first defined on line ${this.#lines.linePos(duplicate.firstOffset).line}`,
+      });
     });
   }
 
@@ -173,13 +185,13 @@ class PipelineSource {
    */
   substituteScalars(env: Env, errors: PipelineError[]): { variable: string; text: string }[] {
     const substitutions: { variable: string; text: string }[] = [];
+    // An alias is neither map, list nor scalar: it is skipped, and its anchor is substituted once, where written.
     const visit = (node: unknown, path: PathSegment[]): void => {
       if (isMap(node)) {
         for (const pair of node.items) visit(pair.value, [...path, keyName(pair.key)]);
       } else if (isSeq(node)) {
         node.items.forEach((item, i) => visit(item, [...path, i]));
       } else if (isScalar(node) && typeof node.value === 'string') {
-        // Aliases are skipped above: their anchor is visited (and substituted) once, where it is written.
         const scalar = node as Scalar<string>;
         errors.push(...this.#templateErrors(scalar, path));
         const result = interpolateEnv(scalar.value, env);
@@ -198,6 +210,10 @@ class PipelineSource {
           }
         }
         substitutions.push(...result.substitutions);
+        if (result.value !== scalar.value && result.problems.length === 0 && isDurationField(path)) {
+          // The schema let `${…}` through where a duration belongs: check what it became.
+          errors.push(...durationErrors(result.value, path, this.locate(path)));
+        }
         if (result.value !== scalar.value) scalar.value = result.value;
       }
     };
@@ -231,6 +247,54 @@ class PipelineSource {
   }
 }
 
+function isDurationField(path: readonly PathSegment[]): boolean {
+  const field = path[path.length - 1];
+  const owner = path.length === 2 ? path[0] === 'defaults' : path.length === 3 && path[0] === 'nodes';
+  return owner && (field === 'retry_delay' || field === 'timeout');
+}
+
+function durationErrors(value: string, path: readonly PathSegment[], where: ErrorLocation): PipelineError[] {
+  try {
+    parseDuration(value);
+    return [];
+  } catch {
+    return [new PipelineError('SCHEMA', `${displayPath(path)} must be a duration like 30s, 5m or 2h, or a number of ` +
+      `seconds; it is "${value}" after substituting environment variables`, where)];
+  }
+}
+
+interface KeyFound {
+  readonly name: string;
+  /** The map holding the key. */
+  readonly path: readonly PathSegment[];
+  readonly range: readonly [number, number, number];
+  /** Where the first key of the same name in that map is written. */
+  readonly firstOffset: number;
+}
+
+/** The map key written at `offset`. */
+function findKeyAt(node: unknown, offset: number, path: readonly PathSegment[]): KeyFound | undefined {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const range = isScalar(pair.key) ? pair.key.range : undefined;
+      if (range != null && range[0] === offset) {
+        const name = keyName(pair.key);
+        const first = node.items.find((p) => keyName(p.key) === name);
+        const firstRange = isScalar(first?.key) ? first.key.range : undefined;
+        return { name, path, range, firstOffset: firstRange?.[0] ?? offset };
+      }
+      const found = findKeyAt(pair.value, offset, [...path, keyName(pair.key)]);
+      if (found !== undefined) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = findKeyAt(item, offset, [...path, i]);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
 function keyName(key: unknown): string {
   return isScalar(key) ? String(key.value) : String(key);
 }
@@ -239,7 +303,10 @@ function keyName(key: unknown): string {
  * The YAML node at `path`, and the key it is written under. With `complete: false` the path leaves the document
  * part-way (a missing key, or a key brought in by `<<: *anchor`) and the deepest node found is returned.
  */
-function findNode(doc: Document, path: readonly PathSegment[]): { value?: NodeWithRange; key?: NodeWithRange; complete: boolean } {
+function findNode(
+  doc: Document,
+  path: readonly PathSegment[],
+): { value?: NodeWithRange; key?: NodeWithRange; complete: boolean } {
   let value: unknown = doc.contents;
   let key: unknown;
   for (const segment of path) {
@@ -316,8 +383,11 @@ function collapseSchemaErrors(all: readonly ErrorObject[]): ErrorObject[] {
     alt !== e && e.instancePath.startsWith(alt.instancePath) && e.schemaPath.startsWith(`${alt.schemaPath}/`)));
   // `conection: app` is one mistake: the unknown key's hint names `connection`, so "missing `connection`" goes.
   const misspelt = new Set(errors
-    .filter((e) => e.keyword === 'additionalProperties')
-    .map((e) => `${e.instancePath}\0${suggest(String(e.params['additionalProperty']), knownKeys(e)) ?? ''}`));
+    .filter((e) => e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties')
+    .map((e) => {
+      const extra = String(e.params['additionalProperty'] ?? e.params['unevaluatedProperty']);
+      return `${e.instancePath}\0${suggest(extra, knownKeys(e)) ?? ''}`;
+    }));
   errors = errors.filter((e) =>
     e.keyword !== 'required' || !misspelt.has(`${e.instancePath}\0${String(e.params['missingProperty'])}`));
   const seen = new Set<string>();
@@ -338,58 +408,61 @@ function schemaError(e: ErrorObject, root: unknown, source: PipelineSource): Pip
   const path = pointerToPath(e.instancePath, root);
   const where = displayPath(path);
   const data = e.data;
-  const isContainer = typeof data === 'object' && data !== null;
-  const at = source.locate(path, isContainer ? 'key' : 'value');
   const custom = customMessage(e);
   const node = path[0] === 'nodes' && path.length >= 2 ? { node: String(path[1]) } : {};
+  // An error about a whole map or list points at the key it is written under; about a value, at the value.
+  const at = source.locate(path, typeof data === 'object' && data !== null ? 'key' : 'value');
+  const schema = (message: string, hint?: string): PipelineError =>
+    new PipelineError('SCHEMA', `${where} ${message}`, { ...at, ...node, ...(hint === undefined ? {} : { hint }) });
 
   switch (e.keyword) {
-    case 'additionalProperties': {
-      const extra = String(e.params['additionalProperty']);
+    case 'additionalProperties':
+    case 'unevaluatedProperties': {
+      const extra = String(e.params['additionalProperty'] ?? e.params['unevaluatedProperty']);
       const keys = knownKeys(e);
       const close = suggest(extra, keys);
       const type = path[0] === 'connections' && path.length === 2 ? valueAt(root, [...path, 'type']) : undefined;
-      const container = typeof type === 'string' ? `a ${type} connection (${where})` : path.length === 0 ? 'the top level' : where;
-      return new PipelineError('UNKNOWN_KEY', `unknown key \`${extra}\` in ${container}`, {
+      const container = typeof type === 'string'
+        ? `in a ${type} connection (${where})`
+        : path.length === 0 ? 'at the top level' : `in ${where}`;
+      const hint = close !== undefined ? `did you mean \`${close}\`?` : keys.length > 0 ? `allowed keys: ${keys.join(', ')}` : undefined;
+      return new PipelineError('UNKNOWN_KEY', `unknown key \`${extra}\` ${container}`, {
         ...source.locate([...path, extra], 'key'),
         ...node,
-        hint: close !== undefined ? `did you mean \`${close}\`?` : `allowed keys: ${keys.join(', ')}`,
+        ...(hint === undefined ? {} : { hint }),
       });
     }
     case 'required':
-      return new PipelineError('SCHEMA', `${where} is missing required key \`${String(e.params['missingProperty'])}\``,
-        { ...at, ...node });
+      return schema(`is missing required key \`${String(e.params['missingProperty'])}\``);
     case 'type':
-      return new PipelineError('SCHEMA', `${where} must be ${expectedType(e.params['type'])}${actual(data)}`,
-        { ...at, ...node });
+      return schema(`must be ${expectedType(e.params['type'])}${actual(data)}`);
     case 'enum': {
       const allowed = (e.params['allowedValues'] as unknown[]).map(String);
       const close = typeof data === 'string' ? suggest(data, allowed) : undefined;
-      return new PipelineError('SCHEMA', `${where} must be one of ${allowed.join(', ')}`, {
-        ...at, ...node, ...(close === undefined ? {} : { hint: `did you mean \`${close}\`?` }),
-      });
+      return schema(`must be one of ${allowed.join(', ')}`, close === undefined ? undefined : `did you mean \`${close}\`?`);
     }
     case 'const':
-      return new PipelineError('SCHEMA', `${where} must be ${JSON.stringify(e.params['allowedValue'])}`, { ...at, ...node });
+      return schema(`must be ${JSON.stringify(e.params['allowedValue'])}`);
     case 'pattern':
       if (e.propertyName !== undefined) {
         // A name under `nodes:` or `connections:`: point at the name itself.
         const what = path[0] === 'nodes' ? 'node name' : path[0] === 'connections' ? 'connection name' : `key in ${where}`;
         return new PipelineError('SCHEMA', `${what} \`${e.propertyName}\` ${custom ?? 'is not valid'}`, {
-          ...source.locate([...path, e.propertyName], 'key'), ...node,
+          ...source.locate([...path, e.propertyName], 'key'),
+          ...node,
         });
       }
-      return new PipelineError('SCHEMA', `${where} ${custom ?? `must match ${String(e.params['pattern'])}`}`, { ...at, ...node });
+      return schema(custom ?? `must match ${String(e.params['pattern'])}`);
     case 'minimum':
-      return new PipelineError('SCHEMA', `${where} must be at least ${String(e.params['limit'])}`, { ...at, ...node });
+      return schema(`must be at least ${String(e.params['limit'])}`);
     case 'maximum':
-      return new PipelineError('SCHEMA', `${where} must be at most ${String(e.params['limit'])}`, { ...at, ...node });
+      return schema(`must be at most ${String(e.params['limit'])}`);
     case 'minLength':
-      return new PipelineError('SCHEMA', `${where} must not be empty`, { ...at, ...node });
+      return schema('must not be empty');
     case 'minItems':
-      return new PipelineError('SCHEMA', `${where} must list at least ${String(e.params['limit'])}`, { ...at, ...node });
+      return schema(`must list at least ${String(e.params['limit'])}`);
     default:
-      return new PipelineError('SCHEMA', `${where} ${custom ?? e.message ?? 'is not valid'}`, { ...at, ...node });
+      return schema(custom ?? e.message ?? 'is not valid');
   }
 }
 
@@ -462,7 +535,11 @@ interface RawNode extends RawTiming {
   readonly tags?: string[];
   readonly depends_on?: string[];
   readonly source: SourceConfig;
-  readonly incremental?: { readonly column: string; readonly strategy?: IncrementalStrategy; readonly initial?: string | number };
+  readonly incremental?: {
+    readonly column: string;
+    readonly strategy?: IncrementalStrategy;
+    readonly initial?: string | number;
+  };
   readonly target: {
     readonly connection: string;
     readonly table: string;

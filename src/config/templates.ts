@@ -91,7 +91,7 @@ export function dataInterval(opts: { date?: string; interval?: string; now?: Dat
 function parseUtc(text: string): Date | undefined {
   const m = DATE_TIME.exec(text);
   if (m === null) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number];
+  const [y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0] = m.slice(1).map((part) => Number(part ?? 0));
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   // Date.UTC rolls Feb 30 over to March 2: a round trip catches it.
   const valid =
@@ -101,15 +101,16 @@ function parseUtc(text: string): Date | undefined {
 }
 
 /** The values of every template name for one run. */
-export function templateVars(interval: DataInterval, runId: string): Record<TemplateName, string> {
+export function templateVars(interval: DataInterval, runId: string): Record<string, string> {
   const ds = formatTimestamp(interval.start).slice(0, 10);
-  return {
+  const vars: Record<TemplateName, string> = {
     ds,
     ds_nodash: ds.replaceAll('-', ''),
     data_interval_start: formatTimestamp(interval.start),
     data_interval_end: formatTimestamp(interval.end),
     run_id: runId,
   };
+  return vars;
 }
 
 /** 'YYYY-MM-DD HH:MM:SS' in UTC, without fractional seconds. */

@@ -9,8 +9,8 @@ import { getConnectorKind, connectorKindNames } from '../connectors/registry.js'
 import type { ConnectorKind } from '../connectors/contract.js';
 import { findCycle } from '../dag/cycle.js';
 import { PipelineError, type ErrorCode, type ErrorLocation } from '../errors/pipeline-error.js';
-import { parseDuration } from './duration.js';
 import { suggest } from './suggest.js';
+import type { ImportMode } from './types.js';
 
 export type PathSegment = string | number;
 
@@ -31,6 +31,10 @@ const registryKinds: KindLookup = { get: getConnectorKind, names: connectorKindN
 
 type Fields = Readonly<Record<string, unknown>>;
 
+/**
+ * Every semantic problem of `raw` (the parsed file, `${ENV}` substituted), each located with `locate`.
+ * Returns an empty list for a pipeline that may be built.
+ */
 export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup = registryKinds): PipelineError[] {
   const errors: PipelineError[] = [];
   const report = (code: ErrorCode, message: string, where: ErrorLocation, hint?: string): void => {
@@ -121,7 +125,7 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
       if (kind !== undefined && !kind.capabilities.canImport) {
         report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) cannot be a target`,
           at(['target', 'connection']));
-      } else if (kind !== undefined && typeof mode === 'string' && !kind.capabilities.modes.some((m) => m === mode)) {
+      } else if (kind !== undefined && isImportMode(mode) && !kind.capabilities.modes.includes(mode)) {
         report(
           'UNSUPPORTED',
           `node \`${name}\`: connection \`${connection}\` (${kind.kind}) does not support mode \`${mode}\``,
@@ -130,8 +134,8 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
         );
       }
       if (mode === 'merge' && target['key'] === undefined) {
-        report('MERGE_WITHOUT_KEY', `node \`${name}\`: target mode merge needs \`key\`, the columns that identify a row`,
-          at(['target'], 'key'), 'add e.g. `key: [id]` to the target');
+        const message = `node \`${name}\`: target mode merge needs \`key\`, the columns that identify a row`;
+        report('MERGE_WITHOUT_KEY', message, at(['target'], 'key'), 'add e.g. `key: [id]` to the target');
       }
     }
 
@@ -144,31 +148,10 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
           at(['depends_on', i]), close === undefined ? undefined : `did you mean \`${close}\`?`);
       });
     }
-
-    for (const [field, durationValue] of [['retry_delay', node['retry_delay']], ['timeout', node['timeout']]] as const) {
-      checkSubstitutedDuration(durationValue, ['nodes', name, field], at([field]));
-    }
-  }
-
-  const defaults = asFields(root['defaults']);
-  for (const field of ['retry_delay', 'timeout'] as const) {
-    checkSubstitutedDuration(defaults?.[field], ['defaults', field], locate(['defaults', field]));
   }
 
   reportCycles(nodes, locate, errors);
   return errors;
-
-  /** The schema lets `${ENV}` through where a duration is expected: check what it became. */
-  function checkSubstitutedDuration(value: unknown, path: readonly string[], where: ErrorLocation): void {
-    // Still containing `${` means the substitution failed, which is reported already.
-    if (typeof value !== 'string' || value.includes('${')) return;
-    try {
-      parseDuration(value);
-    } catch {
-      report('SCHEMA', `${path.join('.')} must be a duration like 30s, 5m or 2h, or a number of seconds; ` +
-        `got "${value}" after substituting environment variables`, where);
-    }
-  }
 }
 
 /**
@@ -196,6 +179,11 @@ function reportCycles(nodes: Fields, locate: Locate, errors: PipelineError[]): v
     }));
     deps.set(first, (deps.get(first) ?? []).filter((d) => d !== second));
   }
+}
+
+/** Other values are the schema's to report. */
+function isImportMode(value: unknown): value is ImportMode {
+  return value === 'append' || value === 'merge' || value === 'overwrite';
 }
 
 function asFields(value: unknown): Fields | undefined {

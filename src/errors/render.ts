@@ -72,8 +72,9 @@ function contextOf(loc: ErrorLocation): string {
   if (loc.connection !== undefined) parts.push(`connection ${loc.connection}`);
   if (loc.table !== undefined) parts.push(`table ${loc.table}`);
   if (loc.column !== undefined) parts.push(`column ${loc.column}`);
-  if (loc.chunk !== undefined) parts.push(`chunk ${loc.chunk}${loc.chunkLine === undefined ? '' : ` line ${loc.chunkLine}`}`);
-  else if (loc.chunkLine !== undefined) parts.push(`line ${loc.chunkLine}`);
+  const line = loc.chunkLine === undefined ? undefined : `line ${loc.chunkLine}`;
+  if (loc.chunk !== undefined) parts.push(line === undefined ? `chunk ${loc.chunk}` : `chunk ${loc.chunk} ${line}`);
+  else if (line !== undefined) parts.push(line);
   return parts.join(', ');
 }
 
