@@ -60,6 +60,7 @@ export interface NodeRecord {
 /** Run records under `<state dir>/runs/<id>/`: run.json, nodes/<node>.json (each written atomically), log.jsonl. */
 export class RunStore {
   readonly #dir: string;
+  readonly #writes = new Map<string, Promise<void>>();
 
   constructor(stateDir: string) {
     this.#dir = join(stateDir, 'runs');
@@ -82,8 +83,12 @@ export class RunStore {
     await writeJsonAtomic(join(this.runDir(run.id), 'run.json'), run);
   }
 
-  async writeNode(runId: string, rec: NodeRecord): Promise<void> {
-    await writeJsonAtomic(join(this.runDir(runId), 'nodes', `${encodeURIComponent(rec.node)}.json`), rec);
+  /** Writes of one node's record are serialised, so a late "running" can never overwrite a "succeeded". */
+  writeNode(runId: string, rec: NodeRecord): Promise<void> {
+    const path = join(this.runDir(runId), 'nodes', `${encodeURIComponent(rec.node)}.json`);
+    const next = (this.#writes.get(path) ?? Promise.resolve()).catch(() => {}).then(() => writeJsonAtomic(path, rec));
+    this.#writes.set(path, next);
+    return next;
   }
 
   async readRun(id: string): Promise<RunRecord | undefined> {

@@ -89,8 +89,8 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     const observers: RunObserver[] = [
       {
         nodeStarted: async (node, attempt) => {
-          log('info', `${node}: started${attempt > 1 ? ` (attempt ${attempt})` : ''}`, { event: 'node_start', node, attempt });
           await store.writeNode(runId, { node, state: 'running', attempts: attempt, started_at: new Date().toISOString() });
+          log('info', `${node}: started${attempt > 1 ? ` (attempt ${attempt})` : ''}`, { event: 'node_start', node, attempt });
         },
         nodeRetrying: (node, attempt, error, delay) => {
           log('warn', `${node}: attempt ${attempt} failed (${error.code}: ${error.message}); retrying in ${formatDuration(delay)}`, {
