@@ -20,7 +20,7 @@ export interface Loaded {
 
 /** Loads and validates the pipeline (throws PipelineErrors, exit 3) and resolves the selection (exit 2). */
 export function loadSelected(file: string, select: readonly string[], exclude: readonly string[], common: CommonOptions): Loaded {
-  const pipeline = loadPipelineOrThrow(resolve(common.cwd, file), { env: common.env });
+  const pipeline = loadPipelineOrThrow(file, { env: common.env });
   const graph = PipelineGraph.fromPipeline(pipeline);
   const selected = selectNodes(pipeline, graph, select, exclude);
   return { pipeline, graph, selected };

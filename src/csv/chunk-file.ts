@@ -89,8 +89,8 @@ type State = 'open' | 'finishing' | 'done' | 'aborted';
  *
  * `row()` and `raw()` collect text into large writes and return false once the stream wants the caller to
  * `await drain()`. A failure of the disk (ENOSPC, EACCES, EIO) makes `drain()` and `finish()` reject with a
- * PipelineError `STAGING_FAILED` (the system error as `cause`) and removes the partial file. Either `finish()` or
- * `abort()` must be called exactly once to release the file.
+ * PipelineError `STAGING_FAILED` (the system error as `cause`) and removes the partial file. Every writer ends with
+ * `finish()` or `abort()`, which release the file handle; `abort()` may follow anything and may be repeated.
  */
 export class ChunkFileWriter implements CsvSink {
   readonly #path: string;

@@ -28,8 +28,9 @@ export interface OpenCsvOptions {
  * An open CSV file in the exchange format: its header, read before `openCsv` resolves, and its rows.
  *
  * `rows` can be iterated once. Input is read one chunk at a time, only when the rows of the previous chunk have
- * been consumed, so backpressure holds down to the source. Leaving a `for await` early (break, throw) destroys the
- * input; a consumer that does not read `rows` to the end calls `close()` (idempotent) instead.
+ * been consumed, so backpressure holds down to the source. Reading to the end, leaving a `for await` early, an
+ * error, `rows.return()` and `close()` (idempotent) all destroy the input; a consumer that stops without any of
+ * these leaks it.
  */
 export interface CsvFile {
   readonly header: readonly string[];
@@ -67,15 +68,8 @@ export async function openCsv(input: Readable, options: OpenCsvOptions): Promise
     throw e;
   }
 
-  async function* rows(): AsyncGenerator<CsvRow, void, undefined> {
-    try {
-      yield* records;
-    } finally {
-      await close();
-    }
-  }
-
-  return { header, rows: rows(), close };
+  // The generator is already started (it yielded the header), so its return() always reaches its cleanup.
+  return { header, rows: records, close };
 }
 
 /** Every record including the header, as the input is read. */

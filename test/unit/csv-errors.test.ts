@@ -89,6 +89,21 @@ describe('reading a bad CSV fails with BAD_CSV at the right line', () => {
     }
   });
 
+  it('reports the first problem in file order and delivers the rows before it', async () => {
+    const file = Buffer.concat([Buffer.from('a,b\n1,2\n3\n4,5\n'), Buffer.from([0xff]), Buffer.from('\n')]);
+    assertBadCsv(await failure([file]), 3);
+
+    const opened = await openCsv(Readable.from([Buffer.from('a\n1\n2\n'), Buffer.from([0x33, 0xc0, 0x0a])]), { name: 'chunk-7.csv' });
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const row of opened.rows) seen.push(row.cells[0] ?? 'NULL');
+      })(),
+      (e: unknown) => e instanceof PipelineError && e.location.chunkLine === 4,
+    );
+    assert.deepEqual(seen, ['1', '2']);
+  });
+
   it('a file that ends inside a multi-byte character', async () => {
     const e = await failure([Buffer.from('a\n1\n'), Buffer.from([0xf0, 0x9f, 0x98])]);
     assertBadCsv(e, 3);

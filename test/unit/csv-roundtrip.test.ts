@@ -196,8 +196,12 @@ describe('CSV exchange format round trip', () => {
 
     const unread = Readable.from(split(bytes, [1000]));
     const opened = await openCsv(unread, { name: 'unread' });
-    opened.close();
-    await new Promise((resolve) => setImmediate(resolve));
+    await opened.close();
     assert.equal(unread.destroyed, true);
+
+    const returned = Readable.from(split(bytes, [1000]));
+    const unstarted = await openCsv(returned, { name: 'returned' });
+    await unstarted.rows.return(undefined);
+    assert.equal(returned.destroyed, true);
   });
 });

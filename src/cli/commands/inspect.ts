@@ -16,7 +16,7 @@ import { repoFile } from '../paths.js';
 import { intervalOf } from './runs.js';
 
 export function validateCommand(file: string, common: CommonOptions): number {
-  const { pipeline, errors } = loadPipeline(resolve(common.cwd, file), { env: common.env });
+  const { pipeline, errors } = loadPipeline(file, { env: common.env });
   if (errors.length > 0) {
     process.stderr.write(renderErrors(errors) + '\n');
     return EXIT.INVALID_PIPELINE;

@@ -120,7 +120,8 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
 
     const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
     const watermarks = new WatermarkStore(dirs.root);
-    const vars = templateVars(interval, runId);
+    // `{{ run_id }}` is the first run of a retry chain, so a retry renders the same queries and reuses checkpoints.
+    const vars = templateVars(interval, lineage);
     const fault = req.crashAt
       ? (point: string) => {
           if (point === req.crashAt) process.kill(process.pid, 'SIGKILL');
