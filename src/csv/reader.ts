@@ -77,17 +77,29 @@ async function* readRecords(input: Readable, name: string): AsyncGenerator<CsvRo
   const parser = new CsvParser(name);
   const decoder = new Utf8Decoder();
   const batch: CsvRow[] = [];
+  // Records completed before a problem are yielded before it is thrown.
+  const feed = (text: string | undefined): unknown => {
+    try {
+      if (text === undefined) parser.end(batch);
+      else parser.write(text, batch);
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  };
   try {
     for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
       const { text, invalidAt } = decoder.decode(toBuffer(chunk));
-      parser.write(text, batch);
+      const problem = feed(text);
       yield* drain(batch);
+      if (problem !== undefined) throw problem;
       if (invalidAt !== undefined) throw decoder.invalid(name, parser.line, invalidAt);
     }
     const invalidAt = decoder.end();
     if (invalidAt !== undefined) throw decoder.invalid(name, parser.line, invalidAt, ' (the file ends inside a character)');
-    parser.end(batch);
+    const problem = feed(undefined);
     yield* drain(batch);
+    if (problem !== undefined) throw problem;
   } catch (e) {
     throw toCsvError(e, name);
   } finally {

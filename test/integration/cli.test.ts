@@ -203,6 +203,19 @@ nodes:
   }
 });
 
+test('--log-format json writes one JSON object per line, each naming the run and the event', async () => {
+  const t = setup(PIPELINE.replace(/  refunds:[\s\S]*?(?=  report:)/, ''));
+  try {
+    const r = await pigeon(['run', 'p.yaml', '--log-format', 'json', '--progress', '0'], { cwd: t.dir });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.every((l) => typeof l.run_id === 'string' && typeof l.level === 'string'));
+    assert.deepEqual(lines.filter((l) => l.event === 'node_end').map((l) => l.node).sort(), ['customers', 'orders', 'report']);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('unknown command and bad options are usage errors (exit 2)', async () => {
   const t = tempDir();
   try {

@@ -102,6 +102,16 @@ describe('reading a bad CSV fails with BAD_CSV at the right line', () => {
       (e: unknown) => e instanceof PipelineError && e.location.chunkLine === 4,
     );
     assert.deepEqual(seen, ['1', '2']);
+
+    const ragged = await openCsv(Readable.from([Buffer.from('a\n1\n2\n3,4\n5\n')]), { name: 'chunk-7.csv' });
+    const before: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const row of ragged.rows) before.push(row.cells[0] ?? 'NULL');
+      })(),
+      (e: unknown) => e instanceof PipelineError && e.location.chunkLine === 4,
+    );
+    assert.deepEqual(before, ['1', '2']);
   });
 
   it('a file that ends inside a multi-byte character', async () => {

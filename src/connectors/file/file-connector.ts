@@ -83,7 +83,7 @@ export class FileConnector implements Connector {
 
   async describe(req: ExportRequest): Promise<readonly ColumnSchema[]> {
     const src = await this.#open(req);
-    await src.csv.rows.return?.(undefined);
+    await src.csv.close();
     return src.columns;
   }
 
