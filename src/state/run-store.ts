@@ -67,7 +67,8 @@ export class RunStore {
   }
 
   static newId(now = new Date()): string {
-    const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    // Milliseconds keep ids in start order (the newest run is the first id sorted descending).
+    const stamp = now.toISOString().replace(/[-:]/g, '');
     return `${stamp}-${randomBytes(3).toString('hex')}`;
   }
 

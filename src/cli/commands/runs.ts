@@ -76,10 +76,16 @@ export async function statusCommand(id: string | undefined, common: CommonOption
 export async function retryCommand(id: string | undefined, common: CommonOptions, progressEveryMs?: number): Promise<number> {
   const store = new RunStore(stateDirs(common).root);
   const run = await findRun(store, id);
-  const nodes = await store.readNodes(run.id);
-  const todo = new Set(run.nodes.filter((n) => nodes.get(n)?.state !== 'succeeded'));
+  // A node finished by any run of the same lineage (an earlier retry) is done: retrying it again would only redo work.
+  const done = new Set<string>();
+  for (const id of await store.list()) {
+    const other = id === run.id ? run : await store.readRun(id);
+    if (other?.lineage !== run.lineage) continue;
+    for (const rec of (await store.readNodes(id)).values()) if (rec.state === 'succeeded') done.add(rec.node);
+  }
+  const todo = new Set(run.nodes.filter((n) => !done.has(n)));
   if (todo.size === 0) {
-    process.stdout.write(`run ${run.id} succeeded: nothing to retry\n`);
+    process.stdout.write(`run ${run.id}: every node has succeeded: nothing to retry\n`);
     return EXIT.OK;
   }
   process.stderr.write(`retrying run ${run.id}: ${[...todo].join(', ')}\n`);
