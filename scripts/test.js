@@ -3,6 +3,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { ensureServices } from './services.js';
 
 function find(dir) {
   let out = [];
@@ -20,5 +21,6 @@ if (files.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
 }
+await ensureServices();
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

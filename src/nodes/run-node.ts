@@ -8,6 +8,7 @@ import { PipelineError } from '../errors/pipeline-error.js';
 import type { StagingArea, StagingStore } from '../staging/staging.js';
 import type { WatermarkStore } from '../state/watermarks.js';
 import { ChunkQueue } from './chunk-queue.js';
+import { watermarkBounds } from './watermark-bounds.js';
 import { definitionHash, type ChunkCheckpoint, type NodeCheckpoint } from './checkpoint.js';
 
 export interface NodeProgress {
@@ -287,22 +288,26 @@ async function planExport(
   // No row above the watermark: the load has no chunk at all (and still commits, so overwrite means "empty").
   let nothingNew = false;
   const base: ExportRequest = { node: node.name, source: node.source };
+  const columns = await env.connections.session(node.source.connection, () => source.describe(base, signal));
   if (inc?.strategy === 'window') {
     window = { column: inc.column, lower: { value: env.interval.start, inclusive: true }, upper: { value: env.interval.end, inclusive: false } };
   } else if (inc?.strategy === 'watermark') {
     const wm = await env.watermarks.read(env.pipeline.name, node.name);
     const from = wm?.value ?? inc.initial ?? null;
-    const lowerOnly: RangePredicate = { column: inc.column, ...(from !== null ? { lower: { value: from, inclusive: false } } : {}) };
+    const bounds = watermarkBounds(node.target.mode, columns.find((c) => c.name === inc.column)?.type);
+    const lowerOnly: RangePredicate = {
+      column: inc.column,
+      ...(from !== null ? { lower: { value: from, inclusive: bounds.lowerInclusive } } : {}),
+    };
     const to = await env.connections.session(node.source.connection, () =>
       source.maxValue({ ...base, window: lowerOnly }, inc.column, signal),
     );
     // Upper bound frozen now: rows arriving during the export wait for the next run instead of being half-read.
     watermarkTo = to ?? from;
-    window = to === null ? lowerOnly : { ...lowerOnly, upper: { value: to, inclusive: true } };
+    window = to === null ? lowerOnly : { ...lowerOnly, upper: { value: to, inclusive: bounds.upperInclusive } };
     if (to === null) nothingNew = true;
   }
   const req: ExportRequest = { ...base, ...(window ? { window } : {}) };
-  const columns = await env.connections.session(node.source.connection, () => source.describe(req, signal));
   let specs: ChunkSpec[] = nothingNew ? [] : [{ index: 1 }];
   const split = node.source.split;
   if (split && split.chunks > 1 && !nothingNew) {

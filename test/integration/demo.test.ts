@@ -32,7 +32,7 @@ test('the demo syncs the sample database, and a second run changes nothing', asy
     const before = snapshot();
     const second = await pigeon(['run', demo, '--progress', '0'], { cwd: t.dir });
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /orders\s+succeeded\s+app → warehouse\s+merge\s+0\b/, 'nothing new for the watermark node');
+    assert.match(second.stdout, /order_items\s+succeeded\s+app → warehouse\s+append\s+0\b/, 'nothing new for the id watermark');
     assert.deepEqual(snapshot(), before);
   } finally {
     t.cleanup();

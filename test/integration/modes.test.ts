@@ -189,3 +189,44 @@ test('a checkpoint of a node whose definition changed is not reused, and the run
     t.cleanup();
   }
 });
+
+test('watermark on a timestamp: rows added, updated and tying on the watermark are neither lost nor duplicated', async () => {
+  const t = setup(
+    `  log:
+    source: { connection: src, table: log }
+    incremental: { column: at, strategy: watermark }
+    target: { connection: dw, table: log, mode: append }
+  users:
+    source: { connection: src, table: users }
+    incremental: { column: at, strategy: watermark }
+    target: { connection: dw, table: users, mode: merge, key: [id] }
+`,
+    `CREATE TABLE log (id INTEGER, at TEXT); INSERT INTO log VALUES (1, '2026-01-01 00:00:01'), (2, '2026-01-01 00:00:02'), (3, '2026-01-01 00:00:02');
+     CREATE TABLE users (id INTEGER, name TEXT, at TEXT); INSERT INTO users VALUES (1, 'ann', '2026-01-01 00:00:01'), (2, 'bob', '2026-01-01 00:00:02');`,
+  );
+  try {
+    assert.equal((await t.run()).code, 0);
+    // The newest timestamp of the append node waits (a row may still arrive with it); merge took everything.
+    assert.deepEqual(tableRows(join(t.dir, 'dw.db'), 'log'), ['["1","2026-01-01 00:00:01"]']);
+    assert.equal(tableRows(join(t.dir, 'dw.db'), 'users').length, 2);
+    // A late row ties with the newest value; another is newer; bob is updated with a tying timestamp.
+    t.exec(`INSERT INTO log VALUES (4, '2026-01-01 00:00:02'), (5, '2026-01-01 00:00:03');
+            INSERT INTO users VALUES (3, 'cy', '2026-01-01 00:00:02'); UPDATE users SET name = 'bobby' WHERE id = 2;`);
+    assert.equal((await t.run()).code, 0);
+    assert.deepEqual(tableRows(join(t.dir, 'dw.db'), 'log'), [
+      '["1","2026-01-01 00:00:01"]',
+      '["2","2026-01-01 00:00:02"]',
+      '["3","2026-01-01 00:00:02"]',
+      '["4","2026-01-01 00:00:02"]',
+    ]);
+    assert.deepEqual(tableRows(join(t.dir, 'dw.db'), 'users'), [
+      '["1","ann","2026-01-01 00:00:01"]',
+      '["2","bobby","2026-01-01 00:00:02"]',
+      '["3","cy","2026-01-01 00:00:02"]',
+    ]);
+    assert.equal((await t.run()).code, 0);
+    assert.equal(tableRows(join(t.dir, 'dw.db'), 'log').length, 4, 'nothing loaded twice');
+  } finally {
+    t.cleanup();
+  }
+});

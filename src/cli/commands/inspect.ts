@@ -13,6 +13,7 @@ import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSelected, stateDirs, type CommonOptions } from '../context.js';
 import { repoFile } from '../paths.js';
+import { watermarkBounds } from '../../nodes/watermark-bounds.js';
 import { intervalOf } from './runs.js';
 
 export function validateCommand(file: string, common: CommonOptions): number {
@@ -98,7 +99,13 @@ export async function planCommand(
       } else if (node.incremental?.strategy === 'watermark') {
         const wm = await watermarks.read(pipeline.name, name);
         const from = wm?.value ?? node.incremental.initial ?? null;
-        w = { column: node.incremental.column, ...(from !== null ? { lower: { value: from, inclusive: false } } : {}), upper: { value: '<max at start>', inclusive: true } };
+        // The column's type is not known offline: show the bounds of a non-integer column (see watermark-bounds.ts).
+        const b = watermarkBounds(node.target.mode, undefined);
+        w = {
+          column: node.incremental.column,
+          ...(from !== null ? { lower: { value: from, inclusive: b.lowerInclusive } } : {}),
+          upper: { value: '<max at start>', inclusive: b.upperInclusive },
+        };
         incNote = `incremental watermark on ${node.incremental.column}, saved ${from ?? '(none: first run takes everything)'}`;
       }
       const req: ExportRequest = { node: name, source: node.source, ...(w ? { window: w } : {}) };
