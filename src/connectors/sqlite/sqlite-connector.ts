@@ -193,7 +193,9 @@ export class SqliteConnector implements Connector {
       db.exec(sqliteSql.createStaging(staging, declared));
       const names = req.columns.map((c) => c.name);
       const insert = db.prepare(sqliteSql.insert(staging, names));
-      const decoders = req.columns.map((c) => decoderFor(c));
+      // Values are checked against the target's own column types when it exists: SQLite would store 'abc' in an
+      // INTEGER column without complaint, and the target's types are what its readers rely on.
+      const decoders = req.columns.map((c) => decoderFor(target ? { ...c, ...portableFromSqlite(target.get(c.name) ?? null) } : c));
       const insertBatch = db.transaction((batch: unknown[][]) => {
         for (const r of batch) insert.run(r);
       });
