@@ -101,7 +101,7 @@ async function canonical(db: EngineDb, table: string): Promise<string[][]> {
       ? `SELECT CAST(id AS CHAR), s, t, CAST(d AS CHAR), CAST(u AS CHAR), CAST(i AS CHAR), f, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'),
            DATE_FORMAT(dt, '%Y-%m-%d'), CAST(j AS CHAR), HEX(b), flag FROM ${db.q(table)} ORDER BY id`
       : `SELECT id::text, s, t, d::text, u::text, i::text, f::text, to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US'), to_char(dt, 'YYYY-MM-DD'),
-           j::text, upper(encode(b, 'hex')), flag FROM ${db.q(table)} ORDER BY id`;
+           j::text, upper(encode(b, 'hex')), flag FROM ${db.q(table)} AS x ORDER BY x.id`; // x.id: the bigint, not the text output column
   const rows = await db.rows(sql);
   return rows.map((r) => {
     const [id, s, t, d, u, i, f, ts, dt, j, b, flag] = r as (string | number | boolean | null | Buffer)[];
