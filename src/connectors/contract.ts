@@ -57,8 +57,8 @@ export interface ChunkSpec {
  */
 export interface CsvSink {
   row(values: readonly Cell[]): boolean;
-  /** Whole rows already encoded in the exchange format, without the header. */
-  raw(bytes: Buffer | string): boolean;
+  /** Whole rows already encoded in the exchange format, without the header; `rows` counts them when known. */
+  raw(bytes: Buffer | string, rows?: number): boolean;
   drain(): Promise<void>;
 }
 

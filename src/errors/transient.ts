@@ -5,8 +5,13 @@ const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
   'PROTOCOL_CONNECTION_LOST', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN',
   'SQLITE_BUSY', 'SQLITE_LOCKED',
+  // MySQL/MariaDB: a killed query, too many connections for the user, network errors the server saw, idle timeout.
+  'ER_QUERY_INTERRUPTED', 'ER_TOO_MANY_USER_CONNECTIONS', 'ER_NET_READ_ERROR', 'ER_NET_READ_INTERRUPTED',
+  'ER_NET_ERROR_ON_WRITE', 'ER_NET_WRITE_INTERRUPTED', 'ER_CLIENT_INTERACTION_TIMEOUT', 'PROTOCOL_SEQUENCE_TIMEOUT',
   // PostgreSQL SQLSTATEs: serialization failure, deadlock, admin shutdown, crash shutdown, cannot connect now.
   '40001', '40P01', '57P01', '57P02', '57P03', '53300',
+  // PostgreSQL: lock_timeout expired, session killed by idle_in_transaction_session_timeout or idle_session_timeout.
+  '55P03', '25P03', '57P05',
 ]);
 
 /**

@@ -1,0 +1,13 @@
+import { DEFAULT_CAPABILITIES, type ConnectorKind } from '../contract.js';
+import { buildSelect } from '../sql/select-builder.js';
+import { mysqlDialect } from './mysql-sql.js';
+
+export const mysqlKind: ConnectorKind = {
+  kind: 'mysql',
+  capabilities: { ...DEFAULT_CAPABILITIES, split: true, defaultMaxConnections: 4 },
+  renderExport: (req, chunk) => buildSelect(mysqlDialect, req, chunk).sql,
+  load: async () => {
+    const { MysqlConnector } = await import('./mysql-connector.js');
+    return (config, options) => new MysqlConnector(config, options);
+  },
+};

@@ -1,0 +1,15 @@
+import { DEFAULT_CAPABILITIES, type ConnectorKind } from '../contract.js';
+import { buildSelect } from '../sql/select-builder.js';
+import { pgDialect } from './postgres-sql.js';
+
+export const postgresKind: ConnectorKind = {
+  kind: 'postgres',
+  capabilities: { ...DEFAULT_CAPABILITIES, split: true, defaultMaxConnections: 4 },
+  // At run time the bounds are inlined as escaped literals, since COPY takes no bind parameters.
+  renderExport: (req, chunk) =>
+    `COPY (${buildSelect({ ...pgDialect, placeholder: () => '?' }, req, chunk).sql}) TO STDOUT WITH (FORMAT csv, NULL '\\N')`,
+  load: async () => {
+    const { PostgresConnector } = await import('./postgres-connector.js');
+    return (config) => new PostgresConnector(config);
+  },
+};
