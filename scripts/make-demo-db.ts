@@ -67,7 +67,7 @@ const SCHEMA = `
     name TEXT NOT NULL,
     email TEXT,
     country TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at DATETIME NOT NULL
   );
   CREATE TABLE products (
     id INTEGER PRIMARY KEY,
@@ -82,8 +82,8 @@ const SCHEMA = `
     status TEXT NOT NULL,
     amount DECIMAL(12,2) NOT NULL,
     note TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    created_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL
   );
   CREATE TABLE order_items (
     id INTEGER PRIMARY KEY,
