@@ -94,7 +94,8 @@ for (const delay of [150, 300, 450, 700]) {
     const t = setup();
     try {
       const first = await pigeon(['run', 'pipelines/crash.yaml', '--progress', '0'], { cwd: t.dir, killAfterMs: delay });
-      const hasRun = existsSync(join(t.dir, '.pigeon/runs')) && readdirSync(join(t.dir, '.pigeon/runs')).length > 0;
+      const runsDir = join(t.dir, '.pigeon/runs');
+      const hasRun = existsSync(runsDir) && readdirSync(runsDir).some((id) => existsSync(join(runsDir, id, 'run.json')));
       if (first.signal === 'SIGKILL' && hasRun) {
         const retry = await pigeon(['retry', '--progress', '0'], { cwd: t.dir });
         assert.equal(retry.code, 0, retry.stderr);

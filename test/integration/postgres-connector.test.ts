@@ -81,7 +81,8 @@ async function exportAll(c: Connector, req: ExportRequest, split?: { column: str
     const path = join(work.dir, `chunk-${++fileSeq}.csv`);
     const writer = await ChunkFileWriter.create(path, columns.map((x) => x.name), { gzip: false });
     const n = await c.exportChunk(req, spec, writer);
-    await writer.finish();
+    // The rows given with each piece of COPY output add up to the count COPY reports.
+    assert.equal((await writer.finish()).rows, n);
     chunks.push({ index: spec.index, name: path, rows: n, open: () => openChunkFile(path, false) });
     total += n;
   }

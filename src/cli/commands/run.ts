@@ -46,11 +46,6 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   const window = { start: formatTimestamp(interval.start), end: formatTimestamp(interval.end) };
 
   const lock = await acquireLock(join(dirs.locks, `${encodeURIComponent(pipeline.name)}.lock`), runId);
-  const logger = createLogger({ format: common.logFormat, file: store.logFile(runId), secrets: pipeline.secrets });
-  const log = (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields: Record<string, unknown> = {}) =>
-    logger.log(level, message, { run_id: runId, ...fields });
-  if (lock.takenOver) log('warn', `took over a stale lock of run ${lock.takenOver.run_id} (pid ${lock.takenOver.pid} is gone)`);
-
   let run: RunRecord = {
     id: runId,
     lineage,
@@ -63,6 +58,18 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     started_at: new Date().toISOString(),
     status: 'running',
   };
+  // The record comes first: a run directory without run.json would look like a run that cannot be retried.
+  try {
+    await store.writeRun(run);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  const logger = createLogger({ format: common.logFormat, file: store.logFile(runId), secrets: pipeline.secrets });
+  const log = (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields: Record<string, unknown> = {}) =>
+    logger.log(level, message, { run_id: runId, ...fields });
+  if (lock.takenOver) log('warn', `took over a stale lock of run ${lock.takenOver.run_id} (pid ${lock.takenOver.pid} is gone)`);
+
   const connections = new ConnectionManager(pipeline.connections, { cwd: common.cwd, tmpDir: dirs.tmp });
   const interrupt = new AbortController();
   let interrupts = 0;
@@ -79,7 +86,6 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   process.on('SIGTERM', onSignal);
 
   try {
-    await store.writeRun(run);
     for (const n of order) await store.writeNode(runId, { node: n, state: 'pending', attempts: 0 });
     log('info', `run ${runId}${req.retryOf ? ` (retry of ${req.retryOf.id})` : ''}: pipeline ${pipeline.name}, ${order.length} node${order.length === 1 ? '' : 's'}, data interval ${window.start} → ${window.end}`, {
       event: 'run_start',

@@ -15,8 +15,15 @@ export function intervalOf(run: RunRecord): DataInterval {
 
 async function findRun(store: RunStore, id: string | undefined): Promise<RunRecord> {
   const ids = await store.list();
-  const wanted = id ?? ids[0];
-  if (!wanted) throw new PipelineError('RUN_NOT_FOUND', 'no runs recorded yet in this state directory');
+  if (id === undefined) {
+    // The newest run with a record: a process killed before it wrote run.json had not started any node.
+    for (const candidate of ids) {
+      const run = await store.readRun(candidate).catch(() => undefined);
+      if (run) return run;
+    }
+    throw new PipelineError('RUN_NOT_FOUND', 'no runs recorded yet in this state directory');
+  }
+  const wanted = id;
   const match = ids.filter((x) => x === wanted || x.startsWith(wanted));
   if (match.length !== 1) {
     throw new PipelineError('RUN_NOT_FOUND', match.length === 0 ? `no run \`${wanted}\`` : `\`${wanted}\` matches ${match.length} runs`, {
