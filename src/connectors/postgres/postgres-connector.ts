@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CustomTypesConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import type { ConnectionConfig } from '../../config/types.js';
@@ -543,9 +543,9 @@ export class PostgresConnector implements Connector {
     const copy = this.#copy!;
     const input = await chunk.open();
     const stream = s.client.query(copy.from(plan.copy));
-    const steps: (Readable | Transform)[] = req.columns.length === 1 ? [input, new QuoteEndOfData()] : [input];
     try {
-      await pipeline([...steps, stream], ...(signal ? [{ signal }] : []));
+      // Chunk files quote a `\.` value (see csv/writer.ts), so no line of them can end COPY's data early.
+      await pipeline([input, stream], ...(signal ? [{ signal }] : []));
     } catch (e) {
       s.broken = true;
       throw await this.#copyError(e, req, chunk);
@@ -809,6 +809,9 @@ async function recordStart(chunk: StagedChunk, line: number): Promise<number | u
  * inside a value toggles twice), so the sink's row count follows the export as it goes and can be checked against
  * the count COPY reports at the end.
  */
+const QUOTE = 0x22;
+const LF = 0x0a;
+
 class RecordCounter {
   /** 1 inside a quoted value. */
   #quoted = 0;
@@ -824,60 +827,6 @@ class RecordCounter {
     }
     this.#quoted = quoted;
     return records;
-  }
-}
-
-const BACKSLASH = 0x5c;
-const DOT = 0x2e;
-const QUOTE = 0x22;
-const LF = 0x0a;
-const CR = 0x0d;
-const QUOTED_MARKER = Buffer.from('"\\."');
-
-/**
- * In CSV from STDIN, a line that is just `\.` ends the data (PostgreSQL quotes such a value when it writes CSV;
- * other writers need not). Only a one-column file can hold such a record: this quotes it there. Tracks quoting
- * across pieces, so a `\.` line inside a quoted value is left alone.
- */
-class QuoteEndOfData extends Transform {
-  // The header line counts too: PostgreSQL reads it like a record before skipping it.
-  #atRecordStart = true;
-  #quoted = false;
-  #held: Buffer | undefined;
-
-  override _transform(piece: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const buf = this.#held ? Buffer.concat([this.#held, piece]) : piece;
-    this.#held = undefined;
-    const out: Buffer[] = [];
-    let last = 0;
-    for (let i = 0; i < buf.length; i++) {
-      if (this.#atRecordStart) {
-        if (buf[i] === BACKSLASH && (i + 1 === buf.length || buf[i + 1] === DOT) && i + 2 >= buf.length) {
-          // Not enough bytes to decide: keep them for the next piece.
-          out.push(buf.subarray(last, i));
-          this.#held = buf.subarray(i);
-          last = buf.length;
-          break;
-        }
-        this.#atRecordStart = false;
-        if (buf[i] === BACKSLASH && buf[i + 1] === DOT && (buf[i + 2] === LF || buf[i + 2] === CR)) {
-          out.push(buf.subarray(last, i), QUOTED_MARKER);
-          last = i + 2;
-          i += 1;
-          continue;
-        }
-      }
-      const b = buf[i];
-      if (b === QUOTE) this.#quoted = !this.#quoted;
-      else if (b === LF && !this.#quoted) this.#atRecordStart = true;
-    }
-    if (last < buf.length) out.push(buf.subarray(last));
-    callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
-  }
-
-  override _flush(callback: TransformCallback): void {
-    // `\.` at the very end, without a line end, is data.
-    callback(null, this.#held);
   }
 }
 
