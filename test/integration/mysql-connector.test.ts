@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,10 @@ import { ChunkFileWriter, openChunkFile } from '../../src/csv/chunk-file.js';
 import type { ColumnSchema } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { pigeon, tempDir } from '../support/cli.js';
+import { allowLargePackets } from '../support/engines.js';
+
+// The nasty table holds a 16 MiB value: MariaDB's default max_allowed_packet (16 MiB) refuses it.
+before(allowLargePackets);
 
 const SERVER = { host: '127.0.0.1', port: 3306, user: 'root' };
 
