@@ -240,22 +240,25 @@ for (const kind of ENGINES) {
       });
     });
 
-    test('a crash between export and import, then pigeon retry: the target equals the source, nothing twice', async () => {
-      await withDbs(['sqlite', kind], async ([src, dst], dir) => {
-        await ensureUsers(src!);
-        for (let k = 1; k <= 500; k++) await src!.exec(`INSERT INTO users VALUES (?, ?, ?)`, [k, `user ${k}`, `2026-01-01 00:00:${String(k % 60).padStart(2, '0')}`]);
-        const yaml = pipelineYaml(
-          { src: src!, dst: dst! },
-          `  ids:\n    source: { connection: src, table: users, split: { column: id, chunks: 3 } }\n    incremental: { column: id, strategy: watermark }\n    target: { connection: dst, table: ids, mode: append }\n`,
-        );
-        const crashed = await run(dir, yaml, [], { PIGEON_CRASH_AT: 'ids:imported' });
-        assert.equal(crashed.signal, 'SIGKILL');
-        const retry = await pigeon(['retry', '--progress', '0'], { cwd: dir });
-        assert.equal(retry.code, 0, retry.stderr);
-        assert.equal((await run(dir, yaml)).code, 0);
-        assert.deepEqual(await userRows(dst!, 'ids'), await userRows(src!, 'users'));
+    // After the last chunk is exported (import not committed), and after the commit before it is recorded.
+    for (const point of ['ids:chunk:3', 'ids:imported']) {
+      test(`a crash at ${point}, then pigeon retry: the target equals the source, nothing twice`, async () => {
+        await withDbs(['sqlite', kind], async ([src, dst], dir) => {
+          await ensureUsers(src!);
+          for (let k = 1; k <= 500; k++) await src!.exec(`INSERT INTO users VALUES (?, ?, ?)`, [k, `user ${k}`, `2026-01-01 00:00:${String(k % 60).padStart(2, '0')}`]);
+          const yaml = pipelineYaml(
+            { src: src!, dst: dst! },
+            `  ids:\n    source: { connection: src, table: users, split: { column: id, chunks: 3 } }\n    incremental: { column: id, strategy: watermark }\n    target: { connection: dst, table: ids, mode: append }\n`,
+          );
+          const crashed = await run(dir, yaml, [], { PIGEON_CRASH_AT: point });
+          assert.equal(crashed.signal, 'SIGKILL');
+          const retry = await pigeon(['retry', '--progress', '0'], { cwd: dir });
+          assert.equal(retry.code, 0, retry.stderr);
+          assert.equal((await run(dir, yaml)).code, 0);
+          assert.deepEqual(await userRows(dst!, 'ids'), await userRows(src!, 'users'));
+        });
       });
-    });
+    }
   });
 }
 
