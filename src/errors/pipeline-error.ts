@@ -93,10 +93,6 @@ export class PipelineError extends Error {
   }
 }
 
-export function isPipelineError(e: unknown): e is PipelineError {
-  return e instanceof PipelineError;
-}
-
 /** Errors of these codes mean the pipeline file is wrong: `pigeon` exits 3. */
 export const CONFIG_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'YAML_SYNTAX', 'SCHEMA', 'UNKNOWN_KEY', 'UNKNOWN_CONNECTION', 'UNKNOWN_DEPENDENCY', 'DUPLICATE_NODE', 'CYCLE',

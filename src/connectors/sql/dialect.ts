@@ -10,8 +10,3 @@ export interface SqlDialect {
 export function quoteTable(d: SqlDialect, table: string): string {
   return table.split('.').map((p) => d.quoteIdent(p)).join('.');
 }
-
-export const ansiDialect: SqlDialect = {
-  quoteIdent: (name) => `"${name.replaceAll('"', '""')}"`,
-  placeholder: () => '?',
-};

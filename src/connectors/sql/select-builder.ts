@@ -90,14 +90,3 @@ export function chunksFromBoundaries(column: string, boundaries: readonly string
   }
   return chunks;
 }
-
-/** Renders a query with its parameters inlined as literals, for people only (`pigeon plan`), never for execution. */
-export function inlineForDisplay(q: BuiltQuery, marker: (i: number) => string = () => '?'): string {
-  let i = 0;
-  let out = q.sql;
-  for (const p of q.params) {
-    const m = marker(i++);
-    out = out.replace(m, `'${p.replaceAll("'", "''")}'`);
-  }
-  return out;
-}
