@@ -28,10 +28,6 @@ export class PipelineGraph {
     return this.#g.nodes();
   }
 
-  has(name: string): boolean {
-    return this.#g.hasNode(name);
-  }
-
   dependencies(name: string): string[] {
     return this.#g.inNeighbors(name);
   }

@@ -58,25 +58,12 @@ export class Schedule {
     return skipped;
   }
 
-  running(): string[] {
-    return this.#order.filter((n) => this.#state.get(n) === 'running');
-  }
-
   /** True when nothing is pending or running. */
   done(): boolean {
     return this.#order.every((n) => {
       const s = this.#state.get(n);
       return s !== 'pending' && s !== 'running';
     });
-  }
-
-  /** Pending nodes that can never become ready: a dependency failed or was skipped. Only possible by misuse. */
-  stuck(): boolean {
-    return !this.done() && this.ready().length === 0 && this.running().length === 0;
-  }
-
-  snapshot(): ReadonlyMap<string, NodeState> {
-    return new Map(this.#state);
   }
 
   #depsOf(n: string): readonly string[] {
