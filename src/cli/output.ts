@@ -1,12 +1,16 @@
 import { renderError, renderErrors } from '../errors/render.js';
 import { CONFIG_ERROR_CODES, PipelineError, PipelineErrors } from '../errors/pipeline-error.js';
+import { makeRedactor } from '../log/redact.js';
 import { EXIT } from './exit-codes.js';
 
 /** Writes a rendered error (or several) to stderr and returns the exit code it means. */
 export function reportError(e: unknown, redact: (t: string) => string = (t) => t): number {
   if (e instanceof PipelineErrors) {
-    process.stderr.write(redact(renderErrors(e.errors)) + '\n');
-    return e.errors.some((x) => CONFIG_ERROR_CODES.has(x.code)) ? EXIT.INVALID_PIPELINE : EXIT.USAGE;
+    const masked = makeRedactor(e.secrets);
+    process.stderr.write(redact(renderErrors(e.errors, { redact: masked })) + '\n');
+    // An error at a line of the pipeline file (an UNSUPPORTED capability, say) is a problem of the file too.
+    const invalid = e.errors.some((x) => CONFIG_ERROR_CODES.has(x.code) || x.location.line !== undefined);
+    return invalid ? EXIT.INVALID_PIPELINE : EXIT.USAGE;
   }
   if (e instanceof PipelineError) {
     process.stderr.write(redact(renderError(e)) + '\n');

@@ -31,6 +31,11 @@ export interface LoadResult {
   readonly pipeline?: Pipeline;
   /** Every problem found, in file order. */
   readonly errors: PipelineError[];
+  /**
+   * Values never to print (see Pipeline.secrets), found as well as the file allows even when it has errors: a
+   * rendered error quotes the line it is on, and that line may hold a password.
+   */
+  readonly secrets: readonly string[];
 }
 
 /**
@@ -40,15 +45,16 @@ export interface LoadResult {
 export function loadPipeline(file: string, options: LoadOptions = {}): LoadResult {
   let errors: PipelineError[];
   let pipeline: Pipeline | undefined;
+  let secrets: readonly string[] = [];
   try {
-    ({ errors, pipeline } = load(file, options.env ?? process.env, options.kinds));
+    ({ errors, pipeline, secrets } = load(file, options.env ?? process.env, options.kinds));
   } catch (e) {
     // A bug of ours, not a problem in the file: still reported, not thrown, as the contract promises.
     const message = e instanceof Error ? e.message : String(e);
     errors = [new PipelineError('INTERNAL', `internal error while loading the pipeline: ${message}`, { file, cause: e })];
   }
   errors.sort(byPosition);
-  return errors.length === 0 && pipeline !== undefined ? { pipeline, errors } : { errors };
+  return errors.length === 0 && pipeline !== undefined ? { pipeline, errors, secrets } : { errors, secrets };
 }
 
 function byPosition(a: PipelineError, b: PipelineError): number {
@@ -57,12 +63,18 @@ function byPosition(a: PipelineError, b: PipelineError): number {
 
 /** Like loadPipeline, but throws PipelineErrors with every problem. */
 export function loadPipelineOrThrow(file: string, options: LoadOptions = {}): Pipeline {
-  const { pipeline, errors } = loadPipeline(file, options);
-  if (pipeline === undefined) throw new PipelineErrors(errors);
+  const { pipeline, errors, secrets } = loadPipeline(file, options);
+  if (pipeline === undefined) throw new PipelineErrors(errors, secrets);
   return pipeline;
 }
 
-function load(file: string, env: Env, kinds: KindLookup | undefined): { errors: PipelineError[]; pipeline?: Pipeline } {
+interface Loaded {
+  readonly errors: PipelineError[];
+  readonly pipeline?: Pipeline;
+  readonly secrets: readonly string[];
+}
+
+function load(file: string, env: Env, kinds: KindLookup | undefined): Loaded {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -70,7 +82,7 @@ function load(file: string, env: Env, kinds: KindLookup | undefined): { errors: 
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     // ENOENT says nothing more than "does not exist"; other causes (EACCES, EISDIR) are worth printing.
     const message = `pipeline file ${file} ${missing ? 'does not exist' : 'cannot be read'}`;
-    return { errors: [new PipelineError('FILE_NOT_FOUND', message, missing ? { file } : { file, cause: e })] };
+    return { errors: [new PipelineError('FILE_NOT_FOUND', message, missing ? { file } : { file, cause: e })], secrets: [] };
   }
 
   const lineCounter = new LineCounter();
@@ -79,7 +91,7 @@ function load(file: string, env: Env, kinds: KindLookup | undefined): { errors: 
   const source = new PipelineSource(file, text, doc, lineCounter);
   const errors = source.yamlErrors();
   // Duplicate keys leave a usable document (the last one wins); any other syntax error does not.
-  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { errors };
+  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { errors, secrets: secretsInText(text) };
 
   let written: unknown;
   try {
@@ -87,18 +99,56 @@ function load(file: string, env: Env, kinds: KindLookup | undefined): { errors: 
   } catch (e) {
     // e.g. too many aliases (a "billion laughs" document)
     const message = e instanceof Error ? e.message : String(e);
-    return { errors: [...errors, new PipelineError('YAML_SYNTAX', message, { file, line: 1, col: 1, cause: e })] };
+    const error = new PipelineError('YAML_SYNTAX', message, { file, line: 1, col: 1, cause: e });
+    return { errors: [...errors, error], secrets: secretsInText(text) };
   }
   errors.push(...schemaErrors(written, source));
 
   const substitutions = source.substituteScalars(env, errors);
   const resolved: unknown = doc.toJS();
   errors.push(...validatePipeline(resolved, source.locate, kinds));
-  if (errors.length > 0) return { errors };
+  // The secrets as substituted and as written (a literal password on the line of an error). What is written with
+  // `${…}` is a reference, not a value: its value is among the substituted ones.
+  const literal = collectSecrets(connectionsOf(written), []).filter((s) => !s.includes('${'));
+  const secrets = [...new Set([...collectSecrets(connectionsOf(resolved), substitutions), ...literal])];
+  // An invalid file may hold a password of the wrong type (a number has lost its written form: a 17-digit one
+  // reads back rounded), so its text is searched too.
+  if (errors.length > 0) return { errors, secrets: [...new Set([...secrets, ...secretsInText(text)])] };
 
   // The schema and the checks above passed, so the document has the shape RawPipeline describes.
   const raw = resolved as RawPipeline;
-  return { errors, pipeline: buildPipeline(raw, file, collectSecrets(raw.connections, substitutions)) };
+  return { errors, pipeline: buildPipeline(raw, file, secrets), secrets };
+}
+
+/** `connections:` of a parsed file whatever its shape; nothing when it is not a map. */
+function connectionsOf(doc: unknown): Readonly<Record<string, unknown>> {
+  const connections = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>)['connections'] : undefined;
+  return typeof connections === 'object' && connections !== null ? (connections as Record<string, unknown>) : {};
+}
+
+/** `password: x`, `"token": 'x'`, `{ …, secret: x }`: a secret-named key and its value, quoted or plain. */
+const SECRET_ENTRY =
+  /(?:^|[{,\s])["']?(?:password|secret|token|api_key|secret_access_key|access_key_id)["']?[ \t]*:[ \t]*(?:"([^"]*)"|'([^']*)'|([^\s,}#]+))/gim;
+const URL_PASSWORD_ANYWHERE = /[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:([^/?#\s"'@]*)@/gi;
+
+/**
+ * Secret-looking values in the text of an invalid file (one that may not even parse): a best effort, so that the
+ * lines an error quotes do not print a password written next to the mistake.
+ */
+function secretsInText(text: string): string[] {
+  const found = new Set<string>();
+  for (const m of text.matchAll(SECRET_ENTRY)) found.add(m[1] ?? m[2] ?? m[3] ?? '');
+  for (const m of text.matchAll(URL_PASSWORD_ANYWHERE)) {
+    const password = m[1] ?? '';
+    found.add(password);
+    try {
+      found.add(decodeURIComponent(password));
+    } catch {
+      // Not valid percent-encoding: the raw form is all there is.
+    }
+  }
+  // `${VAR}` is a reference, not a value.
+  return [...found].filter((s) => s.length > 0 && !s.includes('${'));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -616,7 +666,7 @@ const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^/?#\s]*)@/i;
  * substituted for a secret-looking environment variable anywhere in the file.
  */
 function collectSecrets(
-  connections: RawPipeline['connections'],
+  connections: Readonly<Record<string, unknown>>,
   substitutions: readonly { variable: string; text: string }[],
 ): string[] {
   const secrets = new Set<string>();

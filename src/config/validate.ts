@@ -112,7 +112,8 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
       if (hasTable && hasQuery) {
         report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
           at(['source', 'query'], 'key'));
-      } else if (!hasTable && !hasQuery) {
+      } else if (!hasTable && !hasQuery && !Object.keys(source).some((k) => misspells(k, ['table', 'query']))) {
+        // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
         report('SCHEMA', `node \`${name}\`: source needs \`table\` or \`query\``, at(['source'], 'key'));
       }
     }
@@ -179,6 +180,11 @@ function reportCycles(nodes: Fields, locate: Locate, errors: PipelineError[]): v
     }));
     deps.set(first, (deps.get(first) ?? []).filter((d) => d !== second));
   }
+}
+
+/** A key that is not one of `keys` but close to one: the schema reports it as unknown, with the right spelling. */
+function misspells(key: string, keys: readonly string[]): boolean {
+  return !keys.includes(key) && suggest(key, keys) !== undefined;
 }
 
 /** Other values are the schema's to report. */

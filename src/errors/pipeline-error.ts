@@ -102,10 +102,13 @@ export const CONFIG_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 /** Several problems found at once (validation reports all of them, not the first). */
 export class PipelineErrors extends Error {
   readonly errors: readonly PipelineError[];
-  constructor(errors: readonly PipelineError[]) {
+  /** Values to mask when printing these errors (passwords of the pipeline they are about). */
+  readonly secrets: readonly string[];
+  constructor(errors: readonly PipelineError[], secrets: readonly string[] = []) {
     super(`${errors.length} problem${errors.length === 1 ? '' : 's'} found`);
     this.name = 'PipelineErrors';
     this.errors = errors;
+    this.secrets = secrets;
   }
 }
 

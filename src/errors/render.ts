@@ -14,32 +14,41 @@ import { PipelineError, type ErrorLocation } from './pipeline-error.js';
 export interface RenderOptions {
   /** ANSI colours (default false). */
   readonly color?: boolean;
+  /**
+   * Masks secrets in everything printed, the quoted source line included; the caret is placed under the masked
+   * line. Default: nothing masked.
+   */
+  readonly redact?: (text: string) => string;
 }
 
 const GUTTER_WIDTH = 5;
 
 export function renderError(err: PipelineError, options: RenderOptions = {}): string {
   const paint = painter(options.color ?? false);
+  const redact = options.redact ?? ((t: string) => t);
   const loc = err.location;
-  const lines = [`${position(loc)}${paint.error(`error[${err.code}]`)}: ${paint.bold(err.message)}`];
+  const lines = [`${redact(position(loc))}${paint.error(`error[${err.code}]`)}: ${paint.bold(redact(err.message))}`];
 
   const text = loc.file !== undefined && loc.line !== undefined ? sourceLine(loc.file, loc.line) : undefined;
   if (text !== undefined && loc.line !== undefined) {
     const width = Math.max(GUTTER_WIDTH, String(loc.line).length);
     const col = Math.min(Math.max(loc.col ?? 1, 1), text.length + 1);
     const length = Math.max(1, Math.min(loc.length ?? 1, text.length - col + 1));
+    // The caret goes under the masked text: what comes before it and what it underlines, each masked alone.
+    const before = redact(text.slice(0, col - 1));
+    const under = Math.max(1, redact(text.slice(col - 1, col - 1 + length)).length);
     // Keep tabs in the padding so the carets line up with the text above whatever the tab width.
-    const pad = text.slice(0, col - 1).replace(/[^\t]/g, ' ');
-    lines.push(`${paint.gutter(`${String(loc.line).padStart(width)} |`)} ${text}`);
-    lines.push(`${paint.gutter(`${' '.repeat(width)} |`)} ${pad}${paint.error('^'.repeat(length))}`);
+    const pad = before.replace(/[^\t]/g, ' ');
+    lines.push(`${paint.gutter(`${String(loc.line).padStart(width)} |`)} ${redact(text)}`);
+    lines.push(`${paint.gutter(`${' '.repeat(width)} |`)} ${pad}${paint.error('^'.repeat(under))}`);
   }
   if (loc.file === undefined) {
     const context = contextOf(loc);
-    if (context !== '') lines.push(`  in ${context}`);
+    if (context !== '') lines.push(`  in ${redact(context)}`);
   }
-  if (err.hint !== undefined) lines.push(`  ${paint.hint('hint')}: ${err.hint}`);
+  if (err.hint !== undefined) lines.push(`  ${paint.hint('hint')}: ${redact(err.hint)}`);
   const cause = causeText(err);
-  if (cause !== undefined) lines.push(`  cause: ${cause}`);
+  if (cause !== undefined) lines.push(`  cause: ${redact(cause)}`);
   return lines.join('\n');
 }
 

@@ -6,6 +6,7 @@ import { getConnectorKind } from '../../connectors/registry.js';
 import type { ExportRequest, RangePredicate } from '../../connectors/contract.js';
 import { PipelineErrors } from '../../errors/pipeline-error.js';
 import { renderErrors } from '../../errors/render.js';
+import { makeRedactor } from '../../log/redact.js';
 import { loadIdOf, nodeDefinition, readCheckpoint, renderNode } from '../../nodes/run-node.js';
 import { LocalStagingStore } from '../../staging/local-staging.js';
 import { RunStore } from '../../state/run-store.js';
@@ -17,9 +18,9 @@ import { watermarkBounds } from '../../nodes/watermark-bounds.js';
 import { intervalOf } from './runs.js';
 
 export function validateCommand(file: string, common: CommonOptions): number {
-  const { pipeline, errors } = loadPipeline(file, { env: common.env });
+  const { pipeline, errors, secrets } = loadPipeline(file, { env: common.env });
   if (errors.length > 0) {
-    process.stderr.write(renderErrors(errors) + '\n');
+    process.stderr.write(renderErrors(errors, { redact: makeRedactor(secrets) }) + '\n');
     return EXIT.INVALID_PIPELINE;
   }
   const p = pipeline!;
@@ -132,7 +133,8 @@ export async function planCommand(
       lines.push(`    checkpoint: ${resume}`);
     }
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  // A `where` or `query` may hold a token from the environment.
+  process.stdout.write(makeRedactor(pipeline.secrets)(lines.join('\n')) + '\n');
   return EXIT.OK;
 }
 

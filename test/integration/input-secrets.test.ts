@@ -1,0 +1,214 @@
+/**
+ * Secrets: passwords and tokens written in a connection `url`, in `password:` keys and in `${ENV}` values never
+ * appear in what pigeon prints or writes: stdout and stderr of every command (validate, plan, run in text and JSON
+ * logs, status in text and JSON, runs, retry), and every file under the working directory's `.pigeon/` (run
+ * records, logs, state, watermarks, locks, and the staging directory, kept with `staging.keep`). Pipelines that
+ * succeed, that fail to connect (a wrong password against MariaDB, a role that may not log in on PostgreSQL, whose
+ * test server trusts local connections so a wrong password would be accepted), that fail mid-node with the server
+ * echoing the token back, and that are invalid with a password on the line of the error. Each secret is looked for
+ * as written, URL-encoded and JSON-escaped.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { pigeon, tempDir, type CliResult } from '../support/cli.js';
+import { createDb } from '../support/engines.js';
+
+const tag = randomBytes(4).toString('hex');
+const MYSQL_URL_USER = `psec_url_${tag}`;
+const MYSQL_ENV_USER = `psec_env_${tag}`;
+const PG_ROLE = `psec_role_${tag}`;
+const PG_NOLOGIN = `psec_nologin_${tag}`;
+
+/** Every secret of the test; long and distinct, with the characters URLs, YAML, JSON and SQL treat specially. */
+const SECRETS = {
+  urlPassword: `Url-p@ss:w/rd%3F&s3cr3t-${tag}`,
+  envPassword: `Env-pa55"s3cr3t\\${tag}`,
+  keyPassword: `Key-pa55 'quoted' s3cr3t-${tag}`,
+  pgUrlPassword: `PgUrl-s3cr3t&x=1#${tag}`,
+  token: `tok-9f8e7d6c5b4a-s3cr3t-${tag}`,
+  wrongUrlPassword: `Wrong-url-p@ss-s3cr3t-${tag}`,
+  wrongKeyPassword: `Wrong-key-pa55-s3cr3t-${tag}`,
+  noLoginPassword: `NoLogin-pa55-s3cr3t-${tag}`,
+  errorLinePassword: `Cfg-pa55-on-the-error-line-${tag}`,
+  // Above 2^53: YAML reads it back rounded, so only the text of the file has it as written.
+  numericPassword: '91827364554637281',
+} as const;
+
+/** The forms a secret could leak in: as is, URL-encoded (both ways) and escaped inside JSON. */
+function forms(secret: string): string[] {
+  return [...new Set([secret, encodeURIComponent(secret), encodeURI(secret), JSON.stringify(secret).slice(1, -1)])];
+}
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Every place a secret was found, as `where: secret name`. */
+function leaks(where: string, text: string): string[] {
+  const found: string[] = [];
+  for (const [name, secret] of Object.entries(SECRETS)) {
+    for (const form of forms(secret)) if (text.includes(form)) found.push(`${where}: ${name} (${JSON.stringify(form)})`);
+  }
+  return found;
+}
+
+const MYSQL_ADMIN = { host: '127.0.0.1', port: 3306, user: 'root' };
+const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+
+test('no secret appears in any output or any file pigeon writes, whether a run succeeds or fails', async () => {
+  const t = tempDir('pigeon-secrets-');
+  const src = await createDb('mysql', t.dir);
+  const dst = await createDb('postgres', t.dir);
+  const mysqlDb = /\/([^/"]+)"/.exec(src.yaml)![1]!;
+  const pgDb = /\/([^/"]+)"/.exec(dst.yaml)![1]!;
+  const admin = await mysql.createConnection(MYSQL_ADMIN);
+  const pgAdmin = new pg.Client(PG_ADMIN);
+  await pgAdmin.connect();
+  const outputs: { what: string; r: CliResult }[] = [];
+  try {
+    await admin.query(`CREATE USER ?@'%' IDENTIFIED BY ?`, [MYSQL_URL_USER, SECRETS.urlPassword]);
+    await admin.query(`CREATE USER ?@'%' IDENTIFIED BY ?`, [MYSQL_ENV_USER, SECRETS.envPassword]);
+    for (const user of [MYSQL_URL_USER, MYSQL_ENV_USER]) await admin.query(`GRANT ALL ON \`${mysqlDb}\`.* TO ?@'%'`, [user]);
+    const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
+    await pgAdmin.query(`CREATE ROLE ${PG_ROLE} LOGIN SUPERUSER PASSWORD ${literal(SECRETS.keyPassword)}`);
+    await pgAdmin.query(`CREATE ROLE ${PG_NOLOGIN} NOLOGIN PASSWORD ${literal(SECRETS.noLoginPassword)}`);
+
+    await src.exec(`CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(50))`);
+    await src.exec(`INSERT INTO people VALUES (1, 'ann'), (2, 'bob'), (3, 'cy')`);
+    await dst.exec(`CREATE TABLE scores (id INT, points INT)`);
+    await dst.exec(`INSERT INTO scores VALUES (1, 10), (2, 20)`);
+
+    const y = JSON.stringify;
+    const env = {
+      PIGEON_SEC_DB_PASSWORD: SECRETS.envPassword,
+      PIGEON_SEC_PG_URL: `postgres://${PG_ROLE}:${encodeURIComponent(SECRETS.pgUrlPassword)}@127.0.0.1:5432/${pgDb}`,
+      PIGEON_SEC_API_TOKEN: SECRETS.token,
+    };
+    const mysqlUrl = (user: string, password: string) => `mysql://${user}:${encodeURIComponent(password)}@127.0.0.1:3306/${mysqlDb}`;
+    const header = (name: string) => `version: 1\nname: ${name}\ndefaults: { retries: 0 }\nstaging: { keep: true }\n`;
+
+    const good = `${header('sec_ok')}connections:
+  shop_url: { type: mysql, url: ${y(mysqlUrl(MYSQL_URL_USER, SECRETS.urlPassword))} }
+  shop_env: { type: mysql, host: 127.0.0.1, port: 3306, user: ${MYSQL_ENV_USER}, password: "\${PIGEON_SEC_DB_PASSWORD}", database: ${mysqlDb} }
+  bi_key: { type: postgres, host: 127.0.0.1, port: 5432, user: ${PG_ROLE}, password: ${y(SECRETS.keyPassword)}, database: ${pgDb} }
+  bi_url: { type: postgres, url: "\${PIGEON_SEC_PG_URL}" }
+  local: { type: sqlite, path: local.db }
+nodes:
+  people:
+    source: { connection: shop_url, table: people }
+    target: { connection: bi_key, table: people, mode: merge, key: [id] }
+  filtered:
+    source: { connection: shop_env, table: people, where: "name <> '\${PIGEON_SEC_API_TOKEN}'" }
+    target: { connection: bi_url, table: filtered, mode: overwrite }
+  scores:
+    source: { connection: bi_url, query: "select id, points, '\${PIGEON_SEC_API_TOKEN}' <> '' as flagged from scores" }
+    target: { connection: local, table: scores, mode: append }
+`;
+    const badConnections = `${header('sec_conn')}connections:
+  shop_wrong_url: { type: mysql, url: ${y(mysqlUrl(MYSQL_URL_USER, SECRETS.wrongUrlPassword))} }
+  shop_wrong_key: { type: mysql, host: 127.0.0.1, port: 3306, user: ${MYSQL_ENV_USER}, password: ${y(SECRETS.wrongKeyPassword)}, database: ${mysqlDb} }
+  bi_nologin: { type: postgres, host: 127.0.0.1, port: 5432, user: ${PG_NOLOGIN}, password: ${y(SECRETS.noLoginPassword)}, database: ${pgDb} }
+  local: { type: sqlite, path: local.db }
+nodes:
+  wrong_url: { source: { connection: shop_wrong_url, table: people }, target: { connection: local, table: a, mode: overwrite } }
+  wrong_key: { source: { connection: shop_wrong_key, table: people }, target: { connection: local, table: b, mode: overwrite } }
+  nologin: { source: { connection: bi_nologin, table: scores }, target: { connection: local, table: c, mode: overwrite } }
+  after_wrong_url:
+    depends_on: [wrong_url]
+    source: { connection: local, table: a }
+    target: { connection: local, table: d, mode: overwrite }
+`;
+    const midNode = `${header('sec_mid')}connections:
+  shop_url: { type: mysql, url: ${y(mysqlUrl(MYSQL_URL_USER, SECRETS.urlPassword))} }
+  bi_key: { type: postgres, host: 127.0.0.1, port: 5432, user: ${PG_ROLE}, password: ${y(SECRETS.keyPassword)}, database: ${pgDb} }
+  local: { type: sqlite, path: local.db }
+nodes:
+  mysql_echo:
+    source: { connection: shop_url, table: people, where: "id = = '\${PIGEON_SEC_API_TOKEN}'" }
+    target: { connection: local, table: e, mode: overwrite }
+  pg_echo:
+    source: { connection: bi_key, query: "select id, '\${PIGEON_SEC_API_TOKEN}'::int as n from scores" }
+    target: { connection: local, table: f, mode: overwrite }
+  pg_import:
+    source: { connection: shop_url, query: "select id, name as points from people" }
+    target: { connection: bi_key, table: scores, mode: append }
+`;
+    const invalid = `${header('sec_cfg')}connections:
+  shop: { type: mysql, url: ${y(mysqlUrl(MYSQL_URL_USER, SECRETS.errorLinePassword))}, typo_here: 1 }
+  bi: { type: postgres, host: 127.0.0.1, port: 5432, user: ${PG_ROLE}, password: ${SECRETS.numericPassword}, database: ${pgDb} }
+nodes:
+  people:
+    source: { connection: shop, table: people }
+    target: { connection: bi, table: people, mode: merge }
+`;
+    writeFileSync(join(t.dir, 'good.yaml'), good);
+    writeFileSync(join(t.dir, 'bad-connections.yaml'), badConnections);
+    writeFileSync(join(t.dir, 'mid-node.yaml'), midNode);
+    writeFileSync(join(t.dir, 'invalid.yaml'), invalid);
+
+    const cli = async (args: string[], expectCode: number) => {
+      const r = await pigeon(args, { cwd: t.dir, env });
+      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
+      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+      return r;
+    };
+    await cli(['validate', 'good.yaml'], 0);
+    await cli(['plan', 'good.yaml'], 0);
+    await cli(['run', 'good.yaml', '--progress', '0', '--log-format', 'json'], 0);
+    await cli(['run', 'good.yaml', '--progress', '0'], 0);
+    await cli(['status'], 0);
+    await cli(['status', '--format', 'json'], 0);
+
+    const conn = await cli(['run', 'bad-connections.yaml', '--progress', '0'], 1);
+    assert.match(conn.stderr, /error\[CONNECT_FAILED\]/);
+    await cli(['status'], 0);
+    await cli(['status', '--format', 'json'], 0);
+    await cli(['retry', '--progress', '0', '--log-format', 'json'], 1);
+
+    const mid = await cli(['run', 'mid-node.yaml', '--progress', '0', '--log-format', 'json'], 1);
+    assert.doesNotMatch(mid.stdout, /succeeded.*\n.*succeeded.*\n.*succeeded/, 'every node of mid-node.yaml fails');
+    await cli(['status'], 0);
+    await cli(['status', '--format', 'json'], 0);
+    await cli(['retry', '--progress', '0'], 1);
+    await cli(['plan', 'mid-node.yaml'], 0);
+    await cli(['runs'], 0);
+
+    for (const command of ['validate', 'run', 'plan']) {
+      const r = await cli([command, 'invalid.yaml'], 3);
+      assert.match(r.stderr, /invalid\.yaml:\d+:\d+: error\[UNKNOWN_KEY\]/);
+      assert.match(r.stderr, /invalid\.yaml:\d+:\d+: error\[SCHEMA\]/, 'the numeric password is reported as not a string');
+    }
+
+    const found: string[] = [];
+    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout), ...leaks(`${what} stderr`, r.stderr));
+    const written = filesUnder(join(t.dir, '.pigeon'));
+    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'latin1') + readFileSync(file, 'utf8')));
+    if (process.env.PIGEON_SHOW_OUTPUTS) for (const { what, r } of outputs) console.log(`--- ${what}\n${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(found, []);
+
+    // The scan looked where secrets could have gone: chunk files, run records and logs exist, and masking happened.
+    assert.ok(written.some((f) => /chunk-\d+\.csv$/.test(f)), 'staging chunk files were kept and scanned');
+    assert.ok(written.some((f) => f.endsWith('log.jsonl')) && written.some((f) => f.endsWith('run.json')));
+    assert.ok(outputs.some(({ r }) => r.stdout.includes('***') || r.stderr.includes('***')), 'some output was masked');
+    assert.notDeepEqual(leaks('good.yaml', good), [], 'the scan finds a secret where one is');
+  } finally {
+    for (const user of [MYSQL_URL_USER, MYSQL_ENV_USER]) await admin.query(`DROP USER IF EXISTS ?@'%'`, [user]).catch(() => {});
+    await admin.end();
+    await src.drop().catch(() => {});
+    await dst.drop().catch(() => {});
+    for (const role of [PG_ROLE, PG_NOLOGIN]) await pgAdmin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
+    await pgAdmin.end();
+    t.cleanup();
+  }
+});

@@ -1,0 +1,83 @@
+/**
+ * A pipeline with errors still knows its secrets, so printing its errors (which quote the offending line) masks
+ * them; the caret stays under the offending text of the masked line.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPipeline } from '../../src/config/load.js';
+import { renderErrors } from '../../src/errors/render.js';
+import { makeRedactor } from '../../src/log/redact.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pigeon-config-secrets-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = join(tmp, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function rendered(file: string, env: Record<string, string> = {}): { text: string; secrets: readonly string[] } {
+  const { errors, secrets } = loadPipeline(file, { env });
+  assert.ok(errors.length > 0, 'the file has errors');
+  return { text: renderErrors(errors, { redact: makeRedactor(secrets) }), secrets };
+}
+
+const NODES = `nodes:
+  a:
+    source: { connection: db, table: a }
+    target: { connection: db, table: b, mode: append }
+`;
+
+describe('secrets of a pipeline with errors are masked in the rendered errors', () => {
+  it('a URL password on the line of an unknown key, with the caret still under the key', () => {
+    const file = write('url.yaml', `version: 1\nname: s\nconnections:\n  db: { type: mysql, url: "mysql://u:Hunter2-p%40ss@h/x", tpyo: 1 }\n${NODES}`);
+    const { text, secrets } = rendered(file);
+    assert.ok(secrets.includes('Hunter2-p%40ss') && secrets.includes('Hunter2-p@ss'));
+    assert.ok(!text.includes('Hunter2'), text);
+    const lines = text.split('\n');
+    const source = lines.findIndex((l) => l.includes('tpyo: 1'));
+    assert.ok(source > 0, text);
+    const caret = lines[source + 1]!;
+    const quoted = lines[source]!;
+    assert.equal(quoted.slice(caret.indexOf('^'), caret.lastIndexOf('^') + 1), 'tpyo');
+  });
+
+  it('a numeric password the schema rejects (above 2^53, so read back rounded) is not printed', () => {
+    const file = write('number.yaml', `version: 1\nname: s\nconnections:\n  db:\n    type: postgres\n    host: h\n    password: 91827364554637281\n${NODES}`);
+    const { text } = rendered(file);
+    assert.match(text, /error\[SCHEMA\]/);
+    assert.ok(!text.includes('91827364554637281'), text);
+  });
+
+  it('a value from a secret-named environment variable that breaks a duration is not printed', () => {
+    const file = write('env.yaml', `version: 1\nname: s\nconnections:\n  db: { type: sqlite, path: x.db }\ndefaults: { timeout: "\${DB_SECRET_TIMEOUT}" }\n${NODES}`);
+    const { text } = rendered(file, { DB_SECRET_TIMEOUT: 'not-a-duration-s3cr3t' });
+    assert.match(text, /error\[SCHEMA\]/);
+    assert.ok(!text.includes('not-a-duration-s3cr3t'), text);
+  });
+
+  for (const [what, line] of [
+    ['a block password', '    password: Blk-s3cr3t-pw'],
+    ['a quoted flow password', '    { type: postgres, host: h, password: "Blk-s3cr3t-pw" }'],
+    ['a URL password', '    url: mysql://u:Blk-s3cr3t-pw@h/x'],
+  ] as const) {
+    it(`${what} on a line of a file that does not parse`, () => {
+      const body = line.startsWith('    {') ? `  db:\n${line} ]` : `  db:\n    type: postgres\n${line} ]`;
+      const file = write('syntax.yaml', `version: 1\nname: s\nconnections:\n${body}\n  : :\n${NODES}`);
+      const { text, secrets } = rendered(file);
+      assert.match(text, /error\[YAML_SYNTAX\]/);
+      assert.ok(secrets.some((s) => s.includes('Blk-s3cr3t-pw')), JSON.stringify(secrets));
+      assert.ok(!text.includes('Blk-s3cr3t-pw'), text);
+    });
+  }
+
+  it('an `${ENV}` reference is not a secret to mask', () => {
+    const file = write('ref.yaml', `version: 1\nname: s\nconnections:\n  db: { type: postgres, host: h, password: "\${PG_PASSWORD}" ]\n${NODES}`);
+    const { secrets } = rendered(file);
+    assert.deepEqual(secrets.filter((s) => s.includes('PG_PASSWORD')), []);
+  });
+});
