@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ChunkFileWriter, openChunkFile } from '../csv/chunk-file.js';
 import { readJsonIfExists, writeJsonAtomic } from '../state/atomic-file.js';
+import { removeStaleTemps } from '../state/stale-temps.js';
+import { PipelineError } from '../errors/pipeline-error.js';
 import type { ChunkWriter, StagingArea, StagingStore } from './staging.js';
 
 /** Staging in a local directory: `<dir>/<pipeline>/<lineage>/<node>/`. */
@@ -29,6 +31,11 @@ export class LocalStagingStore implements StagingStore {
     }
     if (entries.length === 0) await rmdir(dir).catch(() => {});
   }
+
+  removeStaleTemps(pipeline: string): Promise<string[]> {
+    // <pipeline>/<lineage>/<node>/<file>
+    return removeStaleTemps(join(this.#root, safe(pipeline)), 2);
+  }
 }
 
 class LocalStagingArea implements StagingArea {
@@ -49,11 +56,20 @@ class LocalStagingArea implements StagingArea {
   }
 
   async createChunk(file: string, columns: readonly string[]): Promise<ChunkWriter> {
-    return ChunkFileWriter.create(this.#path(file), columns, { gzip: this.#gzip });
+    return this.#fs('create', file, () => ChunkFileWriter.create(this.#path(file), columns, { gzip: this.#gzip }));
   }
 
   openChunk(file: string): Promise<Readable> {
-    return openChunkFile(this.#path(file), this.#gzip);
+    return this.#fs('read', file, () => openChunkFile(this.#path(file), this.#gzip));
+  }
+
+  /** File system errors become STAGING_FAILED naming the staging directory, the file and the reason. */
+  async #fs<T>(what: string, file: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw stagingError(e, what, this.#path(file), this.location);
+    }
   }
 
   async size(file: string): Promise<number | undefined> {
@@ -65,20 +81,41 @@ class LocalStagingArea implements StagingArea {
   }
 
   writeJson(file: string, value: unknown): Promise<void> {
-    return writeJsonAtomic(this.#path(file), value);
+    return this.#fs('write', file, () => writeJsonAtomic(this.#path(file), value));
   }
 
   readJson<T>(file: string): Promise<T | undefined> {
-    return readJsonIfExists<T>(this.#path(file));
+    return this.#fs('read', file, () => readJsonIfExists<T>(this.#path(file)));
   }
 
   async remove(file: string): Promise<void> {
-    await rm(this.#path(file), { force: true });
+    await this.#fs('remove', file, () => rm(this.#path(file), { force: true }));
   }
 
   async clear(): Promise<void> {
-    await rm(this.location, { recursive: true, force: true });
+    await this.#fs('remove', '', () => rm(this.location, { recursive: true, force: true }));
   }
+}
+
+const REASONS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device (ENOSPC)',
+  EDQUOT: 'disk quota exceeded (EDQUOT)',
+  EROFS: 'the file system is read-only (EROFS)',
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'operation not permitted (EPERM)',
+  ENOTDIR: 'a part of the path is a file, not a directory (ENOTDIR)',
+  EISDIR: 'a directory is where a file should be (EISDIR)',
+};
+
+function stagingError(e: unknown, what: string, path: string, area: string): PipelineError {
+  if (e instanceof PipelineError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const reason = (code && REASONS[code]) ?? (e instanceof Error ? e.message : String(e));
+  return new PipelineError('STAGING_FAILED', `staging directory ${area}: cannot ${what} ${path}: ${reason}`, {
+    chunk: path,
+    cause: e,
+    hint: 'check that the staging directory (`staging.dir`) is a writable directory with free space',
+  });
 }
 
 /** Node and pipeline names are validated, but a path must never escape the staging root whatever they are. */

@@ -37,4 +37,6 @@ export interface StagingStore {
   area(pipeline: string, lineage: string, node: string): StagingArea;
   /** Removes the areas of a lineage that no longer has work in them. */
   removeLineage(pipeline: string, lineage: string): Promise<void>;
+  /** Removes temp files that killed processes left in the pipeline's staging; returns what it removed. */
+  removeStaleTemps(pipeline: string): Promise<string[]>;
 }

@@ -1,4 +1,4 @@
-import { open, rename, readFile, unlink, mkdir } from 'node:fs/promises';
+import { open, rename, readFile, unlink, mkdir, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await mkdirs(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w');
   try {
@@ -43,6 +43,30 @@ export async function readJsonIfExists<T>(path: string): Promise<T | undefined> 
     throw e;
   }
   return JSON.parse(text) as T;
+}
+
+/**
+ * `mkdir -p` that reports the real reason: Node's recursive mkdir says ENOENT where a read-only file system refused
+ * (EROFS), so the missing folders are made one at a time.
+ */
+export async function mkdirs(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', path: dir });
+      return;
+    }
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
+  }
+  await mkdirs(dirname(dir));
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
 }
 
 /** Makes a completed rename durable across a power cut; a no-op where directories cannot be opened. */

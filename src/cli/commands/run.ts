@@ -11,6 +11,7 @@ import { makeRedactor, redactDeep } from '../../log/redact.js';
 import { runNodeAttempt } from '../../nodes/run-node.js';
 import { LocalStagingStore } from '../../staging/local-staging.js';
 import { acquireLock } from '../../state/lock.js';
+import { removeStaleTemps } from '../../state/stale-temps.js';
 import { RunStore, type NodeRecord, type RunInvocation, type RunRecord } from '../../state/run-store.js';
 import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
@@ -69,6 +70,18 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   const log = (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields: Record<string, unknown> = {}) =>
     logger.log(level, message, { run_id: runId, ...fields });
   if (lock.takenOver) log('warn', `took over a stale lock of run ${lock.takenOver.run_id} (pid ${lock.takenOver.pid} is gone)`);
+  const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
+  // Holding the lock: temp files of killed runs (of any pipeline in this state directory: their pids are dead) go.
+  const swept = await Promise.all([
+    removeStaleTemps(join(dirs.root, 'runs'), 2),
+    removeStaleTemps(join(dirs.root, 'watermarks'), 1),
+    removeStaleTemps(dirs.locks, 0),
+    staging.removeStaleTemps(pipeline.name),
+  ]).catch((e: unknown) => {
+    log('warn', `could not remove temp files of killed runs: ${(e as Error).message}`);
+    return [];
+  });
+  for (const p of swept.flat()) log('debug', `removed ${p}, left by a killed run`);
 
   const connections = new ConnectionManager(pipeline.connections, { cwd: common.cwd, tmpDir: dirs.tmp });
   const interrupt = new AbortController();
@@ -124,7 +137,6 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
       },
     ];
 
-    const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
     const watermarks = new WatermarkStore(dirs.root);
     // `{{ run_id }}` is the first run of a retry chain, so a retry renders the same queries and reuses checkpoints.
     const vars = templateVars(interval, lineage);
