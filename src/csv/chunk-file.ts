@@ -15,7 +15,7 @@ import { encodeRow } from './writer.js';
 /** Encoded text is collected up to this many UTF-16 units before one write to the stream. */
 const FLUSH_CHARS = 256 * 1024;
 /** Bytes each stream of the chain buffers before `row()` asks the caller to wait. */
-const HIGH_WATER_MARK = 1024 * 1024;
+const HIGH_WATER_MARK = 256 * 1024;
 
 export interface ChunkFileOptions {
   /** Store the file gzip-compressed. */

@@ -598,12 +598,16 @@ test('aborting an export mid-stream stops the query and leaves no connection ope
     try {
       const ac = new AbortController();
       let seen = 0;
+      // The export may write rows one by one or as encoded pieces: either way, one write and it must wait.
       const stalled = {
         row: () => {
           seen++;
           return false;
         },
-        raw: () => false,
+        raw: () => {
+          seen++;
+          return false;
+        },
         drain: () => new Promise<void>(() => {}),
       };
       const running = c.exportChunk(exportReq('big'), { index: 1 }, stalled, ac.signal);
@@ -763,6 +767,36 @@ test('values from other engines: timestamptz with an offset lands as the same in
         ['2024-03-01 01:30:00.000000', '0', '-1.5'],
         ['2024-06-30 12:00:00.000000', '0', null],
       ]);
+    } finally {
+      await c.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+test('a chunk file the byte-level import does not expect: loaded by the general reader, or failed with its exact error', async () => {
+  const tmp = tempDir('pigeon-mysql-');
+  await withDatabases(1, async ([db], admin) => {
+    const path = join(tmp.dir, 'chunk-00001.csv');
+    const columns: ColumnSchema[] = [
+      { name: 'id', type: 'int32', nullable: false },
+      { name: 's', type: 'text', nullable: true },
+    ];
+    const chunk = (rows: number): StagedChunk => ({ index: 1, name: path, rows, open: () => openChunkFile(path, false) });
+    const c = await connect(db!);
+    try {
+      // CRLF line ends from the header on (another writer): nothing is sent before the general reader takes over.
+      writeFileSync(path, 'id,s\r\n1,"a\r\nb"\r\n2,\\N\r\n3,""\r\n');
+      await c.import(importReq('t', columns, 'overwrite'), feedOf([chunk(3)], 3));
+      assert.deepEqual(await rows(admin, `SELECT id, s FROM \`${db}\`.t ORDER BY id`), [['1', 'a\r\nb'], ['2', null], ['3', '']]);
+
+      // A broken record far into the file, after rows were already sent: BAD_CSV at its line, target unchanged.
+      const good = Array.from({ length: 50_000 }, (_, i) => `${i + 10},"row ${i}, with ""quotes"""\n`).join('');
+      writeFileSync(path, `id,s\n${good}99,x"y\n`);
+      const e = await expectError(c.import(importReq('t', columns, 'overwrite'), feedOf([chunk(50_001)], 50_001)));
+      assert.equal(e.code, 'BAD_CSV');
+      assert.equal(e.location.chunkLine, 50_002);
+      assert.equal((await rows(admin, `SELECT COUNT(*) FROM \`${db}\`.t`))[0]![0], '3');
     } finally {
       await c.close();
       tmp.cleanup();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type {
   Connection,
   FieldPacket,
@@ -12,7 +12,7 @@ import type {
   TypeCastField,
 } from 'mysql2';
 import type { ConnectionConfig } from '../../config/types.js';
-import type { Cell, ColumnSchema } from '../../csv/types.js';
+import type { ColumnSchema } from '../../csv/types.js';
 import { openCsv, type CsvFile } from '../../csv/reader.js';
 import { PipelineError, type ErrorCode, type PipelineErrorOptions } from '../../errors/pipeline-error.js';
 import { isTransient } from '../../errors/transient.js';
@@ -31,6 +31,8 @@ import {
 import { loadDriver } from '../driver.js';
 import { buildCount, buildMax, buildNth, buildSelect, type BuiltQuery } from '../sql/select-builder.js';
 import { mysqlConfig, type MysqlConfig } from './mysql-config.js';
+import { MysqlRowEncoder, attachRowEncoder } from './mysql-rows.js';
+import { CsvToTsv, type TsvColumn } from './mysql-load.js';
 import {
   IMPORT_SQL_MODE,
   LOADS_TABLE,
@@ -42,9 +44,7 @@ import {
   type ColumnDef,
 } from './mysql-sql.js';
 import {
-  BYTE_TYPE_NAMES,
   columnFromField,
-  exportEncoder,
   importColumn,
   isFloatField,
   kindOfPortable,
@@ -52,19 +52,18 @@ import {
   targetKind,
   type FieldMeta,
   type ImportColumn,
-  type RawValue,
 } from './mysql-types.js';
 
 type Mysql = typeof import('mysql2');
 
 /** Rows per INSERT of the fallback path (fewer when max_allowed_packet says so). */
 const INSERT_BATCH = 1000;
-/** Text gathered before one write into a LOAD DATA stream. */
+/** Bytes a LOAD DATA stream may leave unsent in the socket before it waits. */
+const SOCKET_BACKLOG = 256 * 1024;
+/** Bytes gathered before one write into a LOAD DATA stream. */
 const LOAD_PIECE = 64 * 1024;
 /** mysql2 sends each piece of a LOCAL INFILE stream as one packet: keep them far below the 16 MiB packet limit. */
 const MAX_PACKET_PIECE = 1024 * 1024;
-/** Rows the export stream buffers before pausing the socket (and so the server). */
-const EXPORT_HIGH_WATER = 256;
 
 /** Server errors and warnings about a value the column cannot take. */
 const BAD_VALUE_ERRNOS = new Set([
@@ -77,8 +76,6 @@ const BAD_VALUE_ERRNOS = new Set([
  */
 const LOCAL_INFILE_REFUSED = new Set([1148, 2068, 3948, 4166]);
 
-/** The server's text for every value, bytes for the byte-carrying types: no Date, no float, no lost digit. */
-const rawCast = (field: TypeCastField): RawValue => (BYTE_TYPE_NAMES.has(field.type) ? field.buffer() : field.string('utf8'));
 /** Every value as text, for metadata and scalar queries. */
 const textCast = (field: TypeCastField): string | null => field.string('utf8');
 
@@ -108,11 +105,12 @@ interface ImportState {
 /**
  * MySQL and MariaDB through mysql2 (only what both speak: MariaDB 10.11 and MySQL 8).
  *
- * Exports stream a text-protocol query with a typeCast that keeps the server's text (bytes for binary columns), so
- * DECIMAL, BIGINT UNSIGNED, DATETIME(6) and JSON are exact; FLOAT and DOUBLE are read as `col * 1e0` (see
- * mysqlSql.exportProjection). Every session uses time_zone '+00:00': TIMESTAMP columns are exported in UTC, as
- * `timestamptz`. Imports stream each chunk, re-encoded in MySQL's own tab-separated format, through
- * LOAD DATA LOCAL INFILE into a staging table, or through batched INSERTs when the server refuses local files.
+ * Exports stream a text-protocol query whose row packets are encoded straight into exchange-format bytes (the
+ * server's own text, so DECIMAL, BIGINT UNSIGNED, DATETIME(6) and JSON are exact; see mysql-rows.ts); FLOAT and
+ * DOUBLE are read as `col * 1e0` (see mysqlSql.exportProjection). Every session uses time_zone '+00:00': TIMESTAMP
+ * columns are exported in UTC, as `timestamptz`. Imports stream each chunk, re-encoded byte by byte in MySQL's own
+ * tab-separated format (mysql-load.ts), through LOAD DATA LOCAL INFILE into a staging table, or through batched
+ * INSERTs when the server refuses local files.
  *
  * Zero dates: see mysql-config.ts ZeroDateRule; `zeroDates` counts those written as NULL.
  */
@@ -309,12 +307,41 @@ export class MysqlConnector implements Connector {
   async splitBoundaries(req: ExportRequest, column: string, chunks: number, signal?: AbortSignal): Promise<readonly string[]> {
     const total = Number(await this.#scalar(buildCount(mysqlDialect, req, column), req, signal));
     const out: string[] = [];
+    // On a column with a unique index of its own, each quantile is found from the one before (`c > previous`), so
+    // the server walks the index once instead of from the start for every boundary; the values are the same.
+    const unique = total > 0 && chunks > 2 && (await this.#uniqueColumn(req, column, signal));
+    let rank = -1;
     for (let i = 1; i < chunks && total > 0; i++) {
-      const v = await this.#scalar(buildNth(mysqlDialect, req, column, (i * total) / chunks), req, signal);
+      const target = Math.floor((i * total) / chunks);
+      // Fewer rows than chunks: the same rank again is the same value again.
+      if (target <= rank) continue;
+      const previous = out[out.length - 1];
+      const q =
+        unique && previous !== undefined
+          ? nthAfter(buildSelect(mysqlDialect, req), column, previous, target - rank - 1)
+          : buildNth(mysqlDialect, req, column, target);
+      const v = await this.#scalar(q, req, signal);
       // Equal quantiles (a skewed key) collapse into one boundary; ranges stay disjoint and cover everything.
-      if (v !== null && out[out.length - 1] !== v) out.push(v);
+      if (v !== null && previous !== v) {
+        out.push(v);
+        rank = target;
+      }
     }
     return out;
+  }
+
+  /** Whether `column` of the request's table has a PRIMARY KEY or UNIQUE index of exactly that column. */
+  async #uniqueColumn(req: ExportRequest, column: string, signal?: AbortSignal): Promise<boolean> {
+    const table = req.source.table;
+    if (table === undefined || req.source.query !== undefined) return false;
+    try {
+      return await this.#session(signal, (conn) => {
+        const { schema, name } = splitTable(table);
+        return hasUniqueKeyOn(conn, schema, name, [column]);
+      });
+    } catch (e) {
+      throw this.#wrap(e, 'EXPORT_FAILED', sourceContext(req));
+    }
   }
 
   async exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
@@ -324,7 +351,10 @@ export class MysqlConnector implements Connector {
         signal,
         async (conn, onAbort) => {
           const base = buildSelect(mysqlDialect, req, chunk);
-          const fields = await this.#fields(conn, base);
+          // mysql2 may never call back a query in flight on a connection destroyed by an abort: do not wait for it.
+          const describing = this.#fields(conn, base);
+          describing.catch(() => {});
+          const fields = await abortable(describing, signal);
           const columns = fields.map((f) => columnFromField(f, this.#config.options.tinyint1));
           const ctx = {
             ...(table !== undefined ? { table } : {}),
@@ -333,22 +363,38 @@ export class MysqlConnector implements Connector {
               this.#zeroDates++;
             },
           };
-          const encoders = columns.map((c, i) => exportEncoder(c, fields[i]!, ctx));
           const sql = fields.some(isFloatField)
             ? mysqlSql.exportProjection(base.sql, fields.map((f) => ({ name: f.name, float: isFloatField(f) })))
             : base.sql;
-          const stream: Readable = conn
-            .query({ sql, values: [...base.params], rowsAsArray: true, typeCast: rawCast })
-            .stream({ highWaterMark: EXPORT_HIGH_WATER });
-          onAbort(() => stream.destroy());
-          let rows = 0;
-          for await (const raw of stream as AsyncIterable<RawValue[]>) {
-            const cells: Cell[] = new Array(raw.length);
-            for (let i = 0; i < raw.length; i++) cells[i] = encoders[i]!(raw[i]!);
-            rows++;
-            if (!sink.row(cells)) await abortable(sink.drain(), signal);
-          }
-          return rows;
+          // Rows go from the protocol's bytes straight into exchange-format buffers (see mysql-rows.ts); the socket
+          // is paused while the chunk file catches up, so at most one buffer and one socket read wait in memory.
+          let failed: (e: unknown) => void = () => {};
+          let draining = false;
+          let ended = false;
+          const encoder = new MysqlRowEncoder(columns, fields, ctx, (bytes, rows) => {
+            if (sink.raw(bytes, rows) || draining || ended) return;
+            draining = true;
+            conn.pause();
+            sink.drain().then(
+              () => {
+                draining = false;
+                conn.resume();
+              },
+              (e: unknown) => failed(e),
+            );
+          });
+          const q = conn.query({ sql, values: [...base.params], rowsAsArray: true, typeCast: false });
+          await new Promise<void>((resolve, reject) => {
+            failed = reject;
+            attachRowEncoder(q, encoder, reject);
+            q.on('error', reject);
+            q.on('end', () => resolve());
+            onAbort(() => reject(signal?.reason ?? new Error('aborted')));
+          });
+          ended = true;
+          encoder.end();
+          await abortable(sink.drain(), signal);
+          return encoder.rows;
         },
         // A failure mid-stream (a bad value, a failed sink) leaves the query running: kill it rather than drain it.
         { killOnError: true },
@@ -399,7 +445,9 @@ export class MysqlConnector implements Connector {
     }
     await query(conn, { sql: mysqlSql.createLoads });
     if (await committed(conn, req.table, req.loadId)) {
-      // Committed by an earlier attempt that died before recording it: loading again would duplicate rows.
+      // Committed by an earlier attempt that died before recording it: loading again would duplicate rows. Its
+      // staging table may still be there (killed between COMMIT and DROP).
+      await dropLeftovers(conn, splitTable(req.table).schema, req.table);
       return { rows: await drainFeed(feed, signal) };
     }
 
@@ -493,16 +541,15 @@ export class MysqlConnector implements Connector {
 
   /** One chunk through LOAD DATA LOCAL INFILE; returns its rows. Warnings (LOCAL turns errors into them) fail it. */
   async #loadData(conn: PoolConnection, into: LoadTarget, chunk: StagedChunk, seqBase: number): Promise<number> {
-    const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: into.names });
     const counter = { rows: 0 };
-    const input = Readable.from(tsvPieces(csv, into, chunk, seqBase, counter), { objectMode: false });
+    const pieces = fastTsvPieces(await chunk.open(), into, chunk, seqBase, counter);
+    const input = Readable.from(paced(pieces, (conn as { stream?: Writable }).stream), { objectMode: false });
     const sql = mysqlSql.loadData(into.staging, into.plan, into.seq);
     let result: ResultSetHeader;
     try {
       result = (await query<ResultSetHeader>(conn, { sql, infileStreamFactory: () => input })).rows;
     } catch (e) {
       input.destroy();
-      await csv.close();
       if (e instanceof PipelineError) throw e;
       throw await serverValueError(e as MysqlError, into, chunk, (n) => lineOfRecord(chunk, n));
     }
@@ -685,6 +732,15 @@ function sourceContext(req: ExportRequest): PipelineErrorOptions {
   return { node: req.node, ...(req.source.table !== undefined ? { table: req.source.table } : {}) };
 }
 
+/** The value `offset` rows after `previous` in the order of `column` (which holds no duplicates). */
+function nthAfter(inner: BuiltQuery, column: string, previous: string, offset: number): BuiltQuery {
+  const c = mysqlDialect.quoteIdent(column);
+  return {
+    sql: `SELECT ${c} FROM (${inner.sql}) AS pigeon_n WHERE ${c} IS NOT NULL AND ${c} > ? ORDER BY ${c} LIMIT 1 OFFSET ${Math.max(0, Math.floor(offset))}`,
+    params: [...inner.params, previous],
+  };
+}
+
 function shortHash(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 10);
 }
@@ -800,6 +856,66 @@ async function* tsvPieces(csv: CsvFile, into: LoadTarget, chunk: StagedChunk, se
     if (text.length > 0) yield* pieces(text);
   } finally {
     await csv.close();
+  }
+}
+
+/**
+ * tsvPieces on the byte-level fast path (mysql-load.ts). A file the fast path does not expect is read by
+ * tsvPieces instead: from the start when nothing was sent yet, else only to find the precise error to report.
+ */
+async function* fastTsvPieces(input: Readable, into: LoadTarget, chunk: StagedChunk, seqBase: number, counter: { rows: number }): AsyncGenerator<Buffer> {
+  const columns: TsvColumn[] = into.plan.map((column) => ({ column, convert: (text, line) => convert(column, text, into, chunk, line) }));
+  const tsv = new CsvToTsv(columns, into.names, into.seq ? seqBase : undefined);
+  let sent = false;
+  try {
+    for await (const piece of input as AsyncIterable<Buffer>) {
+      tsv.push(piece);
+      counter.rows = tsv.rows;
+      if (tsv.size >= LOAD_PIECE) {
+        sent = true;
+        yield tsv.take();
+      }
+    }
+    tsv.end();
+    counter.rows = tsv.rows;
+    if (tsv.size > 0) yield tsv.take();
+  } catch (e) {
+    if (!(e instanceof CsvToTsv.Unusual)) throw e;
+    input.destroy();
+    const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: into.names });
+    if (!sent) {
+      counter.rows = 0;
+      yield* tsvPieces(csv, into, chunk, seqBase, counter);
+      return;
+    }
+    for await (const _ of tsvPieces(csv, into, chunk, seqBase, { rows: 0 })) {
+      // only its error matters
+    }
+    throw new PipelineError('BAD_CSV', `${chunk.name} is not in the exchange format (${e.message})`, { table: into.table, chunk: chunk.name });
+  } finally {
+    input.destroy();
+  }
+}
+
+/**
+ * mysql2 writes a LOCAL INFILE stream to the socket as fast as the stream gives (it pauses only when the socket's
+ * reading is paused): without this, a chunk would pile up in the socket's write buffer while the server is slower.
+ * Each piece waits until the socket has sent most of what it holds.
+ */
+async function* paced(pieces: AsyncGenerator<Buffer>, socket: Writable | undefined): AsyncGenerator<Buffer> {
+  for await (const piece of pieces) {
+    if (socket && !socket.destroyed && socket.writableLength > SOCKET_BACKLOG) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
+      });
+    }
+    yield piece;
   }
 }
 

@@ -434,9 +434,12 @@ export interface ImportColumn {
   readonly via?: 'base64' | 'geometry' | 'bits';
 }
 
+/** The conversion of the columns whose exchange text the server takes as it is (the import copies their bytes). */
+export const keepText = (s: string): string => s;
+
 /** The conversion of a portable column into a target column of `kind`. */
 export function importColumn(c: ColumnSchema, kind: TargetKind): ImportColumn {
-  const same = (s: string) => s;
+  const same = keepText;
   switch (c.type) {
     case 'boolean':
       if (kind === 'numeric' || kind === 'bit') return { name: c.name, text: (s) => (toBoolean(s) ? '1' : '0'), ...(kind === 'bit' ? { via: 'bits' } : {}) };

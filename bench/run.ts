@@ -1,0 +1,344 @@
+/**
+ * `npm run bench [-- --rows N --rounds K --chunks C --connections M --only m2p|p2m --tools pigeon,native,pgloader]`
+ *
+ * Creates a deterministic orders table of N rows in MariaDB (and the same rows in PostgreSQL, loaded by COPY), then
+ * runs K alternating rounds of each tool in both directions, checks after every run that the target holds exactly
+ * the source's rows (count and a checksum of every value, computed in SQL on both sides), and prints per tool the
+ * median wall time, the peak RSS and the ratios to the native baseline and to pgloader. Results are also written as
+ * JSON to bench/results/<timestamp>.json.
+ *
+ * Tools:
+ * - pigeon: `pigeon run` of a one-node overwrite pipeline, as a child process (its wall time and peak RSS);
+ * - native: MySQL → PostgreSQL `SELECT … INTO OUTFILE` then `psql \copy` into the truncated table; PostgreSQL →
+ *   MySQL `psql \copy … TO` then `LOAD DATA LOCAL INFILE`; sequential, both in MySQL's/PostgreSQL's text format;
+ * - pgloader (MySQL → PostgreSQL only), when installed.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  MYSQL_CHECKSUM,
+  MYSQL_ORDERS_DDL,
+  PG_CHECKSUM,
+  PG_ORDERS_DDL,
+  insertOrders,
+  mysql,
+  mysqlArgs,
+  psql,
+  psqlArgs,
+  serversFromEnv,
+  type Servers,
+} from './db.js';
+import { measure, median, sequence, type Sample } from './measure.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DB = 'pigeon_bench';
+/** Written by mysqld (INTO OUTFILE) and read by psql, or written by psql and read by the mysql client. */
+const EXCHANGE_DIR = join(tmpdir(), 'pigeon-bench-native');
+const WORK_DIR = join(tmpdir(), 'pigeon-bench-work');
+
+type Direction = 'mysql→postgres' | 'postgres→mysql';
+
+interface Options {
+  readonly rows: number;
+  readonly rounds: number;
+  readonly chunks: number;
+  readonly connections: number;
+  readonly directions: readonly Direction[];
+  readonly tools: readonly string[];
+  readonly profile: boolean;
+}
+
+interface Tool {
+  readonly name: string;
+  readonly direction: Direction;
+  /** Why the tool is skipped, when it is. */
+  readonly skip?: string;
+  run(): Promise<Sample>;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '1000000' },
+      rounds: { type: 'string', default: '3' },
+      chunks: { type: 'string', default: '8' },
+      connections: { type: 'string', default: '2' },
+      only: { type: 'string' },
+      tools: { type: 'string', default: 'pigeon,native,pgloader' },
+      profile: { type: 'boolean', default: false },
+    },
+  });
+  const int = (name: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  const only = values.only;
+  if (only !== undefined && only !== 'm2p' && only !== 'p2m') throw new Error('--only must be m2p or p2m');
+  return {
+    rows: int('rows', values.rows),
+    rounds: int('rounds', values.rounds),
+    chunks: int('chunks', values.chunks),
+    connections: int('connections', values.connections),
+    directions: only === 'm2p' ? ['mysql→postgres'] : only === 'p2m' ? ['postgres→mysql'] : ['mysql→postgres', 'postgres→mysql'],
+    tools: (values.tools ?? '').split(',').map((t) => t.trim()),
+    profile: values.profile ?? false,
+  };
+}
+
+// ---- data ---------------------------------------------------------------------------------------------------------
+
+/** Creates the source tables (unless they already hold the same N rows) and empty targets; returns the checksum. */
+async function setup(s: Servers, rows: number): Promise<string> {
+  await mkdir(EXCHANGE_DIR, { recursive: true });
+  await chmod(EXCHANGE_DIR, 0o777);
+  await mysql(s, `CREATE DATABASE IF NOT EXISTS ${DB}`);
+  const exists = (await psql(s, 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${DB}'`)).trim() === '1';
+  if (!exists) await psql(s, 'postgres', `CREATE DATABASE ${DB}`);
+
+  const have = await mysql(s, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB}' AND TABLE_NAME = 'orders'`);
+  const mysqlRows = have.trim() === '1' ? Number((await mysql(s, 'SELECT COUNT(*) FROM orders', DB)).trim()) : -1;
+  const pgHave = (await psql(s, DB, `SELECT count(*) FROM pg_class WHERE relname = 'orders_src'`)).trim() === '1';
+  const pgRows = pgHave ? Number((await psql(s, DB, 'SELECT count(*) FROM orders_src')).trim()) : -1;
+  if (mysqlRows !== rows || pgRows !== rows) {
+    log(`creating ${rows.toLocaleString('en')} rows in MariaDB ${DB}.orders and PostgreSQL ${DB}.orders_src`);
+    await mysql(s, `DROP TABLE IF EXISTS orders; ${MYSQL_ORDERS_DDL('orders')}`, DB);
+    const batch = 1_000_000;
+    for (let from = 1; from <= rows; from += batch) {
+      await mysql(s, insertOrders('orders', from, Math.min(rows, from + batch - 1)), DB);
+    }
+    const file = join(EXCHANGE_DIR, 'source.tsv');
+    await rm(file, { force: true });
+    await mysql(s, `SET time_zone = '+00:00'; SELECT * INTO OUTFILE '${file}' FROM orders ORDER BY id`, DB);
+    await psql(s, DB, 'DROP TABLE IF EXISTS orders_src', PG_ORDERS_DDL('orders_src'), "SET TIME ZONE 'UTC'", `\\copy orders_src FROM '${file}' (FORMAT text)`, 'VACUUM ANALYZE orders_src');
+    await rm(file, { force: true });
+  }
+  await mysql(s, `DROP TABLE IF EXISTS orders_rev; ${MYSQL_ORDERS_DDL('orders_rev')}`, DB);
+  await psql(s, DB, 'DROP TABLE IF EXISTS orders', PG_ORDERS_DDL('orders'));
+
+  const mine = await mysqlChecksum(s, 'orders');
+  const theirs = await pgChecksum(s, 'orders_src');
+  if (mine !== theirs) throw new Error(`the PostgreSQL copy of the source differs: ${theirs} against ${mine}`);
+  return mine;
+}
+
+async function mysqlChecksum(s: Servers, table: string): Promise<string> {
+  return (await mysql(s, MYSQL_CHECKSUM(table), DB)).trim();
+}
+
+async function pgChecksum(s: Servers, table: string): Promise<string> {
+  return (await psql(s, DB, PG_CHECKSUM(table))).trim();
+}
+
+// ---- tools --------------------------------------------------------------------------------------------------------
+
+function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
+  const m2p = direction === 'mysql→postgres';
+  const name = m2p ? 'm2p' : 'p2m';
+  const dir = join(WORK_DIR, `pigeon-${name}`);
+  const my = `mysql://${s.mysql.user}@${s.mysql.host}:${s.mysql.port}/${DB}`;
+  const pg = `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${DB}`;
+  const pipeline = [
+    'version: 1',
+    `name: bench_${name}`,
+    'connections:',
+    `  my: { type: mysql, url: "${my}", max_connections: ${o.connections} }`,
+    `  pg: { type: postgres, url: "${pg}", max_connections: ${o.connections} }`,
+    'staging: { dir: staging }',
+    'nodes:',
+    '  orders:',
+    `    source: { connection: ${m2p ? 'my' : 'pg'}, table: ${m2p ? 'orders' : 'orders_src'}, split: { column: id, chunks: ${o.chunks} } }`,
+    `    target: { connection: ${m2p ? 'pg' : 'my'}, table: ${m2p ? 'orders' : 'orders_rev'}, mode: overwrite }`,
+    '',
+  ].join('\n');
+  return {
+    name: 'pigeon',
+    direction,
+    async run() {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'pipeline.yaml'), pipeline);
+      const profile = o.profile ? ['--cpu-prof', '--cpu-prof-dir', join(WORK_DIR, 'profiles')] : [];
+      return measure(process.execPath, [...profile, join(REPO, 'bin', 'pigeon.js'), 'run', 'pipeline.yaml', '--state-dir', 'state'], { cwd: dir });
+    },
+  };
+}
+
+function nativeTool(s: Servers, direction: Direction): Tool {
+  const file = join(EXCHANGE_DIR, direction === 'mysql→postgres' ? 'm2p.tsv' : 'p2m.tsv');
+  if (direction === 'mysql→postgres') {
+    return {
+      name: 'native',
+      direction,
+      async run() {
+        // INTO OUTFILE refuses to overwrite a file.
+        await rm(file, { force: true });
+        const dump = await measure('mysql', [
+          ...mysqlArgs(s, DB),
+          '-e',
+          `SET time_zone = '+00:00'; SELECT * INTO OUTFILE '${file}' FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' FROM orders`,
+        ]);
+        // MySQL writes a newline or tab of a value as a backslash before it, which COPY's text format reads back.
+        const load = await measure('psql', [...psqlArgs(s, DB), '-c', "SET TIME ZONE 'UTC'", '-c', 'TRUNCATE orders', '-c', `\\copy orders FROM '${file}' (FORMAT text)`]);
+        await rm(file, { force: true });
+        return sequence([dump, load]);
+      },
+    };
+  }
+  return {
+    name: 'native',
+    direction,
+    async run() {
+      await rm(file, { force: true });
+      // MariaDB reads no time-zone offset: timestamptz goes out as UTC wall-clock time.
+      const select = "SELECT id, customer_id, status, amount, note, created_at, updated_at AT TIME ZONE 'UTC', priority FROM orders_src";
+      const dump = await measure('psql', [...psqlArgs(s, DB), '-c', `\\copy (${select}) TO '${file}' (FORMAT text)`]);
+      const load = await measure('mysql', [
+        ...mysqlArgs(s, DB),
+        '-e',
+        `SET time_zone = '+00:00'; TRUNCATE orders_rev; LOAD DATA LOCAL INFILE '${file}' INTO TABLE orders_rev CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'`,
+      ]);
+      await rm(file, { force: true });
+      return sequence([dump, load]);
+    },
+  };
+}
+
+function pgloaderTool(s: Servers): Tool {
+  const direction: Direction = 'mysql→postgres';
+  let installed = true;
+  try {
+    execFileSync('pgloader', ['--version'], { stdio: 'ignore' });
+  } catch {
+    installed = false;
+  }
+  const command = join(WORK_DIR, 'pgloader.load');
+  const text = [
+    'LOAD DATABASE',
+    `  FROM mysql://${s.mysql.user}@${s.mysql.host}:${s.mysql.port}/${DB}`,
+    `  INTO postgresql://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${DB}`,
+    'WITH data only, truncate',
+    "SET PostgreSQL PARAMETERS timezone = 'UTC'",
+    "INCLUDING ONLY TABLE NAMES MATCHING 'orders'",
+    `ALTER SCHEMA '${DB}' RENAME TO 'public';`,
+    '',
+  ].join('\n');
+  return {
+    name: 'pgloader',
+    direction,
+    ...(installed ? {} : { skip: 'pgloader is not installed (Debian: apt-get install pgloader)' }),
+    async run() {
+      await writeFile(command, text);
+      return measure('pgloader', ['--on-error-stop', command], { cwd: WORK_DIR });
+    },
+  };
+}
+
+// ---- rounds and report --------------------------------------------------------------------------------------------
+
+interface Result {
+  readonly tool: string;
+  readonly direction: Direction;
+  readonly samples: Sample[];
+  skipped?: string;
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  const s = serversFromEnv(process.env);
+  await mkdir(WORK_DIR, { recursive: true });
+  const sum = await setup(s, o.rows);
+  log(`source ready: ${sum.replace('\t', ' rows, checksum ')}`);
+
+  const tools: Tool[] = [];
+  for (const d of o.directions) {
+    if (o.tools.includes('pigeon')) tools.push(pigeonTool(s, o, d));
+    if (o.tools.includes('native')) tools.push(nativeTool(s, d));
+    if (o.tools.includes('pgloader') && d === 'mysql→postgres') tools.push(pgloaderTool(s));
+  }
+  const results: Result[] = tools.map((t) => ({ tool: t.name, direction: t.direction, samples: [], ...(t.skip ? { skipped: t.skip } : {}) }));
+
+  for (let round = 1; round <= o.rounds; round++) {
+    // Alternate the order each round, so no tool always runs on a warm (or cold) cache.
+    const order = tools.map((_, i) => i);
+    if (round % 2 === 0) order.reverse();
+    for (const i of order) {
+      const tool = tools[i]!;
+      if (tool.skip) continue;
+      await resetTarget(s, tool.direction);
+      const sample = await tool.run();
+      const got = tool.direction === 'mysql→postgres' ? await pgChecksum(s, 'orders') : await mysqlChecksum(s, 'orders_rev');
+      if (got !== sum) throw new Error(`${tool.name} ${tool.direction}: the target holds ${got}, the source ${sum}`);
+      results[i]!.samples.push(sample);
+      log(`round ${round}: ${tool.direction} ${tool.name} ${(sample.ms / 1000).toFixed(2)} s, ${mib(sample.rssKiB)} (target verified)`);
+    }
+  }
+  report(o, results);
+}
+
+async function resetTarget(s: Servers, d: Direction): Promise<void> {
+  if (d === 'mysql→postgres') await psql(s, DB, 'TRUNCATE orders', 'CHECKPOINT');
+  else await mysql(s, 'TRUNCATE orders_rev', DB);
+}
+
+function report(o: Options, results: readonly Result[]): void {
+  const cores = availableParallelism();
+  const rows = results.map((r) => {
+    const native = results.find((x) => x.direction === r.direction && x.tool === 'native');
+    const pgl = results.find((x) => x.direction === r.direction && x.tool === 'pgloader');
+    const med = (x: Result | undefined) => (x && x.samples.length > 0 ? median(x.samples.map((v) => v.ms)) : undefined);
+    const ms = med(r);
+    const rss = r.samples.map((v) => v.rssKiB ?? 0);
+    return {
+      direction: r.direction,
+      tool: r.tool,
+      ...(r.skipped ? { skipped: r.skipped } : {}),
+      runs_s: r.samples.map((v) => round(v.ms / 1000, 2)),
+      median_s: ms === undefined ? null : round(ms / 1000, 2),
+      peak_rss_mib: rss.length > 0 && Math.max(...rss) > 0 ? round(Math.max(...rss) / 1024, 1) : null,
+      vs_native: ms !== undefined && med(native) ? round(ms / med(native)!, 2) : null,
+      vs_pgloader: ms !== undefined && med(pgl) ? round(ms / med(pgl)!, 2) : null,
+    };
+  });
+  const header = ['direction', 'tool', 'median', 'peak RSS', '× native', '× pgloader'];
+  const lines = rows.map((r) => [
+    r.direction,
+    r.tool,
+    r.median_s === null ? `skipped: ${r.skipped ?? 'no runs'}` : `${r.median_s.toFixed(2)} s`,
+    r.peak_rss_mib === null ? '—' : `${r.peak_rss_mib} MiB`,
+    r.vs_native === null ? '—' : r.vs_native.toFixed(2),
+    r.vs_pgloader === null ? '—' : r.vs_pgloader.toFixed(2),
+  ]);
+  const table = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...lines.map((l) => `| ${l.join(' | ')} |`)].join('\n');
+  const title = `${o.rows.toLocaleString('en')} rows, ${o.rounds} rounds, median wall time; ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}); pigeon: split ${o.chunks} chunks, max_connections ${o.connections}`;
+  console.log(`\n${title}\n\n${table}\n`);
+  console.log('peak RSS: the pigeon process; for native and pgloader, the largest client process (the servers do most of their work)');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const out = join(REPO, 'bench', 'results', `${stamp}.json`);
+  void mkdir(dirname(out), { recursive: true })
+    .then(() =>
+      writeFile(out, JSON.stringify({ date: new Date().toISOString(), rows: o.rows, rounds: o.rounds, cores, cpu: cpus()[0]?.model, node: process.version, chunks: o.chunks, max_connections: o.connections, results: rows }, null, 2) + '\n'),
+    )
+    .then(() => console.log(`written to ${out}`));
+}
+
+function round(n: number, digits: number): number {
+  return Number(n.toFixed(digits));
+}
+
+function mib(kib: number | undefined): string {
+  return kib === undefined ? 'RSS unknown' : `${(kib / 1024).toFixed(0)} MiB`;
+}
+
+function log(message: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
