@@ -272,14 +272,10 @@ for (const trial of trials.filter((t) => only === undefined || t.seed === only))
 // MySQL commits a merge or append, then drops its staging table in a separate statement (DDL cannot share the
 // transaction). A crash between the two leaves the staging table of a load that did commit; this recreates that
 // state exactly (the commit done, the process killed, the staging table still there) and asks retry to clean it.
-const MYSQL_COMMITTED_LEFTOVER =
-  'mysql-connector.ts import(): when the load already committed it returns before dropLeftovers(), so the staging table of a load killed between COMMIT and DROP stays until the next load of that table';
-
 // (PostgreSQL drops its staging table inside the commit transaction, so it cannot get into this state.)
 for (const kind of ['mysql'] as const) {
   test(
     `${kind}: the staging table of a load killed between its commit and the staging drop is gone after retry`,
-    { todo: MYSQL_COMMITTED_LEFTOVER },
     async () => {
       const t = tempDir('pigeon-rel-crash-');
       const dbs: EngineDb[] = [];
