@@ -2,7 +2,7 @@
  * The contract every SQL connector keeps, run against sqlite, mysql (MariaDB) and postgres for real, through the
  * `pigeon` CLI as a user runs it; databases are set up and checked with the drivers directly, not with pigeon.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -55,12 +55,6 @@ async function readAll(input: Readable, name: string): Promise<{ header: readonl
   return { header: file.header, rows };
 }
 
-async function collect(input: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of input) parts.push(part as Buffer);
-  return Buffer.concat(parts);
-}
-
 /** The line each record starts on, counting `\n` in the cells of earlier records. */
 function expectedLines(rows: readonly (readonly Cell[])[], headerNewlines: number): number[] {
   const lines: number[] = [];

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import type {
   Connection,
@@ -43,6 +42,7 @@ import {
   mysqlSql,
   type ColumnDef,
 } from './mysql-sql.js';
+import { workTableName, workTablePrefix } from '../sql/work-tables.js';
 import {
   columnFromField,
   importColumn,
@@ -492,7 +492,7 @@ export class MysqlConnector implements Connector {
     }
 
     await dropLeftovers(conn, schema, req.table);
-    const staging = inSchema(`${STAGING_PREFIX}${shortHash(req.table)}_${shortHash(req.loadId)}`);
+    const staging = inSchema(workTableName(STAGING_PREFIX, req.table, req.loadId));
     const swap = req.mode === 'overwrite' && (!target || (await swappable(conn, schema, name)));
     const withSeq = !swap;
     state.staging = staging;
@@ -637,7 +637,7 @@ export class MysqlConnector implements Connector {
       // idempotent.
       if (c.exists) {
         const old = c.schema === undefined ? '' : `${c.schema}.`;
-        state.old = `${old}${OLD_PREFIX}${shortHash(req.table)}_${shortHash(req.loadId)}`;
+        state.old = `${old}${workTableName(OLD_PREFIX, req.table, req.loadId)}`;
         await query(conn, { sql: mysqlSql.swap(req.table, state.old, c.staging) });
         state.staging = undefined;
         await query(conn, { sql: mysqlSql.dropTable(state.old) });
@@ -741,10 +741,6 @@ function nthAfter(inner: BuiltQuery, column: string, previous: string, offset: n
   };
 }
 
-function shortHash(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 10);
-}
-
 /** `schema.table` → its parts, as quoteTable splits them. */
 function splitTable(table: string): { schema: string | undefined; name: string } {
   const dot = table.indexOf('.');
@@ -809,7 +805,7 @@ async function dropLeftovers(conn: PoolConnection, schema: string | undefined, t
   for (const prefix of [STAGING_PREFIX, OLD_PREFIX]) {
     const { rows } = await query<string[][]>(conn, {
       sql: mysqlSql.tablesLike,
-      values: [schema ?? null, likePrefix(`${prefix}${shortHash(table)}_`)],
+      values: [schema ?? null, likePrefix(workTablePrefix(prefix, table))],
       rowsAsArray: true,
       typeCast: textCast,
     });

@@ -12,8 +12,7 @@ const list = (columns: readonly string[], prefix = '') => columns.map((c) => pre
 
 export const LOADS_TABLE = '_pigeon_loads';
 export const SEQ_COLUMN = '_pigeon_seq';
-export const STAGING_PREFIX = '_pigeon_stg_';
-export const OLD_PREFIX = '_pigeon_old_';
+export { OLD_PREFIX, STAGING_PREFIX } from '../sql/work-tables.js';
 
 /**
  * The session of an import: strict, so a value the column cannot hold fails instead of being truncated or rounded

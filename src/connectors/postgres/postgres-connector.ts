@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CustomTypesConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
@@ -42,6 +41,7 @@ import {
   schemaExists,
   serverVersion,
   sessionSetup,
+  OLD_PREFIX,
   STAGING_PREFIX,
   stagingTables,
   swapBlockers,
@@ -52,6 +52,7 @@ import {
   type ColumnSource,
   type StagingColumn,
 } from './postgres-sql.js';
+import { workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { exportWrapper, needsConversion, pgTypeFor, portableFromPg, type PgTypeFacts } from './postgres-types.js';
 
 type PgModule = typeof import('pg');
@@ -519,7 +520,7 @@ export class PostgresConnector implements Connector {
       req.mode === 'overwrite' && target.oid !== undefined
         ? ((await this.#rows<{ blockers: string }>(s, swapBlockers, [target.oid]))[0]?.blockers ?? 'unknown')
         : '';
-    const staging = stagingName(req.table, req.loadId);
+    const staging = workTableName(STAGING_PREFIX, req.table, req.loadId);
     const stagingQ = qualified(target.schema, staging);
     const like = req.mode === 'overwrite' && target.oid !== undefined && blockers === '' && !converts;
     const upsert =
@@ -579,7 +580,7 @@ export class PostgresConnector implements Connector {
    * time (one run per pipeline holds the lock), so any such table belongs to a dead process.
    */
   async #cleanLeftovers(s: Session, schema: string, table: string): Promise<void> {
-    const prefix = `${STAGING_PREFIX}${shortHash(table)}_`;
+    const prefix = workTablePrefix(STAGING_PREFIX, table);
     const names = (await this.#rows<{ name: string }>(s, stagingTables, [schema, prefix])).map((r) => r.name);
     if (names.length > 0) await this.#dropQuietly(s, schema, names);
   }
@@ -721,7 +722,7 @@ export class PostgresConnector implements Connector {
       }
       const pairs = await this.#rows<{ old_name: string; new_name: string }>(s, indexPairs, [target.oid, freshOid]);
       const comment = (await this.#rows<{ comment: string | null }>(s, tableComment, [target.oid]))[0]?.comment ?? null;
-      const old = `_pigeon_old_${shortHash(req.table)}_${shortHash(req.loadId)}`;
+      const old = workTableName(OLD_PREFIX, req.table, req.loadId);
       await exec(pgSql.renameTable(target.qualified, old));
       await exec(pgSql.renameTable(freshQ, target.name));
       if (comment !== null) await exec(pgSql.commentOn(target.qualified, comment));
@@ -848,15 +849,6 @@ export class RecordCounter {
     this.#quoted = quoted;
     return records;
   }
-}
-
-function shortHash(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 10);
-}
-
-/** `_pigeon_stg_<table hash>_<load hash>`: unique per load, and findable per target table for clean-up. */
-function stagingName(table: string, loadId: string): string {
-  return `${STAGING_PREFIX}${shortHash(table)}_${shortHash(loadId)}`;
 }
 
 async function drainFeed(feed: ChunkFeed): Promise<number> {

@@ -13,7 +13,7 @@ const q = pgDialect.quoteIdent;
 
 export const LOADS_TABLE = '_pigeon_loads';
 export const SEQ_COLUMN = '_pigeon_seq';
-export const STAGING_PREFIX = '_pigeon_stg_';
+export { OLD_PREFIX, STAGING_PREFIX } from '../sql/work-tables.js';
 
 /**
  * A string literal that means exactly `value` whatever `standard_conforming_strings` says: the E'' form, where

@@ -1,6 +1,5 @@
 import { mkdir, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createHash } from 'node:crypto';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { ConnectionConfig } from '../../config/types.js';
 import type { Cell, ColumnSchema } from '../../csv/types.js';
@@ -16,6 +15,7 @@ import {
   type ImportRequest,
   type ImportResult,
 } from '../contract.js';
+import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
 import { loadDriver } from '../driver.js';
 import { openCsv } from '../../csv/reader.js';
@@ -165,7 +165,7 @@ export class SqliteConnector implements Connector {
 
   async import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
     const db = await this.#handle(true);
-    const staging = stagingName(req.table, req.loadId);
+    const staging = workTableName(STAGING_PREFIX, req.table, req.loadId);
     try {
       db.exec(sqliteSql.createLoads);
       if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) {
@@ -284,21 +284,12 @@ function targetColumns(db: Db, table: string): Map<string, string> | undefined {
   return new Map(rows.map((r) => [r.name, r.type || 'TEXT']));
 }
 
-function shortHash(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 10);
-}
-
-/** `_pigeon_stg_<table hash>_<load hash>`: unique per load, and findable per target table for clean-up. */
-function stagingName(table: string, loadId: string): string {
-  return `_pigeon_stg_${shortHash(table)}_${shortHash(loadId)}`;
-}
-
 /**
  * Drops staging tables left by crashed loads into the same target table. Only one load writes a given target at a
  * time (one run per pipeline holds the lock), so any such table belongs to a dead process.
  */
 function cleanLeftovers(db: Db, table: string): void {
-  const prefix = `_pigeon_stg_${shortHash(table)}_`;
+  const prefix = workTablePrefix(STAGING_PREFIX, table);
   for (const { name } of db.prepare(sqliteSql.stagingTables).all() as { name: string }[]) {
     if (!name.startsWith(prefix)) continue;
     try {

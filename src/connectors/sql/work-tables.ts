@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+
+/** Tables an import works in: the staging table of a load, and the old target of a swap until it is dropped. */
+export const STAGING_PREFIX = '_pigeon_stg_';
+export const OLD_PREFIX = '_pigeon_old_';
+
+function shortHash(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 10);
+}
+
+/** `<prefix><table hash>_`: every work table of one target table starts so, which is how leftovers are found. */
+export function workTablePrefix(prefix: string, table: string): string {
+  return `${prefix}${shortHash(table)}_`;
+}
+
+/** `<prefix><table hash>_<load hash>`: unique per load (and short enough for any engine's identifier limit). */
+export function workTableName(prefix: string, table: string, loadId: string): string {
+  return `${workTablePrefix(prefix, table)}${shortHash(loadId)}`;
+}
