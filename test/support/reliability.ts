@@ -25,18 +25,7 @@ export function prng(seed: number): () => number {
 
 /** Every file under `dir` whose name says it is temporary or partial (`.tmp`, `.partial`), relative to `dir`. */
 export function leftoverFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    if (!existsSync(d)) return;
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const r = rel ? `${rel}/${name}` : name;
-      if (statSync(p).isDirectory()) walk(p, r);
-      else if (/\.(tmp|partial)$/.test(name)) out.push(r);
-    }
-  };
-  walk(dir, '');
-  return out;
+  return filesUnder(dir).filter((f) => /\.(tmp|partial)$/.test(f));
 }
 
 /** Every file under `dir` (relative paths): for "the staging directory is empty". */

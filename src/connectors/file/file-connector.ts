@@ -10,6 +10,7 @@ import { openCsv } from '../../csv/reader.js';
 import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
 import { readJsonIfExists, writeJsonAtomic, syncDir } from '../../state/atomic-file.js';
 import { loadDriver } from '../driver.js';
+import { drainFeed } from '../feed.js';
 import {
   DEFAULT_CAPABILITIES,
   type ChunkFeed,
@@ -152,10 +153,7 @@ export class FileConnector implements Connector {
       await mkdir(dirname(data), { recursive: true });
       const journal = await this.#recover(req.table);
       if (journal.committed.includes(req.loadId)) {
-        for await (const _ of feed) {
-          // Already committed by an earlier attempt: the chunks are not needed.
-        }
-        return { rows: await feed.totalRows() };
+        return { rows: await drainFeed(feed, signal) };
       }
       const existing = await exists(data);
       if (!existing && req.create === 'never') {

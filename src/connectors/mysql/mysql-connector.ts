@@ -43,6 +43,7 @@ import {
   type ColumnDef,
 } from './mysql-sql.js';
 import { workTableName, workTablePrefix } from '../sql/work-tables.js';
+import { abortable, drainFeed } from '../feed.js';
 import {
   columnFromField,
   importColumn,
@@ -998,34 +999,3 @@ function localInfileRefused(e: unknown): boolean {
   return /local infile|local data is disabled/i.test(err?.sqlMessage ?? '');
 }
 
-async function drainFeed(feed: ChunkFeed, signal?: AbortSignal): Promise<number> {
-  const chunks = feed[Symbol.asyncIterator]();
-  try {
-    while (!(await abortable(chunks.next(), signal)).done) {
-      // chunks are not needed: the load already committed
-    }
-  } finally {
-    void chunks.return?.();
-  }
-  return abortable(feed.totalRows(), signal);
-}
-
-/** `p`, or the abort reason as soon as `signal` fires (a stalled sink or an export still running must not hold us). */
-function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e as Error);
-      },
-    );
-  });
-}

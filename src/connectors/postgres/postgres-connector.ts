@@ -52,6 +52,7 @@ import {
   type ColumnSource,
   type StagingColumn,
 } from './postgres-sql.js';
+import { drainFeed } from '../feed.js';
 import { workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { exportWrapper, needsConversion, pgTypeFor, portableFromPg, type PgTypeFacts } from './postgres-types.js';
 
@@ -414,7 +415,7 @@ export class PostgresConnector implements Connector {
       await this.#ensureLoads(s, target.schema);
       if ((await this.#rows(s, pgSql.loadCommitted(target.schema), [req.loadId, req.table])).length > 0) {
         // Committed by an earlier attempt that died before recording it: loading again would duplicate rows.
-        return { rows: await drainFeed(feed) };
+        return { rows: await drainFeed(feed, signal) };
       }
       if (target.oid === undefined && req.create === 'never') {
         throw new PipelineError('IMPORT_FAILED', `target table \`${req.table}\` does not exist and create is \`never\``, { table: req.table });
@@ -849,11 +850,4 @@ export class RecordCounter {
     this.#quoted = quoted;
     return records;
   }
-}
-
-async function drainFeed(feed: ChunkFeed): Promise<number> {
-  for await (const _ of feed) {
-    // chunks are not needed: the load already committed
-  }
-  return feed.totalRows();
 }

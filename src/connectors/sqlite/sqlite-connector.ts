@@ -15,6 +15,7 @@ import {
   type ImportRequest,
   type ImportResult,
 } from '../contract.js';
+import { drainFeed } from '../feed.js';
 import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
 import { loadDriver } from '../driver.js';
@@ -170,7 +171,7 @@ export class SqliteConnector implements Connector {
       db.exec(sqliteSql.createLoads);
       if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) {
         // Committed by an earlier attempt that died before recording it: loading again would duplicate rows.
-        const rows = await drainFeed(feed);
+        const rows = await drainFeed(feed, signal);
         return { rows };
       }
       const target = targetColumns(db, req.table);
@@ -366,13 +367,6 @@ function decoderFor(c: ColumnSchema): (s: string) => unknown {
 
 function preview(s: string): string {
   return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
-}
-
-async function drainFeed(feed: ChunkFeed): Promise<number> {
-  for await (const _ of feed) {
-    // chunks are not needed: the load already committed
-  }
-  return feed.totalRows();
 }
 
 function yieldToLoop(): Promise<void> {
