@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readJsonIfExists, writeJsonAtomic } from './atomic-file.js';
 import type { ErrorCode } from '../errors/pipeline-error.js';
+import type { DataInterval } from '../config/templates.js';
 
 export type NodeState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'interrupted';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
@@ -130,4 +131,10 @@ export class RunStore {
     await mkdir(this.runDir(runId), { recursive: true });
     await appendFile(this.logFile(runId), line);
   }
+}
+
+/** The data interval a run recorded ('YYYY-MM-DD HH:MM:SS' in UTC) back as dates. */
+export function intervalOf(run: RunRecord): DataInterval {
+  const d = (s: string) => new Date(`${s.replace(' ', 'T')}Z`);
+  return { start: d(run.data_interval.start), end: d(run.data_interval.end) };
 }

@@ -9,13 +9,12 @@ import { renderErrors } from '../../errors/render.js';
 import { makeRedactor } from '../../log/redact.js';
 import { loadIdOf, nodeDefinition, readCheckpoint, renderNode } from '../../nodes/run-node.js';
 import { LocalStagingStore } from '../../staging/local-staging.js';
-import { RunStore } from '../../state/run-store.js';
+import { RunStore, intervalOf } from '../../state/run-store.js';
 import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSelected, stateDirs, type CommonOptions } from '../context.js';
 import { repoFile } from '../paths.js';
 import { watermarkBounds } from '../../nodes/watermark-bounds.js';
-import { intervalOf } from './runs.js';
 
 export function validateCommand(file: string, common: CommonOptions): number {
   const { pipeline, errors, secrets } = loadPipeline(file, { env: common.env });
@@ -121,7 +120,7 @@ export async function planCommand(
         const cp = await readCheckpoint(area);
         if (cp) {
           const runWindow = lastRun.data_interval;
-          const same = cp.definition === nodeDefinition(renderNode(pipeline.nodes[name]!, templateVars(intervalOf(lastRun), lastRun.id)), { pipeline, interval: runWindow });
+          const same = cp.definition === nodeDefinition(renderNode(pipeline.nodes[name]!, templateVars(intervalOf(lastRun), lastRun.lineage)), { pipeline, interval: runWindow });
           const done = cp.chunks.filter((c) => c.done).length;
           resume = !same
             ? `run ${lastRun.id} has one, but the node changed since: \`pigeon retry\` would export again`

@@ -12,12 +12,11 @@ import { runNodeAttempt } from '../../nodes/run-node.js';
 import { LocalStagingStore } from '../../staging/local-staging.js';
 import { acquireLock } from '../../state/lock.js';
 import { removeStaleTemps } from '../../state/stale-temps.js';
-import { RunStore, type NodeRecord, type RunInvocation, type RunRecord } from '../../state/run-store.js';
+import { RunStore, type NodeRecord, type RunInvocation, type RunRecord, intervalOf } from '../../state/run-store.js';
 import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../output.js';
 import { loadSelected, stateDirs, type CommonOptions } from '../context.js';
-import { intervalOf } from './runs.js';
 
 export interface RunRequest {
   readonly invocation: RunInvocation;

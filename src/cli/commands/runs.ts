@@ -1,17 +1,10 @@
 import { formatDuration } from '../../config/duration.js';
-import type { DataInterval } from '../../config/templates.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import { RunStore, type RunRecord } from '../../state/run-store.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../output.js';
 import { stateDirs, type CommonOptions } from '../context.js';
 import { runPipeline } from './run.js';
-
-/** The data interval a run recorded ('YYYY-MM-DD HH:MM:SS' in UTC) back as dates. */
-export function intervalOf(run: RunRecord): DataInterval {
-  const d = (s: string) => new Date(`${s.replace(' ', 'T')}Z`);
-  return { start: d(run.data_interval.start), end: d(run.data_interval.end) };
-}
 
 async function findRun(store: RunStore, id: string | undefined): Promise<RunRecord> {
   const ids = await store.list();
