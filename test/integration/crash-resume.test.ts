@@ -56,6 +56,8 @@ function assertTargetsEqualSource(dir: string) {
   assert.equal(new Set(csv).size, csv.length, 'orders.csv has no duplicate rows');
   assert.deepEqual(tableNames(dw).filter((n) => n.startsWith('_pigeon_stg_')), [], 'no staging table left behind');
   assert.ok(!existsSync(join(dir, '.pigeon/locks/crash.lock')), 'lock released');
+  const staged = existsSync(join(dir, '.pigeon/staging')) ? readdirSync(join(dir, '.pigeon/staging'), { recursive: true, withFileTypes: true }) : [];
+  assert.deepEqual(staged.filter((e) => e.isFile()).map((e) => e.name), [], 'no staging files left behind');
 }
 
 const POINTS = [
@@ -68,6 +70,9 @@ const POINTS = [
   'events:imported',
   'orders_csv:imported',
   'orders_csv:checkpointed',
+  // Every node done, the run's own bookkeeping (staging files, final status, lock) not yet.
+  '@run:executed',
+  '@run:recorded',
 ];
 
 for (const point of POINTS) {

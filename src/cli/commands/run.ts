@@ -156,9 +156,11 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
         runNodeAttempt(node, { pipeline, lineage, vars, interval: window, connections, staging, watermarks, log, fault }, progress, signal),
     });
 
+    fault?.('@run:executed');
     run = { ...run, status: result.status, finished_at: new Date().toISOString() };
     if (result.status === 'succeeded') await staging.removeLineage(pipeline.name, lineage);
     await store.writeRun(run);
+    fault?.('@run:recorded');
     process.stdout.write(redact(summary(pipeline, order, result.nodes, run)) + '\n');
     for (const rec of result.nodes.values()) {
       if (rec.state === 'failed' && rec.error) {
@@ -175,6 +177,25 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     for (const e of closeErrors) log('warn', `closing a connection failed: ${(e as Error).message}`);
     if (run.status === 'running') await store.writeRun({ ...run, status: 'failed', finished_at: new Date().toISOString() }).catch(() => {});
     await closeLogger(logger);
+    await lock.release();
+  }
+}
+
+/**
+ * A run killed after its last node succeeded but before it finished its bookkeeping (the lineage's staging files,
+ * the final status, the lock): `retry` has no node to rerun, so it completes that bookkeeping under the lock.
+ */
+export async function settleFinishedRun(run: RunRecord, common: CommonOptions): Promise<void> {
+  const { pipeline } = loadSelected(run.invocation.file, run.invocation.select, run.invocation.exclude, common);
+  const dirs = stateDirs(common);
+  const store = new RunStore(dirs.root);
+  const lock = await acquireLock(join(dirs.locks, `${encodeURIComponent(pipeline.name)}.lock`), RunStore.newId());
+  try {
+    const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
+    await staging.removeLineage(pipeline.name, run.lineage);
+    const current = await store.readRun(run.id);
+    if (current && current.status === 'running') await store.writeRun({ ...current, status: 'succeeded', finished_at: new Date().toISOString() });
+  } finally {
     await lock.release();
   }
 }

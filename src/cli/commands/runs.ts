@@ -4,7 +4,7 @@ import { RunStore, type RunRecord } from '../../state/run-store.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../output.js';
 import { stateDirs, type CommonOptions } from '../context.js';
-import { runPipeline } from './run.js';
+import { runPipeline, settleFinishedRun } from './run.js';
 
 async function findRun(store: RunStore, id: string | undefined): Promise<RunRecord> {
   const ids = await store.list();
@@ -85,6 +85,7 @@ export async function retryCommand(id: string | undefined, common: CommonOptions
   }
   const todo = new Set(run.nodes.filter((n) => !done.has(n)));
   if (todo.size === 0) {
+    await settleFinishedRun(run, common);
     process.stdout.write(`run ${run.id}: every node has succeeded: nothing to retry\n`);
     return EXIT.OK;
   }
