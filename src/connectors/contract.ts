@@ -76,6 +76,8 @@ export interface StagedChunk {
 export interface ChunkFeed extends AsyncIterable<StagedChunk> {
   /** Rows the export produced in total; resolves once the export is complete. */
   totalRows(): Promise<number>;
+  /** Chunks exported and not yet taken: a backlog says the import is the slower half. */
+  backlog(): number;
 }
 
 export interface ImportRequest {
@@ -91,6 +93,12 @@ export interface ImportRequest {
    * commit, so a rerun can ask `isCommitted` and never load the same data twice.
    */
   readonly loadId: string;
+  /**
+   * Runs `work` on one more session of the target connection if the connection's limit has one free right now, and
+   * returns undefined (without running it) if not. An import may use it to load chunks over several sessions; it
+   * never waits for a session, so it can neither exceed `max_connections` nor deadlock against other nodes.
+   */
+  readonly spareSession?: <T>(work: () => Promise<T>) => Promise<T> | undefined;
 }
 
 export interface ImportResult {

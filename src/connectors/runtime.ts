@@ -53,14 +53,27 @@ export class ConnectionManager {
 
   /** Runs `fn` holding one of the connection's sessions. */
   session<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.#limit(name)(fn);
+  }
+
+  /**
+   * Runs `fn` holding one of the connection's sessions if one is free now (nobody waiting, fewer than the limit in
+   * use); otherwise returns undefined and does not run it.
+   */
+  trySession<T>(name: string, fn: () => Promise<T>): Promise<T> | undefined {
+    const limit = this.#limit(name);
+    // p-limit counts a call as pending synchronously, so two calls in one tick cannot both see the same free slot.
+    if (limit.activeCount + limit.pendingCount >= limit.concurrency) return undefined;
+    return limit(fn);
+  }
+
+  #limit(name: string): LimitFunction {
     let limit = this.#limits.get(name);
     if (!limit) {
-      const config = this.#configs[name];
-      const kind = config ? getConnectorKind(config.type) : undefined;
-      limit = pLimit(Math.max(1, config?.max_connections ?? kind?.capabilities.defaultMaxConnections ?? 1));
+      limit = pLimit(this.maxConnections(name));
       this.#limits.set(name, limit);
     }
-    return limit(fn);
+    return limit;
   }
 
   maxConnections(name: string): number {

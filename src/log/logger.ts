@@ -29,6 +29,7 @@ export function createLogger(options: LoggerOptions): winston.Logger {
   });
   const transports: winston.transport[] = [
     new winston.transports.Console({
+      level: options.level ?? 'info',
       stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'],
       format: options.format === 'json' ? winston.format.combine(winston.format.timestamp(), winston.format.json()) : text,
     }),
@@ -42,8 +43,9 @@ export function createLogger(options: LoggerOptions): winston.Logger {
       }),
     );
   }
+  // The run's file gets debug events (per-chunk timings) whatever the terminal shows.
   return winston.createLogger({
-    level: options.level ?? 'info',
+    level: options.file ? 'debug' : (options.level ?? 'info'),
     format: scrub(),
     transports,
   });

@@ -48,6 +48,10 @@ export class ChunkQueue implements ChunkFeed {
     return this.#total;
   }
 
+  backlog(): number {
+    return this.#ready.size;
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<StagedChunk> {
     while (this.#next < this.#expected.length) {
       if (this.#error !== undefined) throw this.#error;

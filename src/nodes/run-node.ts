@@ -116,7 +116,9 @@ export async function runNodeAttempt(
   }
 
   if (!cp) {
+    const planStarted = Date.now();
     cp = await planExport(node, env, source, definition, loadId, signal);
+    env.log('debug', `node ${node.name}: planned ${cp.chunks.length} chunks`, { node: node.name, event: 'planned', chunks: cp.chunks.length, duration_ms: Date.now() - planStarted });
     await area.writeJson('schema.json', { format: 'pigeon-csv/1', columns: cp.columns });
     await area.writeJson(CHECKPOINT, cp);
   }
@@ -173,9 +175,20 @@ export async function runNodeAttempt(
         queue.add(staged(c));
         return c.rows ?? 0;
       }
-      const done = await connections.session(node.source.connection, () =>
-        exportChunk(source, req, { index: c.index, ...(c.range ? { range: c.range } : {}) }, area, c.file, cp.columns.map((x) => x.name), progress, innerSignal),
-      );
+      const done = await connections.session(node.source.connection, async () => {
+        const started = Date.now();
+        const d = await exportChunk(source, req, { index: c.index, ...(c.range ? { range: c.range } : {}) }, area, c.file, cp.columns.map((x) => x.name), progress, innerSignal);
+        env.log('debug', `node ${node.name}: chunk ${c.index} exported, ${d.rows} rows`, {
+          node: node.name,
+          event: 'chunk_exported',
+          chunk: c.index,
+          rows: d.rows,
+          bytes: d.bytes,
+          started_at: new Date(started).toISOString(),
+          duration_ms: Date.now() - started,
+        });
+        return d;
+      });
       await saveChunk(done);
       env.fault?.(`${node.name}:chunk:${c.index}`);
       queue.add(staged(done));
@@ -207,6 +220,7 @@ export async function runNodeAttempt(
       create: node.target.create,
       columns: cp.columns,
       loadId,
+      spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
     };
     // The watermark this load reaches is recorded as pending before the commit can happen (see watermarks.ts).
     if (wmColumn) {
@@ -218,7 +232,18 @@ export async function runNodeAttempt(
         updated_at: new Date().toISOString(),
       });
     }
-    return connections.session(node.target.connection, () => target.import(importReq, queue, innerSignal));
+    return connections.session(node.target.connection, async () => {
+      const started = Date.now();
+      const r = await target.import(importReq, queue, innerSignal);
+      env.log('debug', `node ${node.name}: ${r.rows} rows imported and committed`, {
+        node: node.name,
+        event: 'imported',
+        rows: r.rows,
+        started_at: new Date(started).toISOString(),
+        duration_ms: Date.now() - started,
+      });
+      return r;
+    });
   };
 
   // Export and import overlap unless they share a connection, whose session limit could then deadlock them.

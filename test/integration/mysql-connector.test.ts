@@ -73,6 +73,7 @@ async function exportChunks(c: Connector, req: ExportRequest, dir: string, specs
 function feedOf(chunks: readonly StagedChunk[], total: number, taken: { count: number } = { count: 0 }): ChunkFeed {
   return {
     totalRows: async () => total,
+    backlog: () => 0,
     async *[Symbol.asyncIterator]() {
       for (const c of chunks) {
         taken.count++;
@@ -642,6 +643,7 @@ test('aborting an import while it waits for the next chunk leaves the target as 
       let served = false;
       const stalled: ChunkFeed = {
         totalRows: () => new Promise<number>(() => {}),
+        backlog: () => 0,
         async *[Symbol.asyncIterator]() {
           yield exp.chunks[0]!;
           served = true;

@@ -95,6 +95,7 @@ function feedOf(e: Exported): ChunkFeed {
       yield* e.chunks;
     },
     totalRows: async () => e.total,
+    backlog: () => 0,
   };
 }
 
@@ -266,6 +267,91 @@ describe('postgres connector', () => {
     // The identity column has its own new sequence, renamed back and continued.
     assert.deepEqual(await rows(`SELECT pg_get_serial_sequence('items', 'id') AS s`), [{ s: 'public.items_id_seq' }]);
     assert.deepEqual(await rows(`INSERT INTO items (name) VALUES ('new') RETURNING id::text`), [{ id: '41' }]);
+    assert.deepEqual(await stagingLeft(), []);
+  });
+
+  test('overwrite loads a backlog of chunks over spare sessions and builds the indexes after; one bad chunk stops them all', async () => {
+    await db.query(`
+      CREATE TABLE par_src (id int, k text);
+      INSERT INTO par_src SELECT g, 'v' || g FROM generate_series(1, 40000) g;
+      CREATE TABLE par (id int PRIMARY KEY, k text NOT NULL, CONSTRAINT par_k_key UNIQUE (k) DEFERRABLE);
+      CREATE INDEX par_lower_idx ON par USING btree (lower(k) DESC) INCLUDE (id) WHERE id > 10;
+      CREATE INDEX par_hash_idx ON par USING hash (k);
+      INSERT INTO par VALUES (0, 'keep');
+    `);
+    const indexes = `SELECT c.relname, pg_get_indexdef(i.indexrelid) AS def, pg_get_constraintdef(k.oid) AS con
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid
+      WHERE i.indrelid = 'par'::regclass ORDER BY 1`;
+    const wanted = await rows(indexes);
+    /** Every chunk already exported: the backlog is what the import has not taken yet. */
+    const backlogFeed = (chunks: readonly StagedChunk[], total: number): ChunkFeed => {
+      let taken = 0;
+      return {
+        async *[Symbol.asyncIterator]() {
+          for (const ch of chunks) {
+            taken++;
+            yield ch;
+          }
+        },
+        totalRows: async () => total,
+        backlog: () => chunks.length - taken,
+      };
+    };
+    let spares = 0;
+    const spareSession = <T>(work: () => Promise<T>): Promise<T> | undefined => {
+      spares++;
+      return work();
+    };
+    await withConnector(async (c) => {
+      const e = await exportAll(c, { node: 'n', source: { connection: 'pg', table: 'par_src' } }, { column: 'id', chunks: 8 });
+      assert.equal(e.chunks.length, 8);
+      assert.deepEqual(await c.import(importReq('par', e, 'overwrite', { spareSession }), backlogFeed(e.chunks, e.total)), { rows: 40000 });
+    });
+    assert.ok(spares >= 1, 'a spare session was asked for');
+    assert.deepEqual(await rows(`SELECT count(*)::text AS n, min(id)::text AS lo, max(id)::text AS hi FROM par`), [{ n: '40000', lo: '1', hi: '40000' }]);
+    assert.deepEqual(await rows(indexes), wanted, 'the same indexes and constraints, under the same names');
+    assert.deepEqual(await stagingLeft(), []);
+
+    // Eight chunks, the sixth with a value the target cannot take: whichever session loads it, the load stops.
+    spares = 0;
+    await withConnector(async (c) => {
+      const parts: StagedChunk[] = [];
+      let total = 0;
+      for (let i = 0; i < 8; i++) {
+        const id = i === 5 ? `CASE WHEN id = 25005 THEN 'x' ELSE id::text END` : 'id';
+        const e = await exportAll(c, { node: 'n', source: { connection: 'pg', query: `SELECT ${id} AS id, 'w' || id AS k FROM par_src WHERE id % 8 = ${i}` } });
+        parts.push({ ...e.chunks[0]!, index: i + 1 });
+        total += e.total;
+      }
+      const columns = (await c.describe({ node: 'n', source: { connection: 'pg', table: 'par_src' } })).slice();
+      const err = await c
+        .import({ node: 'n', table: 'par', mode: 'overwrite', create: 'if_missing', columns, loadId: 'bad-par', spareSession }, backlogFeed(parts, total))
+        .then(
+          () => assert.fail('the import should fail'),
+          (x: unknown) => x,
+        );
+      assert.ok(err instanceof PipelineError, String(err));
+      assert.equal(err.code, 'BAD_VALUE', err.message);
+      assert.equal(err.location.column, 'id');
+      assert.equal(err.location.chunk, parts[5]!.name);
+    });
+    assert.ok(spares >= 1, 'a spare session was asked for');
+    assert.deepEqual(await rows(`SELECT count(*)::text AS n, min(k) AS k FROM par`), [{ n: '40000', k: 'v1' }], 'the target is unchanged');
+    assert.deepEqual(await stagingLeft(), []);
+    assert.deepEqual(await rows(`SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'COPY%'`), [{ n: '0' }]);
+
+    // Duplicate keys fail when the unique index is built, naming it; the target is unchanged.
+    await withConnector(async (c) => {
+      const e = await exportAll(c, { node: 'n', source: { connection: 'pg', query: `SELECT id % 100 AS id, k FROM par_src` } }, { column: 'id', chunks: 4 });
+      const err = await c.import(importReq('par', e, 'overwrite', { spareSession }), backlogFeed(e.chunks, e.total)).then(
+        () => assert.fail('the import should fail'),
+        (x: unknown) => x,
+      );
+      assert.ok(err instanceof PipelineError, String(err));
+      assert.equal(err.code, 'IMPORT_FAILED', err.message);
+      assert.match(err.message, /unique|duplicate/i);
+    });
+    assert.deepEqual(await rows(`SELECT count(*)::text AS n FROM par`), [{ n: '40000' }]);
     assert.deepEqual(await stagingLeft(), []);
   });
 
@@ -518,6 +604,7 @@ describe('postgres connector', () => {
           yield e.chunks[0]!;
         },
         totalRows: async () => e.total * 2,
+        backlog: () => 0,
       };
       const err = await c.import(importReq('wide_t', e, 'overwrite'), slow, stop.signal).catch((x: unknown) => x);
       assert.ok(err instanceof PipelineError);
@@ -542,6 +629,7 @@ describe('postgres connector', () => {
           for (const ch of e.chunks) yield { ...ch, open: () => (opened++, ch.open()) };
         },
         totalRows: async () => e.total,
+        backlog: () => 0,
       };
       assert.deepEqual(await c.import(req, untouched), { rows: 3 });
       assert.equal(opened, 0);

@@ -47,6 +47,7 @@ import {
   swapBlockers,
   tableColumns,
   tableComment,
+  targetIndexes,
   terminateBackend,
   uniqueIndexOnKey,
   type ColumnSource,
@@ -97,6 +98,8 @@ interface LoadPlan {
   /** `like`: a copy of the target (LIKE … INCLUDING ALL) that replaces it; `typed`: export columns + load order. */
   readonly kind: 'like' | 'typed';
   readonly createStaging: string;
+  /** Built on the staging table after the load: the target's indexes, when the staging table was made without. */
+  readonly buildIndexes: readonly string[];
   readonly copy: string;
   /** Each export column and how its staging value becomes the target's. */
   readonly sources: readonly ColumnSource[];
@@ -424,13 +427,14 @@ export class PostgresConnector implements Connector {
       await this.#cleanLeftovers(s, target.schema, req.table);
       await s.client.query(plan.createStaging);
       created.push(plan.staging);
-      let loaded = 0;
-      for await (const chunk of feed) {
-        loaded += await this.#copyChunk(s, plan, req, chunk, signal);
-      }
+      const loaded = await this.#copyAll(s, plan, req, feed, signal);
       const expected = await feed.totalRows();
       if (loaded !== expected) {
         throw new PipelineError('ROW_COUNT_MISMATCH', `loaded ${loaded} rows into staging but the export wrote ${expected}`, { table: req.table });
+      }
+      for (const sql of plan.buildIndexes) {
+        signal?.throwIfAborted();
+        await s.client.query(sql);
       }
       signal?.throwIfAborted();
       await this.#commit(s, req, target, plan, loaded, created);
@@ -526,11 +530,17 @@ export class PostgresConnector implements Connector {
     const like = req.mode === 'overwrite' && target.oid !== undefined && blockers === '' && !converts;
     const upsert =
       req.mode === 'merge' && target.oid !== undefined && (await this.#rows<{ found: string }>(s, uniqueIndexOnKey, [target.oid, req.key ?? []]))[0]?.found === 't';
+    const buildIndexes = like ? await this.#deferredIndexes(s, target.oid!, stagingQ) : undefined;
     return {
       staging,
       stagingQ,
       kind: like ? 'like' : 'typed',
-      createStaging: like ? pgSql.createLike(stagingQ, target.qualified) : pgSql.createStaging(stagingQ, stagingCols),
+      createStaging: !like
+        ? pgSql.createStaging(stagingQ, stagingCols)
+        : buildIndexes
+          ? pgSql.createLikeWithoutIndexes(stagingQ, target.qualified)
+          : pgSql.createLike(stagingQ, target.qualified),
+      buildIndexes: buildIndexes ?? [],
       copy: pgSql.copyFrom(stagingQ, names),
       sources,
       ...(target.oid === undefined
@@ -539,6 +549,86 @@ export class PostgresConnector implements Connector {
       blockers,
       upsert,
     };
+  }
+
+  /**
+   * The statements that give `staging` the target's indexes after the load, unnamed so that PostgreSQL names them as
+   * LIKE would (the swap gives them the target's names back); undefined when one of them cannot be rebuilt that way,
+   * and the staging table then gets them from LIKE before the load.
+   */
+  async #deferredIndexes(s: Session, targetOid: string, stagingQ: string): Promise<string[] | undefined> {
+    // Sessions read every value as text: booleans are 't' / 'f'.
+    const rows = await this.#rows<{ is_unique: string; is_constraint: string; def: string; prefix: string; special: string }>(s, targetIndexes, [targetOid]);
+    const out: string[] = [];
+    for (const r of rows) {
+      if (r.special !== 'f') return undefined;
+      if (r.is_constraint === 't') {
+        out.push(`ALTER TABLE ${stagingQ} ADD ${r.def}`);
+      } else {
+        if (!r.def.startsWith(r.prefix)) return undefined;
+        out.push(`CREATE ${r.is_unique === 't' ? 'UNIQUE ' : ''}INDEX ON ${stagingQ} ${r.def.slice(r.prefix.length)}`);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * COPYs every chunk into staging. When the staging table's row order does not matter (a copy of the target to be
+   * swapped in), a backlog of exported chunks is spread over spare sessions as well: each COPY is parsed and
+   * written by its own backend, so a second one uses another core. The first failure stops the others.
+   */
+  async #copyAll(s: Session, plan: LoadPlan, req: ImportRequest, feed: ChunkFeed, signal: AbortSignal | undefined): Promise<number> {
+    const spare = req.spareSession;
+    if (plan.kind !== 'like' || !spare || this.#config.maxConnections < 2) {
+      let loaded = 0;
+      for await (const chunk of feed) loaded += await this.#copyChunk(s, plan, req, chunk, signal);
+      return loaded;
+    }
+    const chunks = feed[Symbol.asyncIterator]();
+    const stop = new AbortController();
+    const inner = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const workers: Promise<number>[] = [];
+    let failure: unknown;
+    const track = (w: Promise<number>) => {
+      workers.push(w);
+      w.catch((e: unknown) => {
+        if (failure === undefined) failure = e;
+        stop.abort(e);
+      });
+    };
+    const helper = () => {
+      const w = spare(async () => {
+        const h = await this.#session();
+        const unhook = this.#onAbort(h, inner);
+        try {
+          return await work(h);
+        } finally {
+          unhook();
+          this.#release(h);
+        }
+      });
+      if (w) track(w);
+    };
+    const work = async (session: Session): Promise<number> => {
+      let rows = 0;
+      for (;;) {
+        const next = await untilAborted(chunks.next(), inner);
+        if (next.done) return rows;
+        if (feed.backlog() > 0 && workers.length < this.#config.maxConnections && !inner.aborted) helper();
+        rows += await this.#copyChunk(session, plan, req, next.value, inner);
+      }
+    };
+    track(work(s));
+    // Helpers may join while earlier workers run: wait until every worker there is has settled.
+    for (let i = 0; i < workers.length; i++) await workers[i]!.catch(() => {});
+    if (failure !== undefined) {
+      // The main session's COPY may have been cut short by another worker's failure: it is not reusable.
+      if (stop.signal.aborted) s.broken = true;
+      throw failure;
+    }
+    let loaded = 0;
+    for (const w of workers) loaded += await w;
+    return loaded;
   }
 
   async #copyChunk(s: Session, plan: LoadPlan, req: ImportRequest, chunk: StagedChunk, signal: AbortSignal | undefined): Promise<number> {
@@ -739,6 +829,25 @@ export class PostgresConnector implements Connector {
       return false;
     }
   }
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', abort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(e);
+      },
+    );
+  });
 }
 
 interface ColumnRow {

@@ -223,6 +223,29 @@ SELECT o.name AS old_name, w.name AS new_name
 FROM numbered o JOIN numbered w ON w.key = o.key AND w.n = o.n AND w.rel = $2
 WHERE o.rel = $1`;
 
+/**
+ * The target's indexes, to build on a staging table after the load (a bulk build is much faster than keeping an
+ * index up to date row by row). An index behind a primary key, unique or exclusion constraint comes back as that
+ * constraint; any other as its CREATE INDEX text, of which \`prefix\` is the part naming the index and the table.
+ * \`special\`: something LIKE … INCLUDING INDEXES would carry over that rebuilding from this text would not.
+ */
+export const targetIndexes = `
+SELECT i.indisunique AS is_unique,
+       con.oid IS NOT NULL AS is_constraint,
+       CASE WHEN con.oid IS NOT NULL THEN pg_get_constraintdef(con.oid) ELSE pg_get_indexdef(i.indexrelid) END AS def,
+       'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(c.relname) || ' ON '
+         || quote_ident(n.nspname) || '.' || quote_ident(t.relname) || ' ' AS prefix,
+       (c.reltablespace <> 0 OR NOT i.indisvalid OR NOT i.indisready OR obj_description(c.oid, 'pg_class') IS NOT NULL
+         OR (con.oid IS NOT NULL AND obj_description(con.oid, 'pg_constraint') IS NOT NULL)
+         OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attstattarget >= 0)) AS special
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+WHERE i.indrelid = $1
+ORDER BY i.indexrelid`;
+
 export const tableComment = `SELECT obj_description($1::oid, 'pg_class') AS comment`;
 
 export const stagingTables = `
@@ -259,6 +282,8 @@ export const pgSql = {
     `CREATE UNLOGGED TABLE ${staging} (${columns.map((c) => `${q(c.name)} ${c.type}`).join(', ')}, ${q(SEQ_COLUMN)} bigserial NOT NULL)`,
   /** Staging that becomes the target itself in an overwrite swap. */
   createLike: (table: string, like: string) => `CREATE TABLE ${table} (LIKE ${like} INCLUDING ALL)`,
+  /** A copy of the target without its indexes, which are built after the load (see targetIndexes). */
+  createLikeWithoutIndexes: (table: string, like: string) => `CREATE TABLE ${table} (LIKE ${like} INCLUDING ALL EXCLUDING INDEXES)`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${table}`,
   analyze: (table: string) => `ANALYZE ${table}`,
   copyFrom: (staging: string, columns: readonly string[]) =>
