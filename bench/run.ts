@@ -162,8 +162,9 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'pipeline.yaml'), pipeline);
-      const profile = o.profile ? ['--cpu-prof', '--cpu-prof-dir', join(WORK_DIR, 'profiles')] : [];
-      return measure(process.execPath, [...profile, join(REPO, 'bin', 'pigeon.js'), 'run', 'pipeline.yaml', '--state-dir', 'state'], { cwd: dir });
+      // The executable itself, as users run it: its #! line carries the node flags pigeon runs with.
+      const env = o.profile ? { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(WORK_DIR, 'profiles')}` } : process.env;
+      return measure(join(REPO, 'bin', 'pigeon.js'), ['run', 'pipeline.yaml', '--state-dir', 'state'], { cwd: dir, env });
     },
   };
 }

@@ -182,7 +182,7 @@ nodes:
     target: { connection: dw, table: events, mode: overwrite }
 `,
     );
-    const child = spawn(process.execPath, [pigeonBin, 'run', 'p.yaml', '--progress', '0'], { cwd: t.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(pigeonBin, ['run', 'p.yaml', '--progress', '0'], { cwd: t.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let sent = false;
     child.stderr.on('data', (d: Buffer) => {

@@ -11,10 +11,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `pigeon` executable, as a user would, in `cwd`. */
+/** Runs the real `pigeon` executable, as a user would (through its #! line and its node flags), in `cwd`. */
 export function pigeon(args: readonly string[], opts: { cwd: string; env?: Record<string, string>; killAfterMs?: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [pigeonBin, ...args], {
+    const child = spawn(pigeonBin, [...args], {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -135,7 +135,7 @@ export interface RunningPigeon {
 }
 
 export function startPigeon(args: readonly string[], opts: { cwd: string; env?: Record<string, string> }): RunningPigeon {
-  const child = spawn(process.execPath, [pigeonBin, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(pigeonBin, [...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

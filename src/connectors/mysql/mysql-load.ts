@@ -87,9 +87,12 @@ export class CsvToTsv {
     return this.#pos;
   }
 
+  /** The output so far, as a buffer of its own (the working buffer is reused: no fresh 128 KiB per piece). */
   take(): Buffer {
-    const out = this.#out.subarray(0, this.#pos);
-    this.#out = Buffer.allocUnsafe(TAKE_AT + 64 * 1024);
+    const out = Buffer.allocUnsafe(this.#pos);
+    this.#out.copy(out, 0, 0, this.#pos);
+    // A buffer grown for one large field goes back to the usual size.
+    if (this.#out.length > TAKE_AT + 64 * 1024) this.#out = Buffer.allocUnsafe(TAKE_AT + 64 * 1024);
     this.#pos = 0;
     return out;
   }
