@@ -552,6 +552,67 @@ for (const path of ['LOAD DATA', 'INSERT'] as const) {
   });
 }
 
+test('overwrite loads a backlog of chunks over spare sessions; one bad chunk stops them all, the target unchanged', async () => {
+  const tmp = tempDir('pigeon-mysql-');
+  await withDatabases(2, async ([src, dst], admin) => {
+    await admin.query(`CREATE TABLE \`${src}\`.p (id INT PRIMARY KEY, code VARCHAR(400))`);
+    await admin.query(`INSERT INTO \`${src}\`.p SELECT i, CONCAT('c', i) FROM (${numbers(40000)}) AS n`);
+    await admin.query(`CREATE TABLE \`${dst}\`.p (id INT PRIMARY KEY, code VARCHAR(10), KEY code_idx (code))`);
+    await admin.query(`INSERT INTO \`${dst}\`.p VALUES (0, 'keep')`);
+    /** Every chunk already exported: the backlog is what the import has not taken yet. */
+    const backlogFeed = (chunks: readonly StagedChunk[], total: number): ChunkFeed => {
+      let taken = 0;
+      return {
+        totalRows: async () => total,
+        backlog: () => chunks.length - taken,
+        async *[Symbol.asyncIterator]() {
+          for (const c of chunks) {
+            taken++;
+            yield c;
+          }
+        },
+      };
+    };
+    let spares = 0;
+    const spareSession = <T>(work: () => Promise<T>): Promise<T> | undefined => {
+      spares++;
+      return work();
+    };
+    const from = await connect(src!);
+    const to = await connect(dst!);
+    try {
+      const req = exportReq('p');
+      const specs = chunksFromBoundaries('id', await from.splitBoundaries(req, 'id', 8));
+      const exp = await exportChunks(from, req, tmp.dir, specs);
+      assert.equal(exp.chunks.length, 8);
+      assert.deepEqual(await to.import(importReq('p', exp.columns, 'overwrite', { spareSession }), backlogFeed(exp.chunks, exp.total)), { rows: 40000 });
+      assert.ok(spares >= 1, 'a spare session was asked for');
+      assert.deepEqual(await rows(admin, `SELECT COUNT(*), MIN(id), MAX(id), SUM(code = CONCAT('c', id)) FROM \`${dst}\`.p`), [['40000', '1', '40000', '40000']]);
+      assert.deepEqual(await rows(admin, `SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '${dst}' AND TABLE_NAME = 'p' ORDER BY 1`), [['code_idx'], ['PRIMARY']]);
+
+      // A value too long for the target in the sixth chunk: whichever session loads it, the load stops.
+      await admin.query(`UPDATE \`${src}\`.p SET code = REPEAT('z', 300) WHERE id = 25003`);
+      const bad = await exportChunks(from, req, join(tmp.dir, 'bad'), specs);
+      const sixth = bad.chunks.find((c) => readFileSync(c.name, 'utf8').includes('z'.repeat(300)))!;
+      assert.ok(sixth.index > 1, 'the bad row is not in the first chunk');
+      spares = 0;
+      const e = await expectError(to.import(importReq('p', bad.columns, 'overwrite', { spareSession }), backlogFeed(bad.chunks, bad.total)));
+      assert.equal(e.code, 'BAD_VALUE', e.message);
+      assert.equal(e.location.column, 'code');
+      assert.equal(e.location.chunk, sixth.name);
+      assert.ok(spares >= 1, 'a spare session was asked for');
+      assert.deepEqual(await rows(admin, `SELECT COUNT(*), MIN(code) FROM \`${dst}\`.p`), [['40000', 'c1']], 'the target is unchanged');
+      assert.deepEqual(await leftovers(admin, dst!), []);
+      const [busy] = await admin.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'LOAD DATA%'`);
+      assert.equal(Number((busy as { n: number }[])[0]!.n), 0, 'no load is left running');
+    } finally {
+      await from.close();
+      await to.close();
+      tmp.cleanup();
+    }
+  });
+});
+
 test('a split export on a skewed key with NULL keys returns every row exactly once', async () => {
   const tmp = tempDir('pigeon-mysql-');
   await withDatabases(1, async ([db], admin) => {

@@ -501,36 +501,9 @@ export class MysqlConnector implements Connector {
     else if (target) await query(conn, { sql: mysqlSql.createStagingLike(staging, req.table) });
     else await query(conn, { sql: mysqlSql.createTable(staging, defs) });
 
-    let loaded = 0;
-    let useInsert = !this.#config.options.localInfile;
-    let maxPacket: number | undefined;
     const into = { table: req.table, staging, names, plan, seq: withSeq };
-    const chunks = feed[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await abortable(chunks.next(), signal);
-        if (next.done) break;
-        const chunk = next.value;
-        let rows: number | undefined;
-        if (!useInsert) {
-          try {
-            rows = await this.#loadData(conn, into, chunk, loaded);
-          } catch (e) {
-            if (!localInfileRefused(e)) throw e;
-            // Refused before any byte was sent: this chunk and the next go through INSERTs.
-            useInsert = true;
-          }
-        }
-        if (rows === undefined) {
-          maxPacket ??= Number((await query<string[][]>(conn, { sql: mysqlSql.maxAllowedPacket, rowsAsArray: true, typeCast: textCast })).rows[0]?.[0]);
-          rows = await this.#insertRows(conn, into, chunk, loaded, maxPacket);
-        }
-        loaded += rows;
-      }
-    } finally {
-      // Not awaited: after an abort a next() may still be pending, and return() would wait for it.
-      void chunks.return?.();
-    }
+    // Rows keep their load order only on one session: spare ones are for a staging table without that column.
+    const loaded = await this.#loadAll(conn, into, feed, signal, withSeq ? undefined : req.spareSession);
     const expected = await abortable(feed.totalRows(), signal);
     if (loaded !== expected) {
       throw new PipelineError('ROW_COUNT_MISMATCH', `loaded ${loaded} rows into staging but the export wrote ${expected}`, { table: req.table });
@@ -538,6 +511,84 @@ export class MysqlConnector implements Connector {
     signal?.throwIfAborted();
     await this.#commit(conn, req, { staging, defs, names, key, loaded, exists: target !== undefined, swap, schema, name }, state);
     return { rows: loaded };
+  }
+
+  /**
+   * Loads every chunk into staging: LOAD DATA, or batched INSERTs once the server refuses local infile. With
+   * `spare`, a backlog of exported chunks is spread over spare sessions as well (the server parses and inserts each
+   * load in its own thread); the first failure stops them all. Returns the rows loaded.
+   */
+  async #loadAll(
+    conn: PoolConnection,
+    into: LoadTarget,
+    feed: ChunkFeed,
+    signal: AbortSignal | undefined,
+    spare: ImportRequest['spareSession'],
+  ): Promise<number> {
+    const chunks = feed[Symbol.asyncIterator]();
+    const stop = new AbortController();
+    const inner = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    let useInsert = !this.#config.options.localInfile;
+    let maxPacket: number | undefined;
+    let loaded = 0;
+    const workers: Promise<number>[] = [];
+    let failure: unknown;
+    const track = (w: Promise<number>) => {
+      workers.push(w);
+      w.catch((e: unknown) => {
+        if (failure === undefined) failure = e;
+        stop.abort(e);
+      });
+    };
+    const helper = () => {
+      const w = spare?.(() =>
+        this.#session(inner, async (h) => {
+          const { rows: mode } = await query<string[][]>(h, { sql: mysqlSql.sqlMode, rowsAsArray: true, typeCast: textCast });
+          await query(h, { sql: mysqlSql.setSqlMode, values: [IMPORT_SQL_MODE] });
+          const rows = await work(h);
+          await query(h, { sql: mysqlSql.setSqlMode, values: [mode[0]?.[0] ?? ''] });
+          return rows;
+        }),
+      );
+      if (w) track(w);
+    };
+    const work = async (c: PoolConnection): Promise<number> => {
+      let rows = 0;
+      for (;;) {
+        const next = await abortable(chunks.next(), inner);
+        if (next.done) return rows;
+        if (spare && feed.backlog() > 0 && workers.length < this.#config.maxConnections && !inner.aborted) helper();
+        const chunk = next.value;
+        // The first row's load sequence number (only on one session, where chunks load in order).
+        const seqBase = loaded;
+        let n: number | undefined;
+        if (!useInsert) {
+          try {
+            n = await this.#loadData(c, into, chunk, seqBase);
+          } catch (e) {
+            if (!localInfileRefused(e)) throw e;
+            // Refused before any byte was sent: this chunk and the next go through INSERTs.
+            useInsert = true;
+          }
+        }
+        if (n === undefined) {
+          maxPacket ??= Number((await query<string[][]>(c, { sql: mysqlSql.maxAllowedPacket, rowsAsArray: true, typeCast: textCast })).rows[0]?.[0]);
+          n = await this.#insertRows(c, into, chunk, seqBase, maxPacket);
+        }
+        loaded += n;
+        rows += n;
+      }
+    };
+    try {
+      track(work(conn));
+      // Helpers may join while earlier workers run: wait until every worker there is has settled.
+      for (let i = 0; i < workers.length; i++) await workers[i]!.catch(() => {});
+    } finally {
+      // Not awaited: after an abort a next() may still be pending, and return() would wait for it.
+      void chunks.return?.();
+    }
+    if (failure !== undefined) throw signal?.aborted ? signal.reason : failure;
+    return loaded;
   }
 
   /** One chunk through LOAD DATA LOCAL INFILE; returns its rows. Warnings (LOCAL turns errors into them) fail it. */
