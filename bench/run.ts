@@ -14,7 +14,7 @@
  * - pgloader (MySQL → PostgreSQL only), when installed.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,9 +162,13 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'pipeline.yaml'), pipeline);
-      // The executable itself, as users run it: its #! line carries the node flags pigeon runs with.
-      const env = o.profile ? { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(WORK_DIR, 'profiles')}` } : process.env;
-      return measure(join(REPO, 'bin', 'pigeon.js'), ['run', 'pipeline.yaml', '--state-dir', 'state'], { cwd: dir, env });
+      const bin = join(REPO, 'bin', 'pigeon.js');
+      const args = ['run', 'pipeline.yaml', '--state-dir', 'state'];
+      // The executable itself, as users run it: its #! line carries the node flags pigeon runs with. node refuses
+      // --cpu-prof in NODE_OPTIONS, so a profiled run is node with those flags, then the profiler's.
+      if (!o.profile) return measure(bin, args, { cwd: dir });
+      const flags = (await readFile(bin, 'utf8')).split('\n', 1)[0]!.replace(/^#!\S*env -S node\s*/, '').split(/\s+/).filter((f) => f.startsWith('--'));
+      return measure(process.execPath, [...flags, '--cpu-prof', '--cpu-prof-dir', join(WORK_DIR, 'profiles'), bin, ...args], { cwd: dir });
     },
   };
 }
