@@ -43,7 +43,7 @@ import {
   type ColumnDef,
 } from './mysql-sql.js';
 import { workTableName, workTablePrefix } from '../sql/work-tables.js';
-import { abortable, drainFeed } from '../feed.js';
+import { abortable, drainFeed, spreadChunks } from '../feed.js';
 import {
   columnFromField,
   importColumn,
@@ -221,7 +221,10 @@ export class MysqlConnector implements Connector {
     signal?.addEventListener('abort', abort, { once: true });
     try {
       signal?.throwIfAborted();
-      return await fn(conn, (stop) => stops.push(stop));
+      const work = fn(conn, (stop) => stops.push(stop));
+      // mysql2 may never settle a query on a connection an abort destroyed: stop waiting for it then.
+      work.catch(() => {});
+      return await abortable(work, signal);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       if (options.killOnError && !broken) {
@@ -515,95 +518,85 @@ export class MysqlConnector implements Connector {
 
   /**
    * Loads every chunk into staging: LOAD DATA, or batched INSERTs once the server refuses local infile. With
-   * `spare`, a backlog of exported chunks is spread over spare sessions as well (the server parses and inserts each
-   * load in its own thread); the first failure stops them all. Returns the rows loaded.
+   * `spareSession`, a backlog of exported chunks is spread over spare sessions as well (see spreadChunks; the server
+   * parses and inserts each load in its own thread). Returns the rows loaded.
    */
   async #loadAll(
     conn: PoolConnection,
     into: LoadTarget,
     feed: ChunkFeed,
     signal: AbortSignal | undefined,
-    spare: ImportRequest['spareSession'],
+    spareSession: ImportRequest['spareSession'],
   ): Promise<number> {
-    const chunks = feed[Symbol.asyncIterator]();
-    const stop = new AbortController();
-    const inner = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     let useInsert = !this.#config.options.localInfile;
     let maxPacket: number | undefined;
     let loaded = 0;
-    const workers: Promise<number>[] = [];
-    let failure: unknown;
-    const track = (w: Promise<number>) => {
-      workers.push(w);
-      w.catch((e: unknown) => {
-        if (failure === undefined) failure = e;
-        stop.abort(e);
-      });
-    };
-    const helper = () => {
-      const w = spare?.(() =>
-        this.#session(inner, async (h) => {
-          const { rows: mode } = await query<string[][]>(h, { sql: mysqlSql.sqlMode, rowsAsArray: true, typeCast: textCast });
-          await query(h, { sql: mysqlSql.setSqlMode, values: [IMPORT_SQL_MODE] });
-          const rows = await work(h);
-          await query(h, { sql: mysqlSql.setSqlMode, values: [mode[0]?.[0] ?? ''] });
-          return rows;
-        }),
-      );
-      if (w) track(w);
-    };
-    const work = async (c: PoolConnection): Promise<number> => {
-      let rows = 0;
-      for (;;) {
-        const next = await abortable(chunks.next(), inner);
-        if (next.done) return rows;
-        if (spare && feed.backlog() > 0 && workers.length < this.#config.maxConnections && !inner.aborted) helper();
-        const chunk = next.value;
-        // The first row's load sequence number (only on one session, where chunks load in order).
-        const seqBase = loaded;
-        let n: number | undefined;
-        if (!useInsert) {
-          try {
-            n = await this.#loadData(c, into, chunk, seqBase);
-          } catch (e) {
-            if (!localInfileRefused(e)) throw e;
-            // Refused before any byte was sent: this chunk and the next go through INSERTs.
-            useInsert = true;
-          }
+    const load = async (c: PoolConnection, chunk: StagedChunk, stop: AbortSignal): Promise<number> => {
+      // The first row's load sequence number (only on one session, where chunks load in order).
+      const seqBase = loaded;
+      let n: number | undefined;
+      if (!useInsert) {
+        try {
+          n = await this.#loadData(c, into, chunk, seqBase, stop);
+        } catch (e) {
+          if (!localInfileRefused(e)) throw e;
+          // Refused before any byte was sent: this chunk and the next go through INSERTs.
+          useInsert = true;
         }
-        if (n === undefined) {
-          maxPacket ??= Number((await query<string[][]>(c, { sql: mysqlSql.maxAllowedPacket, rowsAsArray: true, typeCast: textCast })).rows[0]?.[0]);
-          n = await this.#insertRows(c, into, chunk, seqBase, maxPacket);
-        }
-        loaded += n;
-        rows += n;
       }
+      if (n === undefined) {
+        maxPacket ??= Number((await query<string[][]>(c, { sql: mysqlSql.maxAllowedPacket, rowsAsArray: true, typeCast: textCast })).rows[0]?.[0]);
+        n = await this.#insertRows(c, into, chunk, seqBase, maxPacket);
+      }
+      loaded += n;
+      return n;
     };
-    try {
-      track(work(conn));
-      // Helpers may join while earlier workers run: wait until every worker there is has settled.
-      for (let i = 0; i < workers.length; i++) await workers[i]!.catch(() => {});
-    } finally {
-      // Not awaited: after an abort a next() may still be pending, and return() would wait for it.
-      void chunks.return?.();
-    }
-    if (failure !== undefined) throw signal?.aborted ? signal.reason : failure;
-    return loaded;
+    return spreadChunks<PoolConnection>({
+      feed,
+      ...(signal ? { signal } : {}),
+      session: conn,
+      maxSessions: this.#config.maxConnections,
+      ...(spareSession
+        ? {
+            spare: (use, stop) =>
+              spareSession(() =>
+                this.#session(stop, async (h) => {
+                  const { rows: mode } = await query<string[][]>(h, { sql: mysqlSql.sqlMode, rowsAsArray: true, typeCast: textCast });
+                  await query(h, { sql: mysqlSql.setSqlMode, values: [IMPORT_SQL_MODE] });
+                  const rows = await use(h);
+                  await query(h, { sql: mysqlSql.setSqlMode, values: [mode[0]?.[0] ?? ''] });
+                  return rows;
+                }),
+              ),
+          }
+        : {}),
+      load,
+    });
   }
 
   /** One chunk through LOAD DATA LOCAL INFILE; returns its rows. Warnings (LOCAL turns errors into them) fail it. */
-  async #loadData(conn: PoolConnection, into: LoadTarget, chunk: StagedChunk, seqBase: number): Promise<number> {
+  async #loadData(conn: PoolConnection, into: LoadTarget, chunk: StagedChunk, seqBase: number, signal?: AbortSignal): Promise<number> {
     const counter = { rows: 0 };
-    const pieces = fastTsvPieces(await chunk.open(), into, chunk, seqBase, counter);
+    const file = await chunk.open();
+    const pieces = fastTsvPieces(file, into, chunk, seqBase, counter);
     const input = Readable.from(paced(pieces, (conn as { stream?: Writable }).stream), { objectMode: false });
+    // The file is closed whatever happens: also when the server never asks for it (the pieces never start) or an
+    // abort leaves the query unsettled.
+    const close = () => {
+      input.destroy();
+      file.destroy();
+    };
+    signal?.addEventListener('abort', close, { once: true });
     const sql = mysqlSql.loadData(into.staging, into.plan, into.seq);
     let result: ResultSetHeader;
     try {
       result = (await query<ResultSetHeader>(conn, { sql, infileStreamFactory: () => input })).rows;
     } catch (e) {
-      input.destroy();
       if (e instanceof PipelineError) throw e;
       throw await serverValueError(e as MysqlError, into, chunk, (n) => lineOfRecord(chunk, n));
+    } finally {
+      signal?.removeEventListener('abort', close);
+      close();
     }
     if (result.warningStatus > 0) {
       await failOnWarnings(conn, into, chunk, (n) => lineOfRecord(chunk, n));

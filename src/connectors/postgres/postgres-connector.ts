@@ -53,7 +53,7 @@ import {
   type ColumnSource,
   type StagingColumn,
 } from './postgres-sql.js';
-import { drainFeed } from '../feed.js';
+import { drainFeed, spreadChunks } from '../feed.js';
 import { workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { exportWrapper, needsConversion, pgTypeFor, portableFromPg, type PgTypeFacts } from './postgres-types.js';
 
@@ -575,60 +575,32 @@ export class PostgresConnector implements Connector {
   /**
    * COPYs every chunk into staging. When the staging table's row order does not matter (a copy of the target to be
    * swapped in), a backlog of exported chunks is spread over spare sessions as well: each COPY is parsed and
-   * written by its own backend, so a second one uses another core. The first failure stops the others.
+   * written by its own backend, so a second one uses another core.
    */
-  async #copyAll(s: Session, plan: LoadPlan, req: ImportRequest, feed: ChunkFeed, signal: AbortSignal | undefined): Promise<number> {
-    const spare = req.spareSession;
-    if (plan.kind !== 'like' || !spare || this.#config.maxConnections < 2) {
-      let loaded = 0;
-      for await (const chunk of feed) loaded += await this.#copyChunk(s, plan, req, chunk, signal);
-      return loaded;
-    }
-    const chunks = feed[Symbol.asyncIterator]();
-    const stop = new AbortController();
-    const inner = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    const workers: Promise<number>[] = [];
-    let failure: unknown;
-    const track = (w: Promise<number>) => {
-      workers.push(w);
-      w.catch((e: unknown) => {
-        if (failure === undefined) failure = e;
-        stop.abort(e);
-      });
-    };
-    const helper = () => {
-      const w = spare(async () => {
-        const h = await this.#session();
-        const unhook = this.#onAbort(h, inner);
-        try {
-          return await work(h);
-        } finally {
-          unhook();
-          this.#release(h);
-        }
-      });
-      if (w) track(w);
-    };
-    const work = async (session: Session): Promise<number> => {
-      let rows = 0;
-      for (;;) {
-        const next = await untilAborted(chunks.next(), inner);
-        if (next.done) return rows;
-        if (feed.backlog() > 0 && workers.length < this.#config.maxConnections && !inner.aborted) helper();
-        rows += await this.#copyChunk(session, plan, req, next.value, inner);
-      }
-    };
-    track(work(s));
-    // Helpers may join while earlier workers run: wait until every worker there is has settled.
-    for (let i = 0; i < workers.length; i++) await workers[i]!.catch(() => {});
-    if (failure !== undefined) {
-      // The main session's COPY may have been cut short by another worker's failure: it is not reusable.
-      if (stop.signal.aborted) s.broken = true;
-      throw failure;
-    }
-    let loaded = 0;
-    for (const w of workers) loaded += await w;
-    return loaded;
+  #copyAll(s: Session, plan: LoadPlan, req: ImportRequest, feed: ChunkFeed, signal: AbortSignal | undefined): Promise<number> {
+    const spareSession = plan.kind === 'like' ? req.spareSession : undefined;
+    return spreadChunks<Session>({
+      feed,
+      ...(signal ? { signal } : {}),
+      session: s,
+      maxSessions: this.#config.maxConnections,
+      ...(spareSession
+        ? {
+            spare: (use, stop) =>
+              spareSession(async () => {
+                const h = await this.#session();
+                const unhook = this.#onAbort(h, stop);
+                try {
+                  return await use(h);
+                } finally {
+                  unhook();
+                  this.#release(h);
+                }
+              }),
+          }
+        : {}),
+      load: (session, chunk, stop) => this.#copyChunk(session, plan, req, chunk, stop),
+    });
   }
 
   async #copyChunk(s: Session, plan: LoadPlan, req: ImportRequest, chunk: StagedChunk, signal: AbortSignal | undefined): Promise<number> {
@@ -829,25 +801,6 @@ export class PostgresConnector implements Connector {
       return false;
     }
   }
-}
-
-/** `p`, or a rejection with the signal's reason as soon as it aborts. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(signal.reason);
-    signal.addEventListener('abort', abort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', abort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(e);
-      },
-    );
-  });
 }
 
 interface ColumnRow {
