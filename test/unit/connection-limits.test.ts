@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ChunkFeed } from '../../src/connectors/contract.js';
+import { spreadChunks } from '../../src/connectors/feed.js';
 import { ConnectionManager } from '../../src/connectors/runtime.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 
@@ -30,4 +32,110 @@ test('a connection is opened once and refused after close', async () => {
   assert.equal(a, b);
   assert.deepEqual(await m.closeAll(), []);
   await assert.rejects(m.get('app'), (e: unknown) => e instanceof PipelineError && e.code === 'INTERNAL');
+});
+
+test('trySession runs only in a free slot, never queues, and frees the slot when done', async () => {
+  const m = new ConnectionManager({ app: { name: 'app', type: 'sqlite', path: 'x.db', max_connections: 2 } }, { cwd: '/tmp', tmpDir: '/tmp' });
+  let release!: () => void;
+  const held = m.session('app', () => new Promise<void>((r) => (release = r)));
+  const spare = m.trySession('app', async () => 'ran');
+  assert.ok(spare, 'one slot of two is free');
+  // The spare session is still running (it starts on a later tick): the connection is full.
+  assert.equal(m.trySession('app', async () => 'never'), undefined);
+  assert.equal(await spare, 'ran');
+  assert.ok(m.trySession('app', async () => 'again'), 'its slot is free again');
+  release();
+  await held;
+});
+
+/** A feed over chunks that are all exported already; `backlog` is what has not been taken. */
+function readyFeed(n: number, rowsEach = 10): ChunkFeed {
+  let taken = 0;
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (let i = 1; i <= n; i++) {
+        taken++;
+        yield { index: i, name: `chunk-${i}`, rows: rowsEach, open: () => Promise.reject(new Error('not read here')) };
+      }
+    },
+    totalRows: async () => n * rowsEach,
+    backlog: () => n - taken,
+  };
+}
+
+test('spreadChunks: a backlog goes over spare sessions, at most maxSessions at once, every chunk exactly once', async () => {
+  const loadedBy = new Map<number, string>();
+  let open = 0;
+  let peak = 0;
+  let spares = 0;
+  const rows = await spreadChunks<string>({
+    feed: readyFeed(12),
+    session: 'main',
+    maxSessions: 3,
+    spare: (use) => use(`spare-${++spares}`),
+    load: async (session, chunk) => {
+      open++;
+      peak = Math.max(peak, open);
+      await sleep(2);
+      open--;
+      assert.ok(!loadedBy.has(chunk.index), `chunk ${chunk.index} loaded twice`);
+      loadedBy.set(chunk.index, session);
+      return chunk.rows;
+    },
+  });
+  assert.equal(rows, 120);
+  assert.deepEqual([...loadedBy.keys()].sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i + 1));
+  assert.equal(peak, 3);
+  assert.equal(spares, 2);
+  assert.ok(new Set(loadedBy.values()).size === 3, 'all three sessions loaded chunks');
+});
+
+test('spreadChunks: no backlog, no spare session; one session alone loads in order', async () => {
+  const order: number[] = [];
+  let taken = 0;
+  const feed: ChunkFeed = { ...readyFeed(4), backlog: () => 0 };
+  const rows = await spreadChunks<string>({
+    feed,
+    session: 'main',
+    maxSessions: 4,
+    spare: () => {
+      taken++;
+      return undefined;
+    },
+    load: async (_s, chunk) => {
+      order.push(chunk.index);
+      return chunk.rows;
+    },
+  });
+  assert.equal(rows, 40);
+  assert.deepEqual(order, [1, 2, 3, 4]);
+  assert.equal(taken, 0);
+});
+
+test('spreadChunks: the first failure aborts the other sessions and is the error reported', async () => {
+  const bad = new PipelineError('BAD_VALUE', 'chunk 3 is bad');
+  let abortedWhileLoading = 0;
+  const err = await spreadChunks<string>({
+    feed: readyFeed(8),
+    session: 'main',
+    maxSessions: 2,
+    spare: (use) => use('spare'),
+    load: (_s, chunk, signal) => {
+      if (chunk.index === 3) return Promise.reject(bad);
+      // Others load until aborted: a load in flight learns of the failure through its signal.
+      return new Promise<number>((resolve, reject) => {
+        const t = setTimeout(() => resolve(chunk.rows), 200);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          abortedWhileLoading++;
+          reject(signal.reason as Error);
+        });
+      });
+    },
+  }).then(
+    () => assert.fail('should fail'),
+    (e: unknown) => e,
+  );
+  assert.equal(err, bad);
+  assert.ok(abortedWhileLoading >= 1, 'a load in flight was aborted');
 });
