@@ -164,10 +164,10 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
       await writeFile(join(dir, 'pipeline.yaml'), pipeline);
       const bin = join(REPO, 'bin', 'pigeon.js');
       const args = ['run', 'pipeline.yaml', '--state-dir', 'state'];
-      // The executable itself, as users run it: its #! line carries the node flags pigeon runs with. node refuses
-      // --cpu-prof in NODE_OPTIONS, so a profiled run is node with those flags, then the profiler's.
+      // The executable itself, as users run it: its first lines start node with the flags pigeon runs with. node
+      // refuses --cpu-prof in NODE_OPTIONS, so a profiled run is node with those flags, then the profiler's.
       if (!o.profile) return measure(bin, args, { cwd: dir });
-      const flags = (await readFile(bin, 'utf8')).split('\n', 1)[0]!.replace(/^#!\S*env -S node\s*/, '').split(/\s+/).filter((f) => f.startsWith('--'));
+      const flags = (/exec node (.*?) "\$0"/.exec(await readFile(bin, 'utf8'))?.[1] ?? '').split(/\s+/).filter((f) => f.startsWith('--'));
       return measure(process.execPath, [...flags, '--cpu-prof', '--cpu-prof-dir', join(WORK_DIR, 'profiles'), bin, ...args], { cwd: dir });
     },
   };

@@ -1,4 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/bin/sh
+":" //; exec node --max-semi-space-size=4 "$0" "$@"
+// The line above is read by sh, which runs this file again as node with its flags; node reads it as a string and a
+// comment. (`#!/usr/bin/env -S node …` would need an env with -S, which BusyBox, e.g. on Alpine, does not have.)
+//
 // --max-semi-space-size=4: a sync moves far more bytes through Buffers (socket reads, file reads, driver packets)
 // than it allocates in objects, and a Buffer's memory is freed only when a garbage collection finds it dead. With
 // V8's default young generation (up to 16 MiB per semi-space) collections are rare and tens of MiB of dead Buffers

@@ -11,7 +11,7 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `pigeon` executable, as a user would (through its #! line and its node flags), in `cwd`. */
+/** Runs the real `pigeon` executable, as a user would (sh starting node with pigeon's flags), in `cwd`. */
 export function pigeon(args: readonly string[], opts: { cwd: string; env?: Record<string, string>; killAfterMs?: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(pigeonBin, [...args], {
