@@ -224,11 +224,18 @@ for (const trial of trials.filter((t) => only === undefined || t.seed === only))
       const latest = await status(t.dir);
       if (killed.signal === 'SIGKILL' && latest.run.id !== firstRun) {
         assert.ok(latest.nodes.length === NODES.length, `${what}: the killed run's record lists its nodes`);
+        // Killed after its last node succeeded: nothing is rerun, and retry finishes the run's own bookkeeping.
+        const allDone = latest.nodes.every((n) => n.state === 'succeeded');
         const retry = await pigeon(['retry', '--progress', '0'], { cwd: t.dir });
         assert.equal(retry.code, 0, `${what}: retry: ${retry.stderr}`);
         const after = await status(t.dir);
-        assert.equal(after.run.retry_of, latest.run.id, `${what}: the retry is recorded as such`);
-        assert.equal(after.run.status, 'succeeded');
+        if (allDone) {
+          assert.match(retry.stdout, /nothing to retry/, what);
+          assert.equal(after.run.id, latest.run.id, `${what}: no new run when nothing is left to do`);
+        } else {
+          assert.equal(after.run.retry_of, latest.run.id, `${what}: the retry is recorded as such`);
+        }
+        assert.equal(after.run.status, 'succeeded', what);
       } else if (killed.signal === 'SIGKILL') {
         const again = await pigeon(args, { cwd: t.dir });
         assert.equal(again.code, 0, `${what}: rerun: ${again.stderr}`);
