@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { mulberry32 } from './prng.js';
 
 const COUNTS = { customers: 5_000, products: 500, orders: 40_000 } as const;
 /** Orders get one item, and a second one with this probability: about 55,000 items. */
@@ -32,18 +33,6 @@ const NOTES = ['', 'Leave at the door', 'Gift wrap, please', 'Call before delive
 const START = Date.UTC(2026, 0, 1);
 const ORDERS_END = Date.UTC(2026, 10, 25, 23, 59, 59);
 const HOUR = 3_600_000;
-
-/** mulberry32: a small, fast, seeded PRNG; the same seed gives the same database. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const random = mulberry32(20260101);
 const int = (min: number, max: number): number => min + Math.floor(random() * (max - min + 1));

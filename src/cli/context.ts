@@ -3,6 +3,7 @@ import type { Pipeline } from '../config/types.js';
 import { loadPipelineOrThrow } from '../config/load.js';
 import { PipelineGraph } from '../dag/graph.js';
 import { selectNodes } from '../dag/select.js';
+import { LocalStagingStore } from '../staging/local-staging.js';
 
 /** Options every command shares. */
 export interface CommonOptions {
@@ -29,4 +30,14 @@ export function loadSelected(file: string, select: readonly string[], exclude: r
 export function stateDirs(common: CommonOptions) {
   const root = resolve(common.cwd, common.stateDir);
   return { root, tmp: join(root, 'tmp'), locks: join(root, 'locks') };
+}
+
+/** The lock one run of a pipeline holds (see state/lock.ts). */
+export function lockFile(common: CommonOptions, pipeline: string): string {
+  return join(stateDirs(common).locks, `${encodeURIComponent(pipeline)}.lock`);
+}
+
+/** Where the pipeline's chunk files go. */
+export function stagingStore(pipeline: Pipeline, common: CommonOptions): LocalStagingStore {
+  return new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
 }

@@ -12,6 +12,7 @@ import { ChunkFileWriter, openChunkFile } from '../../src/csv/chunk-file.js';
 import type { ColumnSchema } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { pigeon, tempDir } from '../support/cli.js';
+import { readyFeed } from '../support/feeds.js';
 import { allowLargePackets } from '../support/engines.js';
 
 // The nasty table holds a 16 MiB value: MariaDB's default max_allowed_packet (16 MiB) refuses it.
@@ -559,20 +560,6 @@ test('overwrite loads a backlog of chunks over spare sessions; one bad chunk sto
     await admin.query(`INSERT INTO \`${src}\`.p SELECT i, CONCAT('c', i) FROM (${numbers(40000)}) AS n`);
     await admin.query(`CREATE TABLE \`${dst}\`.p (id INT PRIMARY KEY, code VARCHAR(10), KEY code_idx (code))`);
     await admin.query(`INSERT INTO \`${dst}\`.p VALUES (0, 'keep')`);
-    /** Every chunk already exported: the backlog is what the import has not taken yet. */
-    const backlogFeed = (chunks: readonly StagedChunk[], total: number): ChunkFeed => {
-      let taken = 0;
-      return {
-        totalRows: async () => total,
-        backlog: () => chunks.length - taken,
-        async *[Symbol.asyncIterator]() {
-          for (const c of chunks) {
-            taken++;
-            yield c;
-          }
-        },
-      };
-    };
     let spares = 0;
     const spareSession = <T>(work: () => Promise<T>): Promise<T> | undefined => {
       spares++;
@@ -585,7 +572,7 @@ test('overwrite loads a backlog of chunks over spare sessions; one bad chunk sto
       const specs = chunksFromBoundaries('id', await from.splitBoundaries(req, 'id', 8));
       const exp = await exportChunks(from, req, tmp.dir, specs);
       assert.equal(exp.chunks.length, 8);
-      assert.deepEqual(await to.import(importReq('p', exp.columns, 'overwrite', { spareSession }), backlogFeed(exp.chunks, exp.total)), { rows: 40000 });
+      assert.deepEqual(await to.import(importReq('p', exp.columns, 'overwrite', { spareSession }), readyFeed(exp.chunks, exp.total)), { rows: 40000 });
       assert.ok(spares >= 1, 'a spare session was asked for');
       assert.deepEqual(await rows(admin, `SELECT COUNT(*), MIN(id), MAX(id), SUM(code = CONCAT('c', id)) FROM \`${dst}\`.p`), [['40000', '1', '40000', '40000']]);
       assert.deepEqual(await rows(admin, `SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '${dst}' AND TABLE_NAME = 'p' ORDER BY 1`), [['code_idx'], ['PRIMARY']]);
@@ -596,7 +583,7 @@ test('overwrite loads a backlog of chunks over spare sessions; one bad chunk sto
       const sixth = bad.chunks.find((c) => readFileSync(c.name, 'utf8').includes('z'.repeat(300)))!;
       assert.ok(sixth.index > 1, 'the bad row is not in the first chunk');
       spares = 0;
-      const e = await expectError(to.import(importReq('p', bad.columns, 'overwrite', { spareSession }), backlogFeed(bad.chunks, bad.total)));
+      const e = await expectError(to.import(importReq('p', bad.columns, 'overwrite', { spareSession }), readyFeed(bad.chunks, bad.total)));
       assert.equal(e.code, 'BAD_VALUE', e.message);
       assert.equal(e.location.column, 'code');
       assert.equal(e.location.chunk, sixth.name);

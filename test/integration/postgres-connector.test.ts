@@ -15,6 +15,7 @@ import { openCsv } from '../../src/csv/reader.js';
 import type { Cell, ColumnSchema } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { pigeon, tempDir } from '../support/cli.js';
+import { readyFeed } from '../support/feeds.js';
 
 const HOST = '127.0.0.1';
 const PORT = 5432;
@@ -283,20 +284,6 @@ describe('postgres connector', () => {
       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid
       WHERE i.indrelid = 'par'::regclass ORDER BY 1`;
     const wanted = await rows(indexes);
-    /** Every chunk already exported: the backlog is what the import has not taken yet. */
-    const backlogFeed = (chunks: readonly StagedChunk[], total: number): ChunkFeed => {
-      let taken = 0;
-      return {
-        async *[Symbol.asyncIterator]() {
-          for (const ch of chunks) {
-            taken++;
-            yield ch;
-          }
-        },
-        totalRows: async () => total,
-        backlog: () => chunks.length - taken,
-      };
-    };
     let spares = 0;
     const spareSession = <T>(work: () => Promise<T>): Promise<T> | undefined => {
       spares++;
@@ -305,7 +292,7 @@ describe('postgres connector', () => {
     await withConnector(async (c) => {
       const e = await exportAll(c, { node: 'n', source: { connection: 'pg', table: 'par_src' } }, { column: 'id', chunks: 8 });
       assert.equal(e.chunks.length, 8);
-      assert.deepEqual(await c.import(importReq('par', e, 'overwrite', { spareSession }), backlogFeed(e.chunks, e.total)), { rows: 40000 });
+      assert.deepEqual(await c.import(importReq('par', e, 'overwrite', { spareSession }), readyFeed(e.chunks, e.total)), { rows: 40000 });
     });
     assert.ok(spares >= 1, 'a spare session was asked for');
     assert.deepEqual(await rows(`SELECT count(*)::text AS n, min(id)::text AS lo, max(id)::text AS hi FROM par`), [{ n: '40000', lo: '1', hi: '40000' }]);
@@ -325,7 +312,7 @@ describe('postgres connector', () => {
       }
       const columns = (await c.describe({ node: 'n', source: { connection: 'pg', table: 'par_src' } })).slice();
       const err = await c
-        .import({ node: 'n', table: 'par', mode: 'overwrite', create: 'if_missing', columns, loadId: 'bad-par', spareSession }, backlogFeed(parts, total))
+        .import({ node: 'n', table: 'par', mode: 'overwrite', create: 'if_missing', columns, loadId: 'bad-par', spareSession }, readyFeed(parts, total))
         .then(
           () => assert.fail('the import should fail'),
           (x: unknown) => x,
@@ -343,7 +330,7 @@ describe('postgres connector', () => {
     // Duplicate keys fail when the unique index is built, naming it; the target is unchanged.
     await withConnector(async (c) => {
       const e = await exportAll(c, { node: 'n', source: { connection: 'pg', query: `SELECT id % 100 AS id, k FROM par_src` } }, { column: 'id', chunks: 4 });
-      const err = await c.import(importReq('par', e, 'overwrite', { spareSession }), backlogFeed(e.chunks, e.total)).then(
+      const err = await c.import(importReq('par', e, 'overwrite', { spareSession }), readyFeed(e.chunks, e.total)).then(
         () => assert.fail('the import should fail'),
         (x: unknown) => x,
       );

@@ -10,18 +10,10 @@ import pg from 'pg';
 import { pigeon, type CliResult } from './cli.js';
 import type { EngineDb } from './engines.js';
 import { pigeonBin } from './paths.js';
+import { mulberry32 } from '../../scripts/prng.js';
 
-/** mulberry32: a small seeded PRNG, so a failing trial can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32), so a failing trial can be replayed from its seed. */
+export const prng = mulberry32;
 
 /** Every file under `dir` whose name says it is temporary or partial (`.tmp`, `.partial`), relative to `dir`. */
 export function leftoverFiles(dir: string): string[] {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { ChunkFeed } from '../../src/connectors/contract.js';
 import { spreadChunks } from '../../src/connectors/feed.js';
 import { ConnectionManager } from '../../src/connectors/runtime.js';
+import { readyFeed } from '../support/feeds.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,19 +49,15 @@ test('trySession runs only in a free slot, never queues, and frees the slot when
   await held;
 });
 
-/** A feed over chunks that are all exported already; `backlog` is what has not been taken. */
-function readyFeed(n: number, rowsEach = 10): ChunkFeed {
-  let taken = 0;
-  return {
-    async *[Symbol.asyncIterator]() {
-      for (let i = 1; i <= n; i++) {
-        taken++;
-        yield { index: i, name: `chunk-${i}`, rows: rowsEach, open: () => Promise.reject(new Error('not read here')) };
-      }
-    },
-    totalRows: async () => n * rowsEach,
-    backlog: () => n - taken,
-  };
+/** `n` exported chunks of `rowsEach` rows (their files are never opened here). */
+function readyChunks(n: number, rowsEach = 10): ChunkFeed {
+  const chunks = Array.from({ length: n }, (_, i) => ({
+    index: i + 1,
+    name: `chunk-${i + 1}`,
+    rows: rowsEach,
+    open: () => Promise.reject(new Error('not read here')),
+  }));
+  return readyFeed(chunks, n * rowsEach);
 }
 
 test('spreadChunks: a backlog goes over spare sessions, at most maxSessions at once, every chunk exactly once', async () => {
@@ -69,7 +66,7 @@ test('spreadChunks: a backlog goes over spare sessions, at most maxSessions at o
   let peak = 0;
   let spares = 0;
   const rows = await spreadChunks<string>({
-    feed: readyFeed(12),
+    feed: readyChunks(12),
     session: 'main',
     maxSessions: 3,
     spare: (use) => use(`spare-${++spares}`),
@@ -93,7 +90,7 @@ test('spreadChunks: a backlog goes over spare sessions, at most maxSessions at o
 test('spreadChunks: no backlog, no spare session; one session alone loads in order', async () => {
   const order: number[] = [];
   let taken = 0;
-  const feed: ChunkFeed = { ...readyFeed(4), backlog: () => 0 };
+  const feed: ChunkFeed = { ...readyChunks(4), backlog: () => 0 };
   const rows = await spreadChunks<string>({
     feed,
     session: 'main',
@@ -116,7 +113,7 @@ test('spreadChunks: the first failure aborts the other sessions and is the error
   const bad = new PipelineError('BAD_VALUE', 'chunk 3 is bad');
   let abortedWhileLoading = 0;
   const err = await spreadChunks<string>({
-    feed: readyFeed(8),
+    feed: readyChunks(8),
     session: 'main',
     maxSessions: 2,
     spare: (use) => use('spare'),

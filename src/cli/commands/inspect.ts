@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { loadPipeline } from '../../config/load.js';
 import { dataInterval, formatTimestamp, templateVars } from '../../config/templates.js';
 import { getConnectorKind } from '../../connectors/registry.js';
@@ -8,11 +7,10 @@ import { PipelineErrors } from '../../errors/pipeline-error.js';
 import { renderErrors } from '../../errors/render.js';
 import { makeRedactor } from '../../log/redact.js';
 import { loadIdOf, nodeDefinition, readCheckpoint, renderNode } from '../../nodes/run-node.js';
-import { LocalStagingStore } from '../../staging/local-staging.js';
 import { RunStore, intervalOf } from '../../state/run-store.js';
 import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
-import { loadSelected, stateDirs, type CommonOptions } from '../context.js';
+import { loadSelected, stagingStore, stateDirs, type CommonOptions } from '../context.js';
 import { repoFile } from '../paths.js';
 import { watermarkBounds } from '../../nodes/watermark-bounds.js';
 
@@ -80,7 +78,7 @@ export async function planCommand(
   const vars = templateVars(interval, '<run id>');
   const dirs = stateDirs(common);
   const watermarks = new WatermarkStore(dirs.root);
-  const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
+  const staging = stagingStore(pipeline, common);
   const lastRun = await latestUnfinished(new RunStore(dirs.root), pipeline.name);
   const lines: string[] = [`plan for ${pipeline.name}: data interval ${window.start} → ${window.end}`];
   const waves = graph.waves(selected);

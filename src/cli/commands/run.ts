@@ -1,7 +1,8 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Pipeline } from '../../config/types.js';
 import { dataInterval, formatTimestamp, templateVars } from '../../config/templates.js';
 import { formatDuration } from '../../config/duration.js';
+import { loadPipelineOrThrow } from '../../config/load.js';
 import { ConnectionManager } from '../../connectors/runtime.js';
 import { execute, type RunObserver } from '../../dag/executor.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
@@ -9,14 +10,13 @@ import { renderError } from '../../errors/render.js';
 import { createLogger, closeLogger } from '../../log/logger.js';
 import { makeRedactor, redactDeep } from '../../log/redact.js';
 import { runNodeAttempt } from '../../nodes/run-node.js';
-import { LocalStagingStore } from '../../staging/local-staging.js';
 import { acquireLock } from '../../state/lock.js';
 import { removeStaleTemps } from '../../state/stale-temps.js';
 import { RunStore, type NodeRecord, type RunInvocation, type RunRecord, intervalOf } from '../../state/run-store.js';
 import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../output.js';
-import { loadSelected, stateDirs, type CommonOptions } from '../context.js';
+import { loadSelected, lockFile, stagingStore, stateDirs, type CommonOptions } from '../context.js';
 
 export interface RunRequest {
   readonly invocation: RunInvocation;
@@ -45,7 +45,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     : dataInterval({ ...(inv.date ? { date: inv.date } : {}), ...(inv.interval ? { interval: inv.interval } : {}) });
   const window = { start: formatTimestamp(interval.start), end: formatTimestamp(interval.end) };
 
-  const lock = await acquireLock(join(dirs.locks, `${encodeURIComponent(pipeline.name)}.lock`), runId);
+  const lock = await acquireLock(lockFile(common, pipeline.name), runId);
   let run: RunRecord = {
     id: runId,
     lineage,
@@ -69,7 +69,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   const log = (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields: Record<string, unknown> = {}) =>
     logger.log(level, message, { run_id: runId, ...fields });
   if (lock.takenOver) log('warn', `took over a stale lock of run ${lock.takenOver.run_id} (pid ${lock.takenOver.pid} is gone)`);
-  const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
+  const staging = stagingStore(pipeline, common);
   // Holding the lock: temp files of killed runs (of any pipeline in this state directory: their pids are dead) go.
   const swept = await Promise.all([
     removeStaleTemps(join(dirs.root, 'runs'), 2),
@@ -186,13 +186,11 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
  * the final status, the lock): `retry` has no node to rerun, so it completes that bookkeeping under the lock.
  */
 export async function settleFinishedRun(run: RunRecord, common: CommonOptions): Promise<void> {
-  const { pipeline } = loadSelected(run.invocation.file, run.invocation.select, run.invocation.exclude, common);
-  const dirs = stateDirs(common);
-  const store = new RunStore(dirs.root);
-  const lock = await acquireLock(join(dirs.locks, `${encodeURIComponent(pipeline.name)}.lock`), RunStore.newId());
+  const pipeline = loadPipelineOrThrow(run.invocation.file, { env: common.env });
+  const store = new RunStore(stateDirs(common).root);
+  const lock = await acquireLock(lockFile(common, pipeline.name), RunStore.newId());
   try {
-    const staging = new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
-    await staging.removeLineage(pipeline.name, run.lineage);
+    await stagingStore(pipeline, common).removeLineage(pipeline.name, run.lineage);
     const current = await store.readRun(run.id);
     if (current && current.status === 'running') await store.writeRun({ ...current, status: 'succeeded', finished_at: new Date().toISOString() });
   } finally {

@@ -455,13 +455,7 @@ export class MysqlConnector implements Connector {
       return { rows: await drainFeed(feed, signal) };
     }
 
-    const { rows: modeRows } = await query<string[][]>(conn, { sql: mysqlSql.sqlMode, rowsAsArray: true, typeCast: textCast });
-    await query(conn, { sql: mysqlSql.setSqlMode, values: [IMPORT_SQL_MODE] });
-    try {
-      return await this.#load(conn, req, feed, state, signal);
-    } finally {
-      if (!signal?.aborted) await query(conn, { sql: mysqlSql.setSqlMode, values: [modeRows[0]?.[0] ?? ''] }).catch(() => {});
-    }
+    return withImportSqlMode(conn, signal, () => this.#load(conn, req, feed, state, signal));
   }
 
   async #load(conn: PoolConnection, req: ImportRequest, feed: ChunkFeed, state: ImportState, signal?: AbortSignal): Promise<ImportResult> {
@@ -553,23 +547,10 @@ export class MysqlConnector implements Connector {
     };
     return spreadChunks<PoolConnection>({
       feed,
-      ...(signal ? { signal } : {}),
+      signal,
       session: conn,
       maxSessions: this.#config.maxConnections,
-      ...(spareSession
-        ? {
-            spare: (use, stop) =>
-              spareSession(() =>
-                this.#session(stop, async (h) => {
-                  const { rows: mode } = await query<string[][]>(h, { sql: mysqlSql.sqlMode, rowsAsArray: true, typeCast: textCast });
-                  await query(h, { sql: mysqlSql.setSqlMode, values: [IMPORT_SQL_MODE] });
-                  const rows = await use(h);
-                  await query(h, { sql: mysqlSql.setSqlMode, values: [mode[0]?.[0] ?? ''] });
-                  return rows;
-                }),
-              ),
-          }
-        : {}),
+      spare: spareSession && ((use, stop) => spareSession(() => this.#session(stop, (h) => withImportSqlMode(h, stop, () => use(h))))),
       load,
     });
   }
@@ -784,6 +765,20 @@ function nthAfter(inner: BuiltQuery, column: string, previous: string, offset: n
     sql: `SELECT ${c} FROM (${inner.sql}) AS pigeon_n WHERE ${c} IS NOT NULL AND ${c} > ? ORDER BY ${c} LIMIT 1 OFFSET ${Math.max(0, Math.floor(offset))}`,
     params: [...inner.params, previous],
   };
+}
+
+/**
+ * Runs `fn` with the session in the strict sql_mode of imports, and gives the session its own mode back afterwards
+ * (it returns to the pool), unless an abort is ending it anyway.
+ */
+async function withImportSqlMode<T>(conn: PoolConnection, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  const { rows } = await query<string[][]>(conn, { sql: mysqlSql.sqlMode, rowsAsArray: true, typeCast: textCast });
+  await query(conn, { sql: mysqlSql.setSqlMode, values: [IMPORT_SQL_MODE] });
+  try {
+    return await fn();
+  } finally {
+    if (!signal?.aborted) await query(conn, { sql: mysqlSql.setSqlMode, values: [rows[0]?.[0] ?? ''] }).catch(() => {});
+  }
 }
 
 /** `schema.table` → its parts, as quoteTable splits them. */

@@ -581,24 +581,22 @@ export class PostgresConnector implements Connector {
     const spareSession = plan.kind === 'like' ? req.spareSession : undefined;
     return spreadChunks<Session>({
       feed,
-      ...(signal ? { signal } : {}),
+      signal,
       session: s,
       maxSessions: this.#config.maxConnections,
-      ...(spareSession
-        ? {
-            spare: (use, stop) =>
-              spareSession(async () => {
-                const h = await this.#session();
-                const unhook = this.#onAbort(h, stop);
-                try {
-                  return await use(h);
-                } finally {
-                  unhook();
-                  this.#release(h);
-                }
-              }),
-          }
-        : {}),
+      spare:
+        spareSession &&
+        ((use, stop) =>
+          spareSession(async () => {
+            const h = await this.#session();
+            const unhook = this.#onAbort(h, stop);
+            try {
+              return await use(h);
+            } finally {
+              unhook();
+              this.#release(h);
+            }
+          })),
       load: (session, chunk, stop) => this.#copyChunk(session, plan, req, chunk, stop),
     });
   }
