@@ -3,20 +3,18 @@ import type { ConnectionConfig, CreatePolicy, ImportMode, SourceConfig } from '.
 import type { Cell, ColumnSchema } from '../csv/types.js';
 
 /**
- * What a kind of system can do, as data: the runtime branches on these, never on the kind's name.
- * Defaults live in one place (DEFAULT_CAPABILITIES).
+ * What a kind of system can do, as data, declared once on its ConnectorKind: `validate` and the runtime branch on
+ * these, never on the kind's name. Defaults live in one place (DEFAULT_CAPABILITIES).
  */
 export interface Capabilities {
   readonly canExport: boolean;
   readonly canImport: boolean;
   /** Import modes the target supports. */
   readonly modes: readonly ImportMode[];
-  /** Export can cut a table into key ranges read in parallel. */
+  /** The source takes `split: {column, chunks}` (a key range per chunk, read in parallel). */
   readonly split: boolean;
   /** Sessions opened at once when the connection does not say `max_connections`. */
   readonly defaultMaxConnections: number;
-  /** The final swap/merge/append of an import is one atomic step (transaction or rename). */
-  readonly atomicCommit: boolean;
 }
 
 export const DEFAULT_CAPABILITIES: Capabilities = {
@@ -25,7 +23,6 @@ export const DEFAULT_CAPABILITIES: Capabilities = {
   modes: ['append', 'merge', 'overwrite'],
   split: false,
   defaultMaxConnections: 4,
-  atomicCommit: true,
 };
 
 /** A predicate on one column with string-encoded bounds; missing bounds are open. */
@@ -45,10 +42,20 @@ export interface ExportRequest {
   readonly window?: RangePredicate;
 }
 
-/** One unit of resumable export work: a key range of the split column, or everything. */
+/** A JSON value, as chunk descriptions are stored in checkpoint.json. */
+export type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };
+
+/**
+ * One unit of resumable export work, cut by the source's kind: a key range of the split column (SQL), one object or
+ * file (object stores), a slice (search). The runtime stores it in the checkpoint and hands it back unchanged; only
+ * the kind reads `range` and `part`.
+ */
 export interface ChunkSpec {
+  /** 1-based; chunks are imported in index order. */
   readonly index: number;
   readonly range?: RangePredicate;
+  /** Whatever else identifies the chunk for its kind (an object key, a slice number); JSON. */
+  readonly part?: { readonly [key: string]: Json };
 }
 
 /**
@@ -60,6 +67,11 @@ export interface CsvSink {
   /** Whole rows already encoded in the exchange format, without the header; `rows` counts them when known. */
   raw(bytes: Buffer | string, rows?: number): boolean;
   drain(): Promise<void>;
+  /**
+   * Counts something the export did to a value that the node's record should report (e.g. `zero_dates` written as
+   * NULL by an option the user chose).
+   */
+  count?(what: string, n?: number): void;
 }
 
 /** A chunk file ready for import, wherever staging keeps it. */
@@ -108,10 +120,10 @@ export interface ImportResult {
 /**
  * A connection to one system. The runtime wrapper (connectors/runtime.ts) owns its lifecycle: `open` once,
  * `close` once, never used after close. Every method honours `signal`: an aborted export or import stops its remote
- * work and leaves the target as it was.
+ * work and leaves the target as it was. Errors are PipelineErrors whose `transient` flag says whether a retry may
+ * help (each connector knows its own driver's codes).
  */
 export interface Connector {
-  readonly capabilities: Capabilities;
   open(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 
@@ -119,8 +131,11 @@ export interface Connector {
   describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]>;
   /** The largest value of `column` in the request's rows (a watermark's frozen upper bound); null when empty. */
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null>;
-  /** Up to `chunks - 1` increasing boundary values that cut the rows into ranges of similar size. */
-  splitBoundaries(req: ExportRequest, column: string, chunks: number, signal?: AbortSignal): Promise<readonly string[]>;
+  /**
+   * Cuts the request's rows into chunks, once per load (the result is frozen in the checkpoint): key ranges of
+   * `req.source.split`, one per object, one per slice, or a single chunk. Every row lands in exactly one chunk.
+   */
+  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]>;
   /** Streams the rows of one chunk into `sink`; returns the number of rows written. */
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number>;
 
@@ -130,14 +145,20 @@ export interface Connector {
   isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean>;
 }
 
-/** Pure, offline facts of a kind: used by validate and plan, which never open a connection. */
+/** Creates a connector for one connection; called once per run and connection. */
+export type ConnectorFactory = (config: ConnectionConfig, options: ConnectorOptions) => Connector;
+
+/**
+ * A kind of system (`mysql`, `file`, …) as the registry knows it: pure, offline facts used by validate and plan,
+ * which never open a connection, and `load()`, which imports the implementation (and its driver) only when a
+ * pipeline uses the kind.
+ */
 export interface ConnectorKind {
   readonly kind: string;
   readonly capabilities: Capabilities;
-  /** The statement an export would run, for `pigeon plan`; `?` marks bound values. */
+  /** The statement (or description) of what an export would read, for `pigeon plan`; `?` marks bound values. */
   renderExport(req: ExportRequest, chunk?: ChunkSpec): string;
-  /** Loads the implementation (and its driver) only when a pipeline uses this kind. */
-  load(): Promise<(config: ConnectionConfig, options: ConnectorOptions) => Connector>;
+  load(): Promise<ConnectorFactory>;
 }
 
 export interface ConnectorOptions {

@@ -166,6 +166,7 @@ async function runWithRetries(
         bytes: r.bytes,
         chunks: r.chunks,
         chunks_resumed: r.chunksResumed,
+        ...(r.counts ? { counts: r.counts } : {}),
         ...(r.note ? { note: r.note } : {}),
       };
     }

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
-import type { RangePredicate } from '../connectors/contract.js';
+import type { ChunkSpec, RangePredicate } from '../connectors/contract.js';
 import type { ColumnSchema } from '../csv/types.js';
 
-export interface ChunkCheckpoint {
-  readonly index: number;
+/** One chunk: what the source's kind cut (`range`, `part`), its file, and once exported what the file holds. */
+export interface ChunkCheckpoint extends ChunkSpec {
   readonly file: string;
-  readonly range?: RangePredicate;
   readonly done: boolean;
   readonly rows?: number;
+  /** Size and SHA-256 of the file as stored: a resumed chunk is reused only if its bytes still match. */
   readonly bytes?: number;
   readonly sha256?: string;
+  /** What the export counted doing to values (see CsvSink.count), e.g. `zero_dates`. */
+  readonly counts?: Readonly<Record<string, number>>;
 }
 
 /**

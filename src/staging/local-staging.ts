@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { rm, stat, readdir, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -72,12 +74,20 @@ class LocalStagingArea implements StagingArea {
     }
   }
 
-  async size(file: string): Promise<number | undefined> {
+  async verify(file: string, expected: { readonly bytes: number; readonly sha256: string }): Promise<'intact' | 'missing' | 'damaged'> {
+    const path = this.#path(file);
+    let size: number;
     try {
-      return (await stat(this.#path(file))).size;
+      size = (await stat(path)).size;
     } catch {
-      return undefined;
+      return 'missing';
     }
+    if (size !== expected.bytes) return 'damaged';
+    const hash = createHash('sha256');
+    await this.#fs('read', file, async () => {
+      for await (const piece of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(piece as Buffer);
+    });
+    return hash.digest('hex') === expected.sha256 ? 'intact' : 'damaged';
   }
 
   writeJson(file: string, value: unknown): Promise<void> {
@@ -86,10 +96,6 @@ class LocalStagingArea implements StagingArea {
 
   readJson<T>(file: string): Promise<T | undefined> {
     return this.#fs('read', file, () => readJsonIfExists<T>(this.#path(file)));
-  }
-
-  async remove(file: string): Promise<void> {
-    await this.#fs('remove', file, () => rm(this.#path(file), { force: true }));
   }
 
   async clear(): Promise<void> {

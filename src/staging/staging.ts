@@ -14,13 +14,15 @@ export interface StagingArea {
   createChunk(file: string, columns: readonly string[]): Promise<ChunkWriter>;
   /** The decompressed bytes of a finished chunk file. */
   openChunk(file: string): Promise<Readable>;
-  /** Size in bytes of a finished file, or undefined when it does not exist. */
-  size(file: string): Promise<number | undefined>;
+  /**
+   * Whether a finished file still holds exactly the bytes it was written with (size and SHA-256 of the file as
+   * stored, compressed or not): a chunk is reused on resume only then.
+   */
+  verify(file: string, expected: { readonly bytes: number; readonly sha256: string }): Promise<'intact' | 'missing' | 'damaged'>;
   /** Human-readable name of a file, for error messages. */
   describe(file: string): string;
   writeJson(file: string, value: unknown): Promise<void>;
   readJson<T>(file: string): Promise<T | undefined>;
-  remove(file: string): Promise<void>;
   /** Removes everything of this area. */
   clear(): Promise<void>;
 }

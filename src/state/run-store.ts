@@ -50,6 +50,8 @@ export interface NodeRecord {
   readonly bytes?: number;
   readonly chunks?: number;
   readonly chunks_resumed?: number;
+  /** What the export counted doing to values, e.g. `zero_dates` written as NULL (see CsvSink.count). */
+  readonly counts?: Readonly<Record<string, number>>;
   readonly started_at?: string;
   readonly finished_at?: string;
   readonly duration_ms?: number;

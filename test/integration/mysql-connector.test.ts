@@ -4,15 +4,15 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import type { ChunkFeed, ChunkSpec, Connector, ExportRequest, ImportRequest, StagedChunk } from '../../src/connectors/contract.js';
+import type { ChunkFeed, ChunkSpec, Connector, ExportRequest, StagedChunk } from '../../src/connectors/contract.js';
 import { mysqlKind } from '../../src/connectors/mysql/mysql-kind.js';
 import type { MysqlConnector } from '../../src/connectors/mysql/mysql-connector.js';
-import { chunksFromBoundaries } from '../../src/connectors/sql/select-builder.js';
-import { ChunkFileWriter, openChunkFile } from '../../src/csv/chunk-file.js';
+import { openChunkFile } from '../../src/csv/chunk-file.js';
 import type { ColumnSchema } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { pigeon, tempDir } from '../support/cli.js';
 import { readyFeed } from '../support/feeds.js';
+import { expectError, exportToFiles, importRequest } from '../support/connector-io.js';
 import { allowLargePackets } from '../support/engines.js';
 
 // The nasty table holds a 16 MiB value: MariaDB's default max_allowed_packet (16 MiB) refuses it.
@@ -48,27 +48,9 @@ function exportReq(table: string, extra: Partial<ExportRequest['source']> = {}):
   return { node: 'n', source: { connection: 'my', table, ...extra } };
 }
 
-/** Exports every chunk into real chunk files of `dir` and returns them as the import's feed would. */
-async function exportChunks(c: Connector, req: ExportRequest, dir: string, specs: readonly ChunkSpec[] = [{ index: 1 }]) {
-  const columns = await c.describe(req);
-  const chunks: StagedChunk[] = [];
-  let total = 0;
-  for (const spec of specs) {
-    const path = join(dir, `chunk-${String(spec.index).padStart(5, '0')}.csv`);
-    const writer = await ChunkFileWriter.create(path, columns.map((x) => x.name), { gzip: false });
-    let rows: number;
-    try {
-      rows = await c.exportChunk(req, spec, writer);
-    } catch (e) {
-      await writer.abort();
-      throw e;
-    }
-    const meta = await writer.finish();
-    assert.equal(meta.rows, rows);
-    total += rows;
-    chunks.push({ index: spec.index, name: path, rows, open: () => openChunkFile(path, false) });
-  }
-  return { columns, chunks, total };
+/** Exports every chunk into real chunk files of `dir` (the chunks the connector plans unless given). */
+function exportChunks(c: Connector, req: ExportRequest, dir: string, specs?: readonly ChunkSpec[]) {
+  return exportToFiles(c, req, dir, specs);
 }
 
 function feedOf(chunks: readonly StagedChunk[], total: number, taken: { count: number } = { count: 0 }): ChunkFeed {
@@ -84,9 +66,7 @@ function feedOf(chunks: readonly StagedChunk[], total: number, taken: { count: n
   };
 }
 
-function importReq(table: string, columns: readonly ColumnSchema[], mode: ImportRequest['mode'], extra: Partial<ImportRequest> = {}): ImportRequest {
-  return { node: 'n', table, mode, create: 'if_missing', columns, loadId: `load-${randomBytes(4).toString('hex')}`, ...extra };
-}
+const importReq = importRequest;
 
 /** Rows as text (bytes as hex): the exact comparison of two tables. */
 async function rows(admin: mysql.Connection, sql: string): Promise<(string | null)[][]> {
@@ -114,15 +94,6 @@ async function leftovers(admin: mysql.Connection, db: string): Promise<string[]>
   return (r as { TABLE_NAME: string }[]).map((x) => x.TABLE_NAME);
 }
 
-async function expectError(p: Promise<unknown>): Promise<PipelineError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof PipelineError, `expected a PipelineError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a failure');
-}
 
 const NASTY_DDL = `(
   id INT PRIMARY KEY,
@@ -569,7 +540,7 @@ test('overwrite loads a backlog of chunks over spare sessions; one bad chunk sto
     const to = await connect(dst!);
     try {
       const req = exportReq('p');
-      const specs = chunksFromBoundaries('id', await from.splitBoundaries(req, 'id', 8));
+      const specs = await from.planChunks({ ...req, source: { ...req.source, split: { column: 'id', chunks: 8 } } });
       const exp = await exportChunks(from, req, tmp.dir, specs);
       assert.equal(exp.chunks.length, 8);
       assert.deepEqual(await to.import(importReq('p', exp.columns, 'overwrite', { spareSession }), readyFeed(exp.chunks, exp.total)), { rows: 40000 });
@@ -613,10 +584,11 @@ test('a split export on a skewed key with NULL keys returns every row exactly on
     const c = await connect(db!);
     try {
       const req = exportReq('sk');
-      const boundaries = await c.splitBoundaries(req, 'k', 8);
+      const specs = await c.planChunks({ ...req, source: { ...req.source, split: { column: 'k', chunks: 8 } } });
+      const boundaries = specs.slice(1).map((s) => s.range!.lower!.value);
       assert.ok(boundaries.length >= 2 && boundaries.length < 7, `skewed quantiles collapse: ${boundaries.join(' ')}`);
       assert.deepEqual([...boundaries].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)), boundaries);
-      const exp = await exportChunks(c, req, tmp.dir, chunksFromBoundaries('k', boundaries));
+      const exp = await exportChunks(c, req, tmp.dir, specs);
       assert.equal(exp.total, 5000);
       const ids: number[] = [];
       for (const chunk of exp.chunks) {
@@ -867,7 +839,7 @@ test('zero dates export as NULL (counted) or fail by option; a TINYINT(1) that i
       const exp = await exportChunks(lax, exportReq('z', { where: 'id < 4' }), join(tmp.dir, 'a'));
       const text = readFileSync(exp.chunks[0]!.name, 'utf8');
       assert.equal(text, 'id,d,dt,flag\n1,\\N,\\N,true\n2,\\N,\\N,false\n3,2024-01-01,2024-01-01 00:00:00,\\N\n');
-      assert.equal(lax.zeroDates, 4);
+      assert.deepEqual(exp.counts, { zero_dates: 4 });
 
       const bool = await expectError(exportChunks(lax, exportReq('z', { where: 'id = 4' }), join(tmp.dir, 'b')));
       assert.equal(bool.code, 'BAD_VALUE');

@@ -9,13 +9,13 @@ import pg from 'pg';
 import type { ChunkFeed, Connector, CsvSink, ExportRequest, ImportRequest, StagedChunk } from '../../src/connectors/contract.js';
 import { postgresConfig } from '../../src/connectors/postgres/postgres-config.js';
 import { postgresKind } from '../../src/connectors/postgres/postgres-kind.js';
-import { chunksFromBoundaries } from '../../src/connectors/sql/select-builder.js';
 import { ChunkFileWriter, openChunkFile } from '../../src/csv/chunk-file.js';
 import { openCsv } from '../../src/csv/reader.js';
-import type { Cell, ColumnSchema } from '../../src/csv/types.js';
+import type { Cell } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { pigeon, tempDir } from '../support/cli.js';
 import { readyFeed } from '../support/feeds.js';
+import { exportToFiles, type Exported } from '../support/connector-io.js';
 
 const HOST = '127.0.0.1';
 const PORT = 5432;
@@ -64,40 +64,13 @@ async function withConnector<T>(fn: (c: Connector) => Promise<T>): Promise<T> {
   }
 }
 
-let fileSeq = 0;
-
-interface Exported {
-  readonly columns: readonly ColumnSchema[];
-  readonly chunks: readonly StagedChunk[];
-  readonly total: number;
-}
-
-/** Exports like the runner does: describe, optional quantile split, one chunk file per range. */
-async function exportAll(c: Connector, req: ExportRequest, split?: { column: string; chunks: number }): Promise<Exported> {
-  const columns = await c.describe(req);
-  const specs = split ? chunksFromBoundaries(split.column, await c.splitBoundaries(req, split.column, split.chunks)) : [{ index: 1 }];
-  const chunks: StagedChunk[] = [];
-  let total = 0;
-  for (const spec of specs) {
-    const path = join(work.dir, `chunk-${++fileSeq}.csv`);
-    const writer = await ChunkFileWriter.create(path, columns.map((x) => x.name), { gzip: false });
-    const n = await c.exportChunk(req, spec, writer);
-    // The rows given with each piece of COPY output add up to the count COPY reports.
-    assert.equal((await writer.finish()).rows, n);
-    chunks.push({ index: spec.index, name: path, rows: n, open: () => openChunkFile(path, false) });
-    total += n;
-  }
-  return { columns, chunks, total };
+/** Exports like the runner does: describe, the connector's chunks (a quantile split when asked), one file each. */
+function exportAll(c: Connector, req: ExportRequest, split?: { column: string; chunks: number }): Promise<Exported> {
+  return exportToFiles(c, split ? { ...req, source: { ...req.source, split } } : req, work.dir);
 }
 
 function feedOf(e: Exported): ChunkFeed {
-  return {
-    async *[Symbol.asyncIterator]() {
-      yield* e.chunks;
-    },
-    totalRows: async () => e.total,
-    backlog: () => 0,
-  };
+  return readyFeed(e.chunks, e.total);
 }
 
 function importReq(table: string, e: Exported, mode: ImportRequest['mode'], extra: Partial<ImportRequest> = {}): ImportRequest {
@@ -498,7 +471,7 @@ describe('postgres connector', () => {
     const bytes = await readFile(path);
     const whole: StagedChunk = { index: 1, name: path, rows: values.length, open: () => openChunkFile(path, false) };
     const pieces: StagedChunk = { ...whole, index: 2, open: async () => Readable.from([...bytes].map((b) => Buffer.from([b]))) };
-    const e: Exported = { columns: [{ name: '\\.', type: 'text', nullable: true }], chunks: [whole, pieces], total: values.length * 2 };
+    const e: Exported = { columns: [{ name: '\\.', type: 'text', nullable: true }], chunks: [whole, pieces], total: values.length * 2, counts: {} };
     await withConnector((c) => c.import(importReq('one_col', e, 'append'), feedOf(e)));
     assert.deepEqual(
       (await rows(`SELECT "\\." AS v FROM one_col`)).map((r) => r.v),

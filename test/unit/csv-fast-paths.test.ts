@@ -8,7 +8,7 @@ import type { Cell } from '../../src/csv/types.js';
 import { encodeRow } from '../../src/csv/writer.js';
 import { CsvToTsv, type TsvColumn } from '../../src/connectors/mysql/mysql-load.js';
 import { importColumn } from '../../src/connectors/mysql/mysql-types.js';
-import { RecordCounter } from '../../src/connectors/postgres/postgres-connector.js';
+import { RecordCounter } from '../../src/csv/record-counter.js';
 
 const NASTY = ['', '\\N', '\\.', '"', ',', '\r', '\n', '\r\n', '\\', '\t', '\0', ' lead', 'trail ', '😀', '"\\N"', 'a""b', '\ufeff', 'ü,"\n'];
 const WELL_FORMED = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;

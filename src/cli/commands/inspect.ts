@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { loadPipeline } from '../../config/load.js';
 import { dataInterval, formatTimestamp, templateVars } from '../../config/templates.js';
 import { getConnectorKind } from '../../connectors/registry.js';
-import type { ExportRequest, RangePredicate } from '../../connectors/contract.js';
 import { PipelineErrors } from '../../errors/pipeline-error.js';
 import { renderErrors } from '../../errors/render.js';
 import { makeRedactor } from '../../log/redact.js';
@@ -12,7 +11,7 @@ import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSelected, stagingStore, stateDirs, type CommonOptions } from '../context.js';
 import { repoFile } from '../paths.js';
-import { watermarkBounds } from '../../nodes/watermark-bounds.js';
+import { exportRequest, exportWindow } from '../../nodes/plan.js';
 
 export function validateCommand(file: string, common: CommonOptions): number {
   const { pipeline, errors, secrets } = loadPipeline(file, { env: common.env });
@@ -89,24 +88,17 @@ export async function planCommand(
       const srcConn = pipeline.connections[node.source.connection]!;
       const tgtConn = pipeline.connections[node.target.connection]!;
       const kind = getConnectorKind(srcConn.type)!;
-      let w: RangePredicate | undefined;
-      let incNote = 'full';
-      if (node.incremental?.strategy === 'window') {
-        w = { column: node.incremental.column, lower: { value: window.start, inclusive: true }, upper: { value: window.end, inclusive: false } };
-        incNote = `incremental window on ${node.incremental.column}`;
-      } else if (node.incremental?.strategy === 'watermark') {
-        const wm = await watermarks.read(pipeline.name, name);
-        const from = wm?.value ?? node.incremental.initial ?? null;
-        // The column's type is not known offline: show the bounds of a non-integer column (see watermark-bounds.ts).
-        const b = watermarkBounds(node.target.mode, undefined);
-        w = {
-          column: node.incremental.column,
-          ...(from !== null ? { lower: { value: from, inclusive: b.lowerInclusive } } : {}),
-          upper: { value: '<max at start>', inclusive: b.upperInclusive },
-        };
-        incNote = `incremental watermark on ${node.incremental.column}, saved ${from ?? '(none: first run takes everything)'}`;
-      }
-      const req: ExportRequest = { node: name, source: node.source, ...(w ? { window: w } : {}) };
+      const inc = node.incremental;
+      const from = inc?.strategy === 'watermark' ? ((await watermarks.read(pipeline.name, name))?.value ?? inc.initial ?? null) : null;
+      // Offline: the watermark column's type is unknown (the bounds of a non-integer column are shown, see
+      // watermark-bounds.ts) and the source's maximum is read when the node starts.
+      const { window: w } = await exportWindow(node, window, from, undefined, async () => '<max at start>');
+      const incNote = !inc
+        ? 'full'
+        : inc.strategy === 'window'
+          ? `incremental window on ${inc.column}`
+          : `incremental watermark on ${inc.column}, saved ${from ?? '(none: first run takes everything)'}`;
+      const req = exportRequest(node, w);
       lines.push(`  ${name}`);
       if (node.depends_on.length > 0) lines.push(`    after:   ${node.depends_on.join(', ')}`);
       lines.push(`    export:  ${srcConn.name} (${srcConn.type}): ${kind.renderExport(req)}`);

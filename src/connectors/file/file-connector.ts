@@ -12,7 +12,6 @@ import { readJsonIfExists, writeJsonAtomic, syncDir } from '../../state/atomic-f
 import { loadDriver } from '../driver.js';
 import { drainFeed } from '../feed.js';
 import {
-  DEFAULT_CAPABILITIES,
   type ChunkFeed,
   type ChunkSpec,
   type Connector,
@@ -40,7 +39,6 @@ const JOURNAL_KEEP = 200;
  * small journal so a crash between "committed" and the rename is rolled forward, never loaded twice.
  */
 export class FileConnector implements Connector {
-  readonly capabilities = { ...DEFAULT_CAPABILITIES, split: false, defaultMaxConnections: 2 };
   readonly #config: FileConfig;
   readonly #tmpDir: string;
 
@@ -103,8 +101,9 @@ export class FileConnector implements Connector {
     return max;
   }
 
-  async splitBoundaries(): Promise<readonly string[]> {
-    return [];
+  /** A file is read sequentially: cutting it into key ranges would read it once per chunk. */
+  async planChunks(): Promise<readonly ChunkSpec[]> {
+    return [{ index: 1 }];
   }
 
   async exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {

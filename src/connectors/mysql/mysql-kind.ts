@@ -8,6 +8,6 @@ export const mysqlKind: ConnectorKind = {
   renderExport: (req, chunk) => buildSelect(mysqlDialect, req, chunk).sql,
   load: async () => {
     const { MysqlConnector } = await import('./mysql-connector.js');
-    return (config, options) => new MysqlConnector(config, options);
+    return (config) => new MysqlConnector(config);
   },
 };

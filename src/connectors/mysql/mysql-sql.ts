@@ -1,4 +1,5 @@
 import { quoteTable, type SqlDialect } from '../sql/dialect.js';
+import { LOADS_TABLE, SEQ_COLUMN } from '../sql/work-tables.js';
 
 /** Every statement pigeon runs against MySQL/MariaDB, in one place so engines can be compared side by side. */
 export const mysqlDialect: SqlDialect = {
@@ -10,9 +11,6 @@ const q = mysqlDialect.quoteIdent;
 const qt = (table: string) => quoteTable(mysqlDialect, table);
 const list = (columns: readonly string[], prefix = '') => columns.map((c) => prefix + q(c)).join(', ');
 
-export const LOADS_TABLE = '_pigeon_loads';
-export const SEQ_COLUMN = '_pigeon_seq';
-export { OLD_PREFIX, STAGING_PREFIX } from '../sql/work-tables.js';
 
 /**
  * The session of an import: strict, so a value the column cannot hold fails instead of being truncated or rounded

@@ -2,6 +2,7 @@ import type { ChunkSpec, ExportRequest } from '../contract.js';
 import type { SqlDialect } from '../sql/dialect.js';
 import { buildSelect } from '../sql/select-builder.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
+import { LOADS_TABLE, SEQ_COLUMN } from '../sql/work-tables.js';
 
 /** Every statement pigeon runs against PostgreSQL, in one place so engines can be compared side by side. */
 export const pgDialect: SqlDialect = {
@@ -11,9 +12,6 @@ export const pgDialect: SqlDialect = {
 
 const q = pgDialect.quoteIdent;
 
-export const LOADS_TABLE = '_pigeon_loads';
-export const SEQ_COLUMN = '_pigeon_seq';
-export { OLD_PREFIX, STAGING_PREFIX } from '../sql/work-tables.js';
 
 /**
  * A string literal that means exactly `value` whatever `standard_conforming_strings` says: the E'' form, where

@@ -49,6 +49,19 @@ export function buildNth(d: SqlDialect, req: ExportRequest, column: string, offs
   };
 }
 
+/**
+ * The value `offset` rows after `after` in the order of `column`, for a column without duplicates: the server walks
+ * the index from `after` instead of from the start (see split.ts).
+ */
+export function buildNthAfter(d: SqlDialect, req: ExportRequest, column: string, after: string, offset: number): BuiltQuery {
+  const inner = buildSelect(d, req);
+  const c = d.quoteIdent(column);
+  return {
+    sql: `SELECT ${c} FROM (${inner.sql}) AS pigeon_n WHERE ${c} IS NOT NULL AND ${c} > ${d.placeholder(inner.params.length)} ORDER BY ${c} LIMIT 1 OFFSET ${Math.max(0, Math.floor(offset))}`,
+    params: [...inner.params, after],
+  };
+}
+
 function rangeSql(d: SqlDialect, r: RangePredicate, params: string[]): string {
   const c = d.quoteIdent(r.column);
   const parts: string[] = [];
@@ -66,27 +79,4 @@ function rangeSql(d: SqlDialect, r: RangePredicate, params: string[]): string {
 
 function stripSemicolon(sql: string): string {
   return sql.trim().replace(/;\s*$/, '');
-}
-
-/**
- * Chunks from quantile boundaries b1 < b2 < … : (-∞, b1), [b1, b2), …, [bn, +∞); NULL keys go to the first chunk,
- * so every row lands in exactly one chunk.
- */
-export function chunksFromBoundaries(column: string, boundaries: readonly string[]): ChunkSpec[] {
-  if (boundaries.length === 0) return [{ index: 1 }];
-  const chunks: ChunkSpec[] = [];
-  for (let i = 0; i <= boundaries.length; i++) {
-    const lower = i === 0 ? undefined : { value: boundaries[i - 1]!, inclusive: true };
-    const upper = i === boundaries.length ? undefined : { value: boundaries[i]!, inclusive: false };
-    chunks.push({
-      index: i + 1,
-      range: {
-        column,
-        ...(lower ? { lower } : {}),
-        ...(upper ? { upper } : {}),
-        ...(i === 0 ? { includeNull: true } : {}),
-      },
-    });
-  }
-  return chunks;
 }

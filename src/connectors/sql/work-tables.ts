@@ -3,6 +3,10 @@ import { createHash } from 'node:crypto';
 /** Tables an import works in: the staging table of a load, and the old target of a swap until it is dropped. */
 export const STAGING_PREFIX = '_pigeon_stg_';
 export const OLD_PREFIX = '_pigeon_old_';
+/** The table in the target database where each committed load is recorded, in the commit's own transaction. */
+export const LOADS_TABLE = '_pigeon_loads';
+/** The staging column that keeps the load order ("the last row of a key in the load wins"). */
+export const SEQ_COLUMN = '_pigeon_seq';
 
 function shortHash(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 10);

@@ -4,18 +4,18 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import type { ConnectionConfig } from '../../config/types.js';
 import type { Cell, ColumnSchema } from '../../csv/types.js';
 import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
-import {
-  DEFAULT_CAPABILITIES,
-  type ChunkFeed,
-  type ChunkSpec,
-  type Connector,
-  type ConnectorOptions,
-  type CsvSink,
-  type ExportRequest,
-  type ImportRequest,
-  type ImportResult,
+import type {
+  ChunkFeed,
+  ChunkSpec,
+  Connector,
+  ConnectorOptions,
+  CsvSink,
+  ExportRequest,
+  ImportRequest,
+  ImportResult,
 } from '../contract.js';
-import { drainFeed } from '../feed.js';
+import { planSplitChunks } from '../sql/split.js';
+import { stagedImport, type StagedLoad, type TargetTable } from '../sql/staged-import.js';
 import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
 import { loadDriver } from '../driver.js';
@@ -35,7 +35,6 @@ const BATCH = 2000;
  * Ctrl-C and other nodes responsive.
  */
 export class SqliteConnector implements Connector {
-  readonly capabilities = { ...DEFAULT_CAPABILITIES, split: true };
   readonly #config: SqliteConfig;
   #Database: DatabaseCtor | undefined;
 
@@ -103,21 +102,17 @@ export class SqliteConnector implements Connector {
     }
   }
 
-  async splitBoundaries(req: ExportRequest, column: string, chunks: number): Promise<readonly string[]> {
+  async planChunks(req: ExportRequest): Promise<readonly ChunkSpec[]> {
     const db = await this.#handle(false);
     try {
-      const c = buildCount(sqliteDialect, req, column);
-      const total = Number(prepare(db, c.sql, req).pluck().get(...c.params));
-      const out: string[] = [];
-      for (let i = 1; i < chunks && total > 0; i++) {
-        const nth = buildNth(sqliteDialect, req, column, (i * total) / chunks);
-        const v = prepare(db, nth.sql, req).pluck().get(...nth.params);
-        if (v === null || v === undefined) continue;
-        const s = cellOf(v);
-        // Equal quantiles (a skewed key) collapse into one boundary; ranges stay disjoint and cover everything.
-        if (s !== null && out[out.length - 1] !== s) out.push(s);
-      }
-      return out;
+      const one = (q: { sql: string; params: readonly string[] }): unknown => prepare(db, q.sql, req).pluck().get(...q.params);
+      return await planSplitChunks(req, (column) => ({
+        count: async () => Number(one(buildCount(sqliteDialect, req, column))),
+        nth: async (rank) => {
+          const v = one(buildNth(sqliteDialect, req, column, rank));
+          return v === null || v === undefined ? null : cellOf(v);
+        },
+      }));
     } finally {
       db.close();
     }
@@ -166,89 +161,113 @@ export class SqliteConnector implements Connector {
 
   async import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
     const db = await this.#handle(true);
-    const staging = workTableName(STAGING_PREFIX, req.table, req.loadId);
     try {
-      db.exec(sqliteSql.createLoads);
-      if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) {
-        // Committed by an earlier attempt that died before recording it: loading again would duplicate rows.
-        const rows = await drainFeed(feed, signal);
-        return { rows };
-      }
-      const target = targetColumns(db, req.table);
-      if (!target && req.create === 'never') {
-        throw new PipelineError('IMPORT_FAILED', `target table \`${req.table}\` does not exist and create is \`never\``, {
-          table: req.table,
-        });
-      }
-      const declared = req.columns.map((c) => {
-        const existing = target?.get(c.name);
-        if (target && existing === undefined) {
-          throw new PipelineError('IMPORT_FAILED', `column \`${c.name}\` of the export does not exist in target table \`${req.table}\``, {
-            table: req.table,
-            column: c.name,
-          });
-        }
-        return { name: c.name, declared: existing ?? sqliteType(c) };
-      });
-      cleanLeftovers(db, req.table);
-      db.exec(sqliteSql.createStaging(staging, declared));
-      const names = req.columns.map((c) => c.name);
-      const insert = db.prepare(sqliteSql.insert(staging, names));
-      // Values are checked against the target's own column types when it exists: SQLite would store 'abc' in an
-      // INTEGER column without complaint, and the target's types are what its readers rely on.
-      const decoders = req.columns.map((c) => decoderFor(target ? { ...c, ...portableFromSqlite(target.get(c.name) ?? null) } : c));
-      const insertBatch = db.transaction((batch: unknown[][]) => {
-        for (const r of batch) insert.run(r);
-      });
-      let loaded = 0;
-      for await (const chunk of feed) {
-        const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names });
-        let batch: unknown[][] = [];
-        for await (const row of csv.rows) {
-          const values: unknown[] = new Array(row.cells.length + 1);
-          for (let i = 0; i < row.cells.length; i++) {
-            const cell = row.cells[i]!;
-            try {
-              values[i] = cell === null ? null : decoders[i]!(cell);
-            } catch (e) {
-              throw new PipelineError('BAD_VALUE', `${(e as Error).message} (value ${preview(cell)})`, {
-                table: req.table,
-                column: names[i]!,
-                chunk: chunk.name,
-                chunkLine: row.line,
-              });
-            }
-          }
-          values[row.cells.length] = ++loaded;
-          batch.push(values);
-          if (batch.length >= BATCH) {
-            insertBatch(batch);
-            batch = [];
-            await yieldToLoop();
-            signal?.throwIfAborted();
-          }
-        }
-        if (batch.length > 0) insertBatch(batch);
-      }
-      const expected = await feed.totalRows();
-      if (loaded !== expected) {
-        throw new PipelineError('ROW_COUNT_MISMATCH', `loaded ${loaded} rows into staging but the export wrote ${expected}`, {
-          table: req.table,
-        });
-      }
-      signal?.throwIfAborted();
-      commit(db, req, staging, names, !target, loaded);
-      return { rows: loaded };
+      return await stagedImport(req, feed, signal, new SqliteLoad(db, req, signal));
     } catch (e) {
-      try {
-        db.exec(sqliteSql.dropTable(staging));
-      } catch {
-        // The real error matters more than a failed clean-up; the next import drops leftovers.
-      }
       throw this.#wrap(e, 'IMPORT_FAILED', { table: req.table });
     } finally {
       db.close();
     }
+  }
+}
+
+interface SqliteTarget extends TargetTable {
+  /** Declared type by column name. */
+  readonly declared: ReadonlyMap<string, string>;
+}
+
+/** Rows go into a staging table in batches of synchronous transactions; the commit is one IMMEDIATE transaction. */
+class SqliteLoad implements StagedLoad<SqliteTarget> {
+  readonly #db: Db;
+  readonly #req: ImportRequest;
+  readonly #signal: AbortSignal | undefined;
+  readonly #staging: string;
+
+  constructor(db: Db, req: ImportRequest, signal: AbortSignal | undefined) {
+    this.#db = db;
+    this.#req = req;
+    this.#signal = signal;
+    this.#staging = workTableName(STAGING_PREFIX, req.table, req.loadId);
+  }
+
+  async committed(): Promise<boolean> {
+    this.#db.exec(sqliteSql.createLoads);
+    return this.#db.prepare(sqliteSql.loadCommitted).get(this.#req.loadId, this.#req.table) !== undefined;
+  }
+
+  async target(): Promise<SqliteTarget | undefined> {
+    const rows = this.#db.prepare(sqliteSql.tableInfo(this.#req.table)).all() as { name: string; type: string }[];
+    if (rows.length === 0) return undefined;
+    return { columns: rows.map((r) => ({ name: r.name })), declared: new Map(rows.map((r) => [r.name, r.type || 'TEXT'])) };
+  }
+
+  /**
+   * Drops staging tables left by crashed loads into the same target table. Only one load writes a given target at a
+   * time (one run per pipeline holds the lock), so any such table belongs to a dead process.
+   */
+  async dropLeftovers(): Promise<void> {
+    const prefix = workTablePrefix(STAGING_PREFIX, this.#req.table);
+    for (const { name } of this.#db.prepare(sqliteSql.stagingTables).all() as { name: string }[]) {
+      if (!name.startsWith(prefix)) continue;
+      try {
+        this.#db.exec(sqliteSql.dropTable(name));
+      } catch {
+        // In use by another writer: leave it.
+      }
+    }
+  }
+
+  async load(target: SqliteTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const db = this.#db;
+    const req = this.#req;
+    const names = req.columns.map((c) => c.name);
+    db.exec(sqliteSql.createStaging(this.#staging, req.columns.map((c) => ({ name: c.name, declared: target?.declared.get(c.name) ?? sqliteType(c) }))));
+    const insert = db.prepare(sqliteSql.insert(this.#staging, names));
+    // Values are checked against the target's own column types when it exists: SQLite would store 'abc' in an
+    // INTEGER column without complaint, and the target's types are what its readers rely on.
+    const decoders = req.columns.map((c) => decoderFor(target ? { ...c, ...portableFromSqlite(target.declared.get(c.name) ?? null) } : c));
+    const insertBatch = db.transaction((batch: unknown[][]) => {
+      for (const r of batch) insert.run(r);
+    });
+    let loaded = 0;
+    for await (const chunk of feed) {
+      const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names });
+      let batch: unknown[][] = [];
+      for await (const row of csv.rows) {
+        const values: unknown[] = new Array(row.cells.length + 1);
+        for (let i = 0; i < row.cells.length; i++) {
+          const cell = row.cells[i]!;
+          try {
+            values[i] = cell === null ? null : decoders[i]!(cell);
+          } catch (e) {
+            throw new PipelineError('BAD_VALUE', `${(e as Error).message} (value ${preview(cell)})`, {
+              table: req.table,
+              column: names[i]!,
+              chunk: chunk.name,
+              chunkLine: row.line,
+            });
+          }
+        }
+        values[row.cells.length] = ++loaded;
+        batch.push(values);
+        if (batch.length >= BATCH) {
+          insertBatch(batch);
+          batch = [];
+          await yieldToLoop();
+          this.#signal?.throwIfAborted();
+        }
+      }
+      if (batch.length > 0) insertBatch(batch);
+    }
+    return loaded;
+  }
+
+  async commit(target: SqliteTarget | undefined, rows: number): Promise<void> {
+    commit(this.#db, this.#req, this.#staging, this.#req.columns.map((c) => c.name), !target, rows);
+  }
+
+  async abandon(): Promise<void> {
+    this.#db.exec(sqliteSql.dropTable(this.#staging));
   }
 }
 
@@ -277,28 +296,6 @@ function commit(db: Db, req: ImportRequest, staging: string, names: readonly str
     db.exec(sqliteSql.dropTable(staging));
   });
   tx.immediate();
-}
-
-function targetColumns(db: Db, table: string): Map<string, string> | undefined {
-  const rows = db.prepare(sqliteSql.tableInfo(table)).all() as { name: string; type: string }[];
-  if (rows.length === 0) return undefined;
-  return new Map(rows.map((r) => [r.name, r.type || 'TEXT']));
-}
-
-/**
- * Drops staging tables left by crashed loads into the same target table. Only one load writes a given target at a
- * time (one run per pipeline holds the lock), so any such table belongs to a dead process.
- */
-function cleanLeftovers(db: Db, table: string): void {
-  const prefix = workTablePrefix(STAGING_PREFIX, table);
-  for (const { name } of db.prepare(sqliteSql.stagingTables).all() as { name: string }[]) {
-    if (!name.startsWith(prefix)) continue;
-    try {
-      db.exec(sqliteSql.dropTable(name));
-    } catch {
-      // In use by another writer: leave it.
-    }
-  }
 }
 
 function prepare(db: Db, sql: string, req: ExportRequest): Statement {

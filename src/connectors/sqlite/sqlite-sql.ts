@@ -1,5 +1,6 @@
 import type { ColumnSchema, PortableType } from '../../csv/types.js';
 import type { SqlDialect } from '../sql/dialect.js';
+import { LOADS_TABLE, SEQ_COLUMN } from '../sql/work-tables.js';
 
 /** Every statement pigeon runs against SQLite, in one place so engines can be compared side by side. */
 export const sqliteDialect: SqlDialect = {
@@ -9,8 +10,6 @@ export const sqliteDialect: SqlDialect = {
 
 const q = sqliteDialect.quoteIdent;
 
-export const LOADS_TABLE = '_pigeon_loads';
-export const SEQ_COLUMN = '_pigeon_seq';
 
 export const sqliteSql = {
   tableInfo: (table: string) => `SELECT name, type FROM pragma_table_info(${literal(table)})`,

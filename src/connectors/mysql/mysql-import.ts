@@ -1,0 +1,191 @@
+import type { PoolConnection } from 'mysql2';
+import { PipelineError } from '../../errors/pipeline-error.js';
+import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
+import { stagedImport, targetColumn, type StagedLoad } from '../sql/staged-import.js';
+import { LOADS_TABLE, OLD_PREFIX, STAGING_PREFIX, workTableName } from '../sql/work-tables.js';
+import {
+  describeTarget,
+  dropLeftovers,
+  hasUniqueKeyOn,
+  indexable,
+  loadCommitted,
+  splitTable,
+  swappable,
+  type MysqlTarget,
+} from './mysql-catalog.js';
+import { mysqlError } from './mysql-errors.js';
+import { loadChunks, type LoadTarget } from './mysql-load-chunks.js';
+import { query, scalar, withImportSqlMode, type MysqlSessions } from './mysql-session.js';
+import { mysqlSql, type ColumnDef } from './mysql-sql.js';
+import { importColumn, kindOfPortable, mysqlTypes, targetKind } from './mysql-types.js';
+
+/** Tables a failed import must drop, as far as it got. */
+interface Created {
+  staging?: string;
+  old?: string;
+  target?: string;
+}
+
+/**
+ * One import into MySQL: chunks re-encoded into LOAD DATA LOCAL INFILE (or batched INSERTs) into a staging table,
+ * then one commit. `overwrite` swaps the staging table in with one atomic RENAME (a copy of the target made with
+ * CREATE TABLE … LIKE, so it keeps indexes and defaults) unless the table has triggers or foreign keys; everything
+ * else runs in one transaction with the load record.
+ */
+export async function mysqlImport(sessions: MysqlSessions, req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
+  const created: Created = {};
+  try {
+    return await sessions.run(signal, async (conn) => {
+      if (!(await scalar(conn, mysqlSql.currentDatabase))) {
+        throw new PipelineError('IMPORT_FAILED', `connection \`${sessions.config.name}\` names no database: an import needs one for \`${LOADS_TABLE}\``, {
+          table: req.table,
+        });
+      }
+      await query(conn, { sql: mysqlSql.createLoads });
+      return withImportSqlMode(conn, signal, () => stagedImport(req, feed, signal, new MysqlLoad(sessions, conn, req, signal, created)));
+    });
+  } catch (e) {
+    // On a fresh connection: the import's own may be gone (killed on abort, lost with the server).
+    await sessions
+      .run(undefined, async (conn) => {
+        for (const t of [created.staging, created.old, created.target]) {
+          if (t !== undefined) await query(conn, { sql: mysqlSql.dropTable(t) }).catch(() => {});
+        }
+      })
+      .catch(() => {
+        // The real error matters more; the next import of this table drops leftovers.
+      });
+    throw mysqlError(e, 'IMPORT_FAILED', { connection: sessions.config.name, table: req.table, password: sessions.config.password });
+  }
+}
+
+export async function mysqlIsCommitted(sessions: MysqlSessions, table: string, loadId: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    return await sessions.run(signal, async (conn) => {
+      const exists = await query<unknown[]>(conn, { sql: mysqlSql.loadsExists, rowsAsArray: true });
+      return exists.rows.length > 0 && (await loadCommitted(conn, table, loadId));
+    });
+  } catch (e) {
+    throw mysqlError(e, 'IMPORT_FAILED', { connection: sessions.config.name, table, password: sessions.config.password });
+  }
+}
+
+class MysqlLoad implements StagedLoad<MysqlTarget> {
+  readonly caseInsensitiveNames = true;
+  readonly #sessions: MysqlSessions;
+  readonly #conn: PoolConnection;
+  readonly #req: ImportRequest;
+  readonly #signal: AbortSignal | undefined;
+  readonly #created: Created;
+  readonly #schema: string | undefined;
+  readonly #name: string;
+  #defs: ColumnDef[] = [];
+  #staging = '';
+  /** Overwrite by RENAME (else, in one transaction, by DELETE and INSERT). */
+  #swap = false;
+
+  constructor(sessions: MysqlSessions, conn: PoolConnection, req: ImportRequest, signal: AbortSignal | undefined, created: Created) {
+    this.#sessions = sessions;
+    this.#conn = conn;
+    this.#req = req;
+    this.#signal = signal;
+    this.#created = created;
+    ({ schema: this.#schema, name: this.#name } = splitTable(req.table));
+  }
+
+  committed(): Promise<boolean> {
+    return loadCommitted(this.#conn, this.#req.table, this.#req.loadId);
+  }
+
+  target(): Promise<MysqlTarget | undefined> {
+    return describeTarget(this.#conn, this.#schema, this.#name);
+  }
+
+  dropLeftovers(): Promise<void> {
+    return dropLeftovers(this.#conn, this.#schema, this.#req.table);
+  }
+
+  async load(target: MysqlTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const req = this.#req;
+    const conn = this.#conn;
+    const created = mysqlTypes(req.columns);
+    const plan = req.columns.map((c, i) => {
+      const existing = target && targetColumn(target.columns, c.name, true);
+      this.#defs.push({ name: c.name, definition: existing?.definition ?? created[i]! });
+      return importColumn(c, existing ? targetKind(existing.dataType) : kindOfPortable(c.type));
+    });
+    const inSchema = (t: string) => (this.#schema === undefined ? t : `${this.#schema}.${t}`);
+    this.#staging = inSchema(workTableName(STAGING_PREFIX, req.table, req.loadId));
+    this.#swap = req.mode === 'overwrite' && (!target || (await swappable(conn, this.#schema, this.#name)));
+    const withSeq = !this.#swap;
+    this.#created.staging = this.#staging;
+    if (withSeq) await query(conn, { sql: mysqlSql.createStaging(this.#staging, this.#defs) });
+    else if (target) await query(conn, { sql: mysqlSql.createStagingLike(this.#staging, req.table) });
+    else await query(conn, { sql: mysqlSql.createTable(this.#staging, this.#defs) });
+
+    const into: LoadTarget = { table: req.table, staging: this.#staging, names: req.columns.map((c) => c.name), plan, seq: withSeq };
+    // Rows keep their load order only on one session: spare ones are for a staging table without that column.
+    return loadChunks(this.#sessions, conn, into, feed, this.#signal, withSeq ? undefined : req.spareSession);
+  }
+
+  async commit(target: MysqlTarget | undefined, rows: number): Promise<void> {
+    const req = this.#req;
+    const conn = this.#conn;
+    const staging = this.#staging;
+    const created = this.#created;
+    const names = req.columns.map((c) => c.name);
+    const key = req.key ?? [];
+    const record = { sql: mysqlSql.recordLoad, values: [req.loadId, req.table, rows] };
+    if (this.#swap) {
+      // RENAME is DDL and commits by itself, so the load record follows it rather than sharing a transaction. A
+      // crash in between only means a retry finds no record and overwrites again with the same rows: overwrite is
+      // idempotent.
+      if (target) {
+        created.old = `${this.#schema === undefined ? '' : `${this.#schema}.`}${workTableName(OLD_PREFIX, req.table, req.loadId)}`;
+        await query(conn, { sql: mysqlSql.swap(req.table, created.old, staging) });
+        created.staging = undefined;
+        await query(conn, { sql: mysqlSql.dropTable(created.old) });
+        created.old = undefined;
+      } else {
+        await query(conn, { sql: mysqlSql.rename(staging, req.table) });
+        created.staging = undefined;
+      }
+      await query(conn, record);
+      return;
+    }
+
+    let upsert = false;
+    if (target) {
+      if (req.mode === 'merge') upsert = await hasUniqueKeyOn(conn, this.#schema, this.#name, key);
+    } else {
+      // Created just before the transaction (CREATE TABLE commits implicitly) and dropped again if it fails.
+      await query(conn, { sql: mysqlSql.createTable(req.table, this.#defs) });
+      created.target = req.table;
+    }
+    if (req.mode === 'merge' && key.every((k) => indexable(this.#defs.find((d) => d.name.toLowerCase() === k.toLowerCase())))) {
+      await query(conn, { sql: mysqlSql.stagingKeyIndex(staging, key) });
+    }
+    await query(conn, { sql: mysqlSql.begin });
+    try {
+      if (req.mode === 'overwrite') {
+        await query(conn, { sql: mysqlSql.deleteAll(req.table) });
+        await query(conn, { sql: mysqlSql.copyAll(req.table, staging, names) });
+      } else if (req.mode === 'append') {
+        await query(conn, { sql: mysqlSql.copyAll(req.table, staging, names) });
+      } else if (upsert) {
+        await query(conn, { sql: mysqlSql.mergeUpsert(req.table, staging, names, key) });
+      } else {
+        await query(conn, { sql: mysqlSql.mergeDelete(req.table, staging, key) });
+        await query(conn, { sql: mysqlSql.mergeInsert(req.table, staging, names, key) });
+      }
+      await query(conn, record);
+      await query(conn, { sql: mysqlSql.commit });
+    } catch (e) {
+      await query(conn, { sql: mysqlSql.rollback }).catch(() => {});
+      throw e;
+    }
+    created.target = undefined;
+    await query(conn, { sql: mysqlSql.dropTable(staging) });
+    created.staging = undefined;
+  }
+}

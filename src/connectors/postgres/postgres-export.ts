@@ -1,0 +1,134 @@
+import { RecordCounter } from '../../csv/record-counter.js';
+import type { ColumnSchema } from '../../csv/types.js';
+import { toPipelineError } from '../../errors/pipeline-error.js';
+import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
+import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
+import { planSplitChunks } from '../sql/split.js';
+import { isDatabaseError } from './postgres-errors.js';
+import { rows, type PgSessions, type Session } from './postgres-session.js';
+import { copyToStatement, describeTypes, pgDialect } from './postgres-sql.js';
+import { exportWrapper, portableFromPg, type PgTypeFacts } from './postgres-types.js';
+
+/** How long an aborted COPY may take to end after its backend was told to terminate, before its stream is cut. */
+const ABORT_GRACE_MS = 10_000;
+
+interface TypeRow {
+  source_type: string;
+  base_name: string;
+  typtype: string;
+  typcategory: string;
+  base_typmod: string;
+}
+
+export function factsOf(r: TypeRow): PgTypeFacts {
+  return { sourceType: r.source_type, baseName: r.base_name, typtype: r.typtype, category: r.typcategory, typmod: Number(r.base_typmod) };
+}
+
+/**
+ * Exports are `COPY (SELECT …) TO STDOUT` in CSV, written to the chunk file as they arrive: PostgreSQL's CSV is the
+ * exchange format once a few types are wrapped in the select (see postgres-types.ts).
+ */
+export class PgExport {
+  readonly #sessions: PgSessions;
+
+  constructor(sessions: PgSessions) {
+    this.#sessions = sessions;
+  }
+
+  async #read<T>(req: ExportRequest, signal: AbortSignal | undefined, work: (s: Session) => Promise<T>): Promise<T> {
+    signal?.throwIfAborted();
+    const sessions = this.#sessions;
+    const s = await sessions.take();
+    const stop = sessions.onAbort(s, signal);
+    try {
+      return await work(s);
+    } catch (e) {
+      if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, ...tableOf(req) });
+      if (!isDatabaseError(e)) s.broken = true;
+      throw sessions.error(e, 'EXPORT_FAILED', { node: req.node, ...tableOf(req) });
+    } finally {
+      stop();
+      sessions.release(s);
+    }
+  }
+
+  async #describe(s: Session, req: ExportRequest, chunk?: ChunkSpec): Promise<{ columns: ColumnSchema[]; facts: PgTypeFacts[] }> {
+    const bound = buildSelect(pgDialect, req, chunk);
+    const probe = await s.client.query({ text: `${bound.sql} LIMIT 0`, values: [...bound.params] });
+    const fields = probe.fields;
+    if (fields.length === 0) return { columns: [], facts: [] };
+    const types = await rows<TypeRow & { not_null: string }>(s, describeTypes, [
+      fields.map((f) => f.dataTypeID),
+      fields.map((f) => f.dataTypeModifier),
+      fields.map((f) => f.tableID),
+      fields.map((f) => f.columnID),
+    ]);
+    const facts = types.map((r) => factsOf(r));
+    const columns = fields.map((f, i) => {
+      const t = facts[i]!;
+      return { name: f.name, nullable: types[i]!.not_null !== 't', ...portableFromPg(t), source_type: t.sourceType };
+    });
+    return { columns, facts };
+  }
+
+  describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]> {
+    return this.#read(req, signal, async (s) => (await this.#describe(s, req)).columns);
+  }
+
+  maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null> {
+    return this.#read(req, signal, (s) => first(s, buildMax(pgDialect, req, column)));
+  }
+
+  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {
+    return this.#read(req, signal, (s) =>
+      planSplitChunks(req, (column) => ({
+        count: async () => Number(await first(s, buildCount(pgDialect, req, column))),
+        nth: (rank) => first(s, buildNth(pgDialect, req, column, rank)),
+      })),
+    );
+  }
+
+  exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
+    const sessions = this.#sessions;
+    return this.#read(req, signal, async (s) => {
+      const { facts } = await this.#describe(s, req, chunk);
+      const sql = copyToStatement(req, chunk, facts.map(exportWrapper));
+      const stream = s.client.query(sessions.copy.to(sql));
+      // On abort the backend is terminated, and the rest of what it sent is read and dropped until the stream
+      // ends: a backend blocked writing to a client that stopped reading would otherwise hang on.
+      let timer: NodeJS.Timeout | undefined;
+      const stop = sessions.onAbort(s, signal, () => {
+        timer = setTimeout(() => stream.destroy(), ABORT_GRACE_MS);
+        timer.unref();
+      });
+      const records = new RecordCounter();
+      try {
+        for await (const bytes of stream as AsyncIterable<Buffer>) {
+          if (signal?.aborted) continue;
+          if (!sink.raw(bytes, records.count(bytes))) await sink.drain();
+        }
+      } catch (e) {
+        // The sink failed or the stream broke: the backend may still be running the query, end it.
+        s.broken = true;
+        if (!signal?.aborted) await sessions.terminate(s.pid);
+        throw e;
+      } finally {
+        stop();
+        clearTimeout(timer);
+      }
+      signal?.throwIfAborted();
+      return stream.rowCount;
+    });
+  }
+}
+
+/** The first column of the first row, as text; null when there is none. */
+async function first(s: Session, q: { sql: string; params: readonly string[] }): Promise<string | null> {
+  const r = await s.client.query({ text: q.sql, values: [...q.params], rowMode: 'array' });
+  const v = (r.rows[0] as unknown[] | undefined)?.[0];
+  return typeof v === 'string' ? v : null;
+}
+
+function tableOf(req: ExportRequest): { table?: string } {
+  return req.source.table === undefined ? {} : { table: req.source.table };
+}

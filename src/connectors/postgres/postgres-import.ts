@@ -1,0 +1,280 @@
+import { pipeline } from 'node:stream/promises';
+import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
+import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
+import { spreadChunks } from '../feed.js';
+import { stagedImport, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
+import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
+import { commitLoad, dropQuietly, type LoadPlan, type TargetRef } from './postgres-commit.js';
+import { copyError, isDatabaseError } from './postgres-errors.js';
+import { factsOf } from './postgres-export.js';
+import { rows, type PgSessions, type Session } from './postgres-session.js';
+import {
+  converter,
+  currentSchema,
+  findTable,
+  loadsTableExists,
+  pgSql,
+  qualified,
+  stagingTables,
+  swapBlockers,
+  tableColumns,
+  targetIndexes,
+  uniqueIndexOnKey,
+  type ColumnSource,
+  type StagingColumn,
+} from './postgres-sql.js';
+import { needsConversion, pgTypeFor, type PgTypeFacts } from './postgres-types.js';
+
+interface PgColumn extends TargetColumn, PgTypeFacts {}
+
+/** An existing target: where it is, its oid and its columns. */
+interface PgTarget extends TargetTable, TargetRef {
+  readonly oid: string;
+  readonly columns: readonly PgColumn[];
+}
+
+/**
+ * One import into PostgreSQL: `COPY … FROM STDIN` into a staging table in the target's schema, then one
+ * transaction that swaps, appends or merges and records the load (postgres-commit.ts).
+ */
+export async function pgImport(sessions: PgSessions, req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
+  signal?.throwIfAborted();
+  let s = await sessions.take();
+  const stop = sessions.onAbort(s, signal);
+  const load = new PgLoad(sessions, s, req, signal);
+  try {
+    return await stagedImport(req, feed, signal, load);
+  } catch (e) {
+    stop();
+    if (s.broken) {
+      // Clean up on a fresh connection; the broken one goes first so it cannot hold the pool's last slot.
+      sessions.release(s);
+      s = await sessions.take().catch(() => s);
+    }
+    if (!s.released && load.schema !== undefined && load.created.length > 0) await dropQuietly(s, load.schema, load.created);
+    if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, table: req.table });
+    throw sessions.error(e, 'IMPORT_FAILED', { table: req.table });
+  } finally {
+    stop();
+    sessions.release(s);
+  }
+}
+
+export async function pgIsCommitted(sessions: PgSessions, table: string, loadId: string, signal?: AbortSignal): Promise<boolean> {
+  signal?.throwIfAborted();
+  const s = await sessions.take();
+  try {
+    const target = await resolveTarget(s, table, false);
+    if (!target) return false;
+    if ((await rows<{ found: string }>(s, loadsTableExists, [target.schema]))[0]?.found !== 't') return false;
+    return (await rows(s, pgSql.loadCommitted(target.schema), [loadId, table])).length > 0;
+  } catch (e) {
+    if (!isDatabaseError(e)) s.broken = true;
+    throw sessions.error(e, 'IMPORT_FAILED', { table });
+  } finally {
+    sessions.release(s);
+  }
+}
+
+class PgLoad implements StagedLoad<PgTarget> {
+  readonly #sessions: PgSessions;
+  readonly #s: Session;
+  readonly #req: ImportRequest;
+  readonly #signal: AbortSignal | undefined;
+  #ref: TargetRef | undefined;
+  #plan: LoadPlan | undefined;
+  /** Tables this load created, to drop if it fails. */
+  readonly created: string[] = [];
+
+  constructor(sessions: PgSessions, s: Session, req: ImportRequest, signal: AbortSignal | undefined) {
+    this.#sessions = sessions;
+    this.#s = s;
+    this.#req = req;
+    this.#signal = signal;
+  }
+
+  get schema(): string | undefined {
+    return this.#ref?.schema;
+  }
+
+  async committed(): Promise<boolean> {
+    const ref = (this.#ref = (await resolveTarget(this.#s, this.#req.table, true))!);
+    await ensureLoads(this.#s, ref.schema);
+    return (await rows(this.#s, pgSql.loadCommitted(ref.schema), [this.#req.loadId, this.#req.table])).length > 0;
+  }
+
+  async target(): Promise<PgTarget | undefined> {
+    const ref = this.#ref!;
+    if (ref.oid === undefined) return undefined;
+    const columns = (await rows<{ name: string } & Parameters<typeof factsOf>[0]>(this.#s, tableColumns, [ref.oid])).map((r) => ({ name: r.name, ...factsOf(r) }));
+    return { ...ref, oid: ref.oid, columns };
+  }
+
+  /**
+   * Drops staging tables left by crashed loads into the same target table. Only one load writes a given target at a
+   * time (one run per pipeline holds the lock), so any such table belongs to a dead process.
+   */
+  async dropLeftovers(): Promise<void> {
+    const schema = this.#ref!.schema;
+    const prefix = workTablePrefix(STAGING_PREFIX, this.#req.table);
+    const names = (await rows<{ name: string }>(this.#s, stagingTables, [schema, prefix])).map((r) => r.name);
+    if (names.length > 0) await dropQuietly(this.#s, schema, names);
+  }
+
+  async load(target: PgTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const plan = (this.#plan = await this.#planLoad(target));
+    await this.#s.client.query(plan.createStaging);
+    this.created.push(plan.staging);
+    const loaded = await this.#copyAll(plan, feed);
+    for (const sql of plan.buildIndexes) {
+      this.#signal?.throwIfAborted();
+      await this.#s.client.query(sql);
+    }
+    return loaded;
+  }
+
+  commit(_target: PgTarget | undefined, loaded: number): Promise<void> {
+    return commitLoad(this.#s, this.#req, this.#ref!, this.#plan!, loaded, this.created);
+  }
+
+  async #planLoad(target: PgTarget | undefined): Promise<LoadPlan> {
+    const s = this.#s;
+    const req = this.#req;
+    const ref = this.#ref!;
+    const names = req.columns.map((c) => c.name);
+    const columns: PgTypeFacts[] = req.columns.map((c) => {
+      // A column pigeon will create: only its type and whether it is bytea matter here.
+      if (!target) return { sourceType: pgTypeFor(c), baseName: c.type === 'binary' ? 'bytea' : '', typtype: 'b', category: '', typmod: -1 };
+      return target.columns.find((t) => t.name === c.name)!;
+    });
+    const conversions = req.columns.map((c, i) => needsConversion(c.type, columns[i]!));
+    const sources: ColumnSource[] = req.columns.map((c, i) => {
+      const kind = conversions[i];
+      return kind ? { name: c.name, convert: converter(kind, columns[i]!.sourceType) } : { name: c.name };
+    });
+    const stagingCols: StagingColumn[] = req.columns.map((c, i) => ({ name: c.name, type: conversions[i] ? 'text' : columns[i]!.sourceType }));
+    const converts = conversions.some((k) => k !== undefined);
+    const blockers = req.mode === 'overwrite' && target ? ((await rows<{ blockers: string }>(s, swapBlockers, [target.oid]))[0]?.blockers ?? 'unknown') : '';
+    const staging = workTableName(STAGING_PREFIX, req.table, req.loadId);
+    const stagingQ = qualified(ref.schema, staging);
+    const like = req.mode === 'overwrite' && target !== undefined && blockers === '' && !converts;
+    const upsert = req.mode === 'merge' && target !== undefined && (await rows<{ found: string }>(s, uniqueIndexOnKey, [target.oid, req.key ?? []]))[0]?.found === 't';
+    const buildIndexes = like ? await deferredIndexes(s, target.oid, stagingQ) : undefined;
+    return {
+      staging,
+      stagingQ,
+      kind: like ? 'like' : 'typed',
+      createStaging: !like
+        ? pgSql.createStaging(stagingQ, stagingCols)
+        : buildIndexes
+          ? pgSql.createLikeWithoutIndexes(stagingQ, ref.qualified)
+          : pgSql.createLike(stagingQ, ref.qualified),
+      buildIndexes: buildIndexes ?? [],
+      copy: pgSql.copyFrom(stagingQ, names),
+      sources,
+      ...(target === undefined ? { createTarget: pgSql.createTable(ref.qualified, req.columns.map((c, i) => ({ name: c.name, type: columns[i]!.sourceType }))) } : {}),
+      blockers,
+      upsert,
+    };
+  }
+
+  /**
+   * COPYs every chunk into staging. When the staging table's row order does not matter (a copy of the target to be
+   * swapped in), a backlog of exported chunks is spread over spare sessions as well: each COPY is parsed and
+   * written by its own backend, so a second one uses another core.
+   */
+  #copyAll(plan: LoadPlan, feed: ChunkFeed): Promise<number> {
+    const sessions = this.#sessions;
+    const spareSession = plan.kind === 'like' ? this.#req.spareSession : undefined;
+    return spreadChunks<Session>({
+      feed,
+      signal: this.#signal,
+      session: this.#s,
+      maxSessions: sessions.config.maxConnections,
+      spare:
+        spareSession &&
+        ((use, stop) =>
+          spareSession(async () => {
+            const h = await sessions.take();
+            const unhook = sessions.onAbort(h, stop);
+            try {
+              return await use(h);
+            } finally {
+              unhook();
+              sessions.release(h);
+            }
+          })),
+      load: (session, chunk, stop) => this.#copyChunk(session, plan, chunk, stop),
+    });
+  }
+
+  async #copyChunk(s: Session, plan: LoadPlan, chunk: StagedChunk, signal: AbortSignal | undefined): Promise<number> {
+    const input = await chunk.open();
+    const stream = s.client.query(this.#sessions.copy.from(plan.copy));
+    try {
+      // Chunk files quote a `\.` value (see csv/writer.ts), so no line of them can end COPY's data early.
+      await pipeline([input, stream], ...(signal ? [{ signal }] : []));
+    } catch (e) {
+      s.broken = true;
+      throw await copyError(e, this.#req, chunk, (err, code, where) => this.#sessions.error(err, code, where));
+    }
+    return stream.rowCount;
+  }
+}
+
+/** `schema.table` split on the dot; an unqualified name is looked up along the search path, created in its first schema. */
+async function resolveTarget(s: Session, table: string, required: boolean): Promise<TargetRef | undefined> {
+  const parts = table.split('.');
+  if (parts.length > 2 || parts.some((p) => p === '')) {
+    throw new PipelineError('IMPORT_FAILED', `table name \`${table}\` must be \`table\` or \`schema.table\``, { table });
+  }
+  const [given, name] = parts.length === 2 ? [parts[0]!, parts[1]!] : [undefined, parts[0]!];
+  const found = (await rows<{ oid: string; nspname: string; relkind: string }>(s, findTable, [given ?? null, name]))[0];
+  if (found) {
+    if (found.relkind !== 'r' && found.relkind !== 'p') {
+      throw new PipelineError('IMPORT_FAILED', `\`${table}\` is not a table (pg_class.relkind ${found.relkind})`, { table });
+    }
+    return { schema: found.nspname, name, qualified: qualified(found.nspname, name), oid: found.oid };
+  }
+  const schema = given ?? (await rows<{ schema: string | null }>(s, currentSchema))[0]?.schema ?? undefined;
+  if (schema === undefined || schema === null) {
+    if (!required) return undefined;
+    throw new PipelineError('IMPORT_FAILED', `no schema of the search path exists to create \`${table}\` in`, { table, hint: 'set options.schema on the connection' });
+  }
+  return { schema, name, qualified: qualified(schema, name) };
+}
+
+async function ensureLoads(s: Session, schema: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await s.client.query(pgSql.createLoads(schema));
+      return;
+    } catch (e) {
+      // Two sessions creating it at once: one wins, the other sees a duplicate catalog entry (the table, its row
+      // type, or the unique index behind either) and finds the table there when it tries again.
+      const code = (e as { code?: string }).code ?? '';
+      if (attempt > 0 || !['23505', '42P07', '42710'].includes(code)) throw e;
+    }
+  }
+}
+
+/**
+ * The statements that give `staging` the target's indexes after the load, unnamed so that PostgreSQL names them as
+ * LIKE would (the swap gives them the target's names back); undefined when one of them cannot be rebuilt that way,
+ * and the staging table then gets them from LIKE before the load.
+ */
+async function deferredIndexes(s: Session, targetOid: string, stagingQ: string): Promise<string[] | undefined> {
+  // Sessions read every value as text: booleans are 't' / 'f'.
+  const indexes = await rows<{ is_unique: string; is_constraint: string; def: string; prefix: string; special: string }>(s, targetIndexes, [targetOid]);
+  const out: string[] = [];
+  for (const r of indexes) {
+    if (r.special !== 'f') return undefined;
+    if (r.is_constraint === 't') {
+      out.push(`ALTER TABLE ${stagingQ} ADD ${r.def}`);
+    } else {
+      if (!r.def.startsWith(r.prefix)) return undefined;
+      out.push(`CREATE ${r.is_unique === 't' ? 'UNIQUE ' : ''}INDEX ON ${stagingQ} ${r.def.slice(r.prefix.length)}`);
+    }
+  }
+  return out;
+}

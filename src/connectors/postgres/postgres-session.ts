@@ -1,0 +1,178 @@
+import type { CustomTypesConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
+import { PipelineError } from '../../errors/pipeline-error.js';
+import { loadDriver } from '../driver.js';
+import type { PostgresConfig } from './postgres-config.js';
+import { pgError } from './postgres-errors.js';
+import { backendPid, schemaExists, serverVersion, sessionSetup, terminateBackend } from './postgres-sql.js';
+
+type PgModule = typeof import('pg');
+export type CopyModule = typeof import('pg-copy-streams');
+
+/** Every value arrives as the server's text: no Date objects, no floats for bigints, nothing re-formatted. */
+const RAW_TEXT = { getTypeParser: () => (value: string) => value } as unknown as CustomTypesConfig;
+
+/** One pooled connection held by one operation. */
+export interface Session {
+  readonly client: PoolClient;
+  /** The backend's process id, to terminate it from another connection when the operation is aborted. */
+  readonly pid: number;
+  /** The connection must not go back to the pool: aborted, failed mid-protocol, or a termination may be on its way. */
+  broken: boolean;
+  readonly onError: () => void;
+  released: boolean;
+}
+
+/**
+ * The pool of one PostgreSQL connection. Sessions run in UTC with ISO date and interval styles and the connection's
+ * search path (see sessionSetup); an aborted operation has its backend terminated from a separate connection.
+ */
+export class PgSessions {
+  readonly config: PostgresConfig;
+  #pg: PgModule | undefined;
+  #copy: CopyModule | undefined;
+  #pool: Pool | undefined;
+  readonly #pids = new WeakMap<object, number>();
+
+  constructor(config: PostgresConfig) {
+    this.config = config;
+  }
+
+  /** pg-copy-streams, once opened. */
+  get copy(): CopyModule {
+    if (!this.#copy) throw new PipelineError('INTERNAL', 'postgres connector used before open()');
+    return this.#copy;
+  }
+
+  #clientConfig(): PoolConfig {
+    const c = this.config.connect;
+    return {
+      ...(c.host === undefined ? {} : { host: c.host }),
+      ...(c.port === undefined ? {} : { port: c.port }),
+      ...(c.user === undefined ? {} : { user: c.user }),
+      ...(c.password === undefined ? {} : { password: c.password }),
+      ...(c.database === undefined ? {} : { database: c.database }),
+      ...(c.ssl === undefined ? {} : { ssl: c.ssl as PoolConfig['ssl'] }),
+      application_name: 'pigeon',
+      keepAlive: true,
+      types: RAW_TEXT,
+    };
+  }
+
+  /** A PipelineError of this connection (secrets masked, transient or not). */
+  error(e: unknown, code: Parameters<typeof pgError>[1], extra: Parameters<typeof pgError>[2] = {}): PipelineError {
+    return pgError(e, code, { connection: this.config.name, ...extra }, this.config.secrets);
+  }
+
+  async open(): Promise<void> {
+    const pg = await loadDriver<PgModule>('pg', 'postgres');
+    this.#copy = await loadDriver<CopyModule>('pg-copy-streams', 'postgres');
+    this.#pg = pg;
+    // One probe before the pool: bad credentials fail here, once, and the server version picks the session settings.
+    const probe = new pg.Client({ ...this.#clientConfig(), connectionTimeoutMillis: 30_000 });
+    probe.on('error', () => {});
+    let version: number;
+    try {
+      await probe.connect();
+      version = Number((await probe.query<{ v: string }>(serverVersion)).rows[0]?.v);
+      const schema = this.config.schema;
+      if (schema !== undefined) {
+        const found = await probe.query<{ found: string }>(schemaExists, [schema]);
+        if (found.rows[0]?.found !== 't') {
+          throw new PipelineError('INVALID_CONFIG', `connection \`${this.config.name}\`: schema \`${schema}\` (options.schema) does not exist`, {
+            connection: this.config.name,
+          });
+        }
+      }
+    } catch (e) {
+      throw this.error(e, 'CONNECT_FAILED');
+    } finally {
+      await probe.end().catch(() => {});
+    }
+    const setup = sessionSetup(this.config.schema, version < 120000);
+    const pool = new pg.Pool({
+      ...this.#clientConfig(),
+      max: this.config.maxConnections,
+      idleTimeoutMillis: 30_000,
+      onConnect: async (client) => {
+        await client.query(setup);
+        const r = await client.query<{ pid: string }>(backendPid);
+        this.#pids.set(client, Number(r.rows[0]?.pid));
+      },
+    });
+    // An idle connection the server closed: the pool drops it and the next use reconnects.
+    pool.on('error', () => {});
+    this.#pool = pool;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end();
+  }
+
+  async take(): Promise<Session> {
+    const pool = this.#pool;
+    if (!pool) throw new PipelineError('INTERNAL', 'postgres connector used before open()');
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw this.error(e, 'CONNECT_FAILED');
+    }
+    const session: Session = {
+      client,
+      pid: this.#pids.get(client) ?? 0,
+      broken: false,
+      released: false,
+      onError: () => {
+        session.broken = true;
+      },
+    };
+    // A checked-out client has no pool listener: without this, a dropped connection would crash the process.
+    client.on('error', session.onError);
+    return session;
+  }
+
+  release(s: Session): void {
+    if (s.released) return;
+    s.released = true;
+    s.client.removeListener('error', s.onError);
+    s.client.release(s.broken ? new Error('pigeon: connection discarded') : undefined);
+  }
+
+  /**
+   * Ends the backend of an aborted operation from a separate connection (the operation's own is busy). A
+   * termination, not a cancel: a backend blocked writing to a client that stopped reading only reacts to that.
+   */
+  async terminate(pid: number): Promise<void> {
+    const pg = this.#pg;
+    if (!pg || pid === 0) return;
+    const killer = new pg.Client({ ...this.#clientConfig(), connectionTimeoutMillis: 10_000 });
+    killer.on('error', () => {});
+    try {
+      await killer.connect();
+      await killer.query(terminateBackend, [pid]);
+    } catch {
+      // Best effort: closing the socket ends the backend too, only later.
+    } finally {
+      await killer.end().catch(() => {});
+    }
+  }
+
+  /** While `signal` is not aborted; on abort the session's backend is terminated and the session discarded. */
+  onAbort(s: Session, signal: AbortSignal | undefined, also?: () => void): () => void {
+    if (!signal) return () => {};
+    const abort = () => {
+      s.broken = true;
+      also?.();
+      void this.terminate(s.pid);
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    return () => signal.removeEventListener('abort', abort);
+  }
+}
+
+/** The rows of one statement. */
+export async function rows<R extends QueryResultRow>(s: Session, text: string, values: readonly unknown[] = []): Promise<R[]> {
+  return (await s.client.query<R>({ text, values: [...values] })).rows;
+}

@@ -1,0 +1,105 @@
+import { PipelineError } from '../../errors/pipeline-error.js';
+import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
+import { abortable, drainFeed } from '../feed.js';
+
+/** A column of an existing target table, as the engine's catalog names it. */
+export interface TargetColumn {
+  readonly name: string;
+}
+
+/** An existing target table as an engine describes it; engines extend it with what their load and commit need. */
+export interface TargetTable {
+  readonly columns: readonly TargetColumn[];
+}
+
+/**
+ * One import into a SQL engine through a staging table: the steps every engine fills in with its own dialect and
+ * sessions. `stagedImport` runs them in order and keeps the rules that are the same everywhere.
+ */
+export interface StagedLoad<T extends TargetTable> {
+  /** Column names compare case-insensitively in this engine (MySQL). */
+  readonly caseInsensitiveNames?: boolean;
+  /** Whether `req.loadId` has committed into the table already (creating the load records table when missing). */
+  committed(): Promise<boolean>;
+  /** The target table, or undefined when it does not exist. */
+  target(): Promise<T | undefined>;
+  /** Drops work tables that crashed loads into the same target left behind. */
+  dropLeftovers(): Promise<void>;
+  /** Creates the staging table and loads every chunk of the feed into it; returns the rows loaded. */
+  load(target: T | undefined, feed: ChunkFeed): Promise<number>;
+  /** The swap, append or merge together with the load record: happens once or not at all. */
+  commit(target: T | undefined, rows: number): Promise<void>;
+  /**
+   * After a failure: drops what this load created, if it can (the next load drops leftovers anyway). Engines whose
+   * session may be gone by then clean up on a fresh one after `stagedImport` returns instead.
+   */
+  abandon?(): Promise<void>;
+}
+
+/**
+ * The skeleton of every SQL import: a load that committed in an earlier attempt is not loaded again (its feed is
+ * drained); the target must exist unless it may be created, and hold every exported column; a merge needs its key
+ * among the exported columns; the staging table must receive exactly the rows the export wrote before the commit.
+ */
+export async function stagedImport<T extends TargetTable>(
+  req: ImportRequest,
+  feed: ChunkFeed,
+  signal: AbortSignal | undefined,
+  load: StagedLoad<T>,
+): Promise<ImportResult> {
+  if (await load.committed()) {
+    // Committed by an earlier attempt that died before recording it: loading again would duplicate rows. Its
+    // staging table may still be there (killed between the commit and the drop).
+    await load.dropLeftovers();
+    return { rows: await drainFeed(feed, signal) };
+  }
+  const target = await load.target();
+  checkTarget(req, target, load.caseInsensitiveNames ?? false);
+  await load.dropLeftovers();
+  try {
+    const loaded = await load.load(target, feed);
+    const expected = await abortable(feed.totalRows(), signal);
+    if (loaded !== expected) {
+      throw new PipelineError('ROW_COUNT_MISMATCH', `loaded ${loaded} rows into staging but the export wrote ${expected}`, { table: req.table });
+    }
+    signal?.throwIfAborted();
+    await load.commit(target, loaded);
+    return { rows: loaded };
+  } catch (e) {
+    await load.abandon?.().catch(() => {});
+    throw e;
+  }
+}
+
+/** The rules on a target every engine shares; throws IMPORT_FAILED naming the table and column. */
+export function checkTarget(req: ImportRequest, target: TargetTable | undefined, caseInsensitive: boolean): void {
+  const norm = caseInsensitive ? (n: string) => n.toLowerCase() : (n: string) => n;
+  if (!target && req.create === 'never') {
+    throw new PipelineError('IMPORT_FAILED', `target table \`${req.table}\` does not exist and create is \`never\``, { table: req.table });
+  }
+  if (target) {
+    const have = new Set(target.columns.map((c) => norm(c.name)));
+    for (const c of req.columns) {
+      if (!have.has(norm(c.name))) {
+        throw new PipelineError('IMPORT_FAILED', `column \`${c.name}\` of the export does not exist in target table \`${req.table}\``, {
+          table: req.table,
+          column: c.name,
+        });
+      }
+    }
+  }
+  if (req.mode === 'merge') {
+    const key = req.key ?? [];
+    if (key.length === 0) throw new PipelineError('IMPORT_FAILED', 'merge needs a key', { table: req.table });
+    const exported = new Set(req.columns.map((c) => norm(c.name)));
+    const missing = key.find((k) => !exported.has(norm(k)));
+    if (missing !== undefined) {
+      throw new PipelineError('IMPORT_FAILED', `merge key column \`${missing}\` is not among the exported columns`, { table: req.table, column: missing });
+    }
+  }
+}
+
+/** The column of `target` that an exported column loads into (see StagedLoad.caseInsensitiveNames). */
+export function targetColumn<C extends TargetColumn>(columns: readonly C[], name: string, caseInsensitive: boolean): C | undefined {
+  return columns.find((c) => c.name === name) ?? (caseInsensitive ? columns.find((c) => c.name.toLowerCase() === name.toLowerCase()) : undefined);
+}

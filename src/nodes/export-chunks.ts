@@ -1,0 +1,143 @@
+import type { Connector, CsvSink, ExportRequest, StagedChunk } from '../connectors/contract.js';
+import type { ConnectionManager } from '../connectors/runtime.js';
+import type { Cell } from '../csv/types.js';
+import { PipelineError } from '../errors/pipeline-error.js';
+import type { StagingArea } from '../staging/staging.js';
+import type { ChunkCheckpoint, NodeCheckpoint } from './checkpoint.js';
+import type { ChunkQueue } from './chunk-queue.js';
+
+export interface NodeProgress {
+  rowsExported: number;
+  rowsImported: number;
+  bytes: number;
+}
+
+export const CHECKPOINT = 'checkpoint.json';
+
+/**
+ * The checkpoint of a node while its chunks export: each finished chunk is recorded atomically as it finishes.
+ * Writes are serialised, since chunks finish concurrently and each write must include the others' results.
+ */
+export class CheckpointWriter {
+  readonly #area: StagingArea;
+  #state: NodeCheckpoint;
+  #writes: Promise<void> = Promise.resolve();
+
+  constructor(area: StagingArea, state: NodeCheckpoint) {
+    this.#area = area;
+    this.#state = state;
+  }
+
+  get state(): NodeCheckpoint {
+    return this.#state;
+  }
+
+  saveChunk(done: ChunkCheckpoint): Promise<void> {
+    return this.save((s) => ({ ...s, chunks: s.chunks.map((c) => (c.index === done.index ? done : c)) }));
+  }
+
+  save(change: (s: NodeCheckpoint) => NodeCheckpoint): Promise<void> {
+    this.#writes = this.#writes.then(async () => {
+      this.#state = change(this.#state);
+      await this.#area.writeJson(CHECKPOINT, this.#state);
+    });
+    return this.#writes;
+  }
+
+  /** Waits for the writes queued so far; never rejects (a failed write already failed its caller). */
+  settled(): Promise<void> {
+    return this.#writes.catch(() => {});
+  }
+}
+
+export interface ExportChunksOptions {
+  readonly node: string;
+  readonly source: Connector;
+  readonly sourceConnection: string;
+  readonly connections: ConnectionManager;
+  readonly req: ExportRequest;
+  readonly area: StagingArea;
+  readonly columns: readonly string[];
+  readonly checkpoint: CheckpointWriter;
+  readonly queue: ChunkQueue;
+  readonly progress: NodeProgress;
+  readonly signal: AbortSignal;
+  readonly log: (level: 'debug', message: string, fields: Record<string, unknown>) => void;
+  /** Called once a chunk is durable; crash tests kill the process there. */
+  readonly onDurable?: (chunk: ChunkCheckpoint) => void;
+}
+
+/**
+ * Exports the chunks that are not done, in parallel up to the source connection's session limit, and hands every
+ * chunk to the import queue as it becomes available (chunks already exported at once). Returns the rows exported in
+ * total; rejects with the first failure once every chunk has settled.
+ */
+export async function exportChunks(o: ExportChunksOptions): Promise<number> {
+  const jobs = o.checkpoint.state.chunks.map(async (c) => {
+    if (c.done) {
+      o.queue.add(staged(o.area, c));
+      return c.rows ?? 0;
+    }
+    const done = await o.connections.session(o.sourceConnection, async () => {
+      const started = Date.now();
+      const d = await exportChunk(o, c);
+      o.log('debug', `node ${o.node}: chunk ${c.index} exported, ${d.rows} rows`, {
+        node: o.node,
+        event: 'chunk_exported',
+        chunk: c.index,
+        rows: d.rows,
+        bytes: d.bytes,
+        started_at: new Date(started).toISOString(),
+        duration_ms: Date.now() - started,
+      });
+      return d;
+    });
+    await o.checkpoint.saveChunk(done);
+    o.onDurable?.(done);
+    o.queue.add(staged(o.area, done));
+    return done.rows ?? 0;
+  });
+  const settled = await Promise.allSettled(jobs);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.reduce((n, s) => n + (s as PromiseFulfilledResult<number>).value, 0);
+}
+
+export function staged(area: StagingArea, c: ChunkCheckpoint): StagedChunk {
+  return { index: c.index, name: area.describe(c.file), rows: c.rows ?? 0, open: () => area.openChunk(c.file) };
+}
+
+async function exportChunk(o: ExportChunksOptions, c: ChunkCheckpoint): Promise<ChunkCheckpoint> {
+  o.signal.throwIfAborted();
+  const { progress } = o;
+  const writer = await o.area.createChunk(c.file, o.columns);
+  const counts: Record<string, number> = {};
+  const sink: CsvSink = {
+    row(values: readonly Cell[]) {
+      progress.rowsExported++;
+      return writer.row(values);
+    },
+    raw(bytes: Buffer | string, rows?: number) {
+      progress.rowsExported += rows ?? 0;
+      return writer.raw(bytes, rows);
+    },
+    drain: () => writer.drain(),
+    count(what: string, n = 1) {
+      counts[what] = (counts[what] ?? 0) + n;
+    },
+  };
+  const spec = { index: c.index, ...(c.range ? { range: c.range } : {}), ...(c.part ? { part: c.part } : {}) };
+  let rows: number;
+  try {
+    rows = await o.source.exportChunk(o.req, spec, sink, o.signal);
+  } catch (e) {
+    await writer.abort().catch(() => {});
+    throw e;
+  }
+  const meta = await writer.finish();
+  progress.bytes += meta.bytes;
+  if (meta.rows !== rows && meta.rows !== 0) {
+    throw new PipelineError('ROW_COUNT_MISMATCH', `chunk ${c.file}: the source reported ${rows} rows but ${meta.rows} were written`, { node: o.node });
+  }
+  return { ...spec, file: c.file, done: true, rows, bytes: meta.bytes, sha256: meta.sha256, ...(Object.keys(counts).length > 0 ? { counts } : {}) };
+}
