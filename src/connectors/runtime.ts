@@ -1,7 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { ConnectionConfig } from '../config/types.js';
 import { PipelineError, toPipelineError } from '../errors/pipeline-error.js';
-import type { Connector, ConnectorOptions } from './contract.js';
+import type { Connector, ConnectorKind, ConnectorOptions } from './contract.js';
 import { getConnectorKind } from './registry.js';
 
 /**
@@ -15,11 +15,14 @@ export class ConnectionManager {
   readonly #open = new Map<string, Promise<Connector>>();
   readonly #opened: string[] = [];
   readonly #limits = new Map<string, LimitFunction>();
+  readonly #kinds: (type: string) => ConnectorKind | undefined;
   #closed = false;
 
-  constructor(configs: Readonly<Record<string, ConnectionConfig>>, options: ConnectorOptions) {
+  /** `kinds`: where connection types are looked up; the registry unless a test or an embedding tool brings its own. */
+  constructor(configs: Readonly<Record<string, ConnectionConfig>>, options: ConnectorOptions, kinds: (type: string) => ConnectorKind | undefined = getConnectorKind) {
     this.#configs = configs;
     this.#options = options;
+    this.#kinds = kinds;
   }
 
   /** The connector of a connection, opened on first use. */
@@ -38,7 +41,7 @@ export class ConnectionManager {
   async #connect(name: string, signal?: AbortSignal): Promise<Connector> {
     const config = this.#configs[name];
     if (!config) throw new PipelineError('UNKNOWN_CONNECTION', `connection \`${name}\` is not defined`, { connection: name });
-    const kind = getConnectorKind(config.type);
+    const kind = this.#kinds(config.type);
     if (!kind) throw new PipelineError('INVALID_CONFIG', `unknown connection type \`${config.type}\``, { connection: name });
     const create = await kind.load();
     const connector = create(config, this.#options);
@@ -78,7 +81,7 @@ export class ConnectionManager {
 
   maxConnections(name: string): number {
     const config = this.#configs[name];
-    const kind = config ? getConnectorKind(config.type) : undefined;
+    const kind = config ? this.#kinds(config.type) : undefined;
     return Math.max(1, config?.max_connections ?? kind?.capabilities.defaultMaxConnections ?? 1);
   }
 

@@ -895,29 +895,22 @@ test('connection problems: bad credentials are permanent and never show the pass
   });
 });
 
-test('200k rows: export and import speed (measured, printed)', async (t) => {
+test('LOAD DATA and the INSERT fallback load the same 20k rows exactly (speed is the bench\'s to measure)', async () => {
   const tmp = tempDir('pigeon-mysql-');
   await withDatabases(2, async ([src, dst], admin) => {
     await admin.query(`CREATE TABLE \`${src}\`.wide (id INT PRIMARY KEY, name VARCHAR(40), amount DECIMAL(12,2), at DATETIME(6), score DOUBLE, note TEXT, flag TINYINT(1))`);
     await admin.query(
       `INSERT INTO \`${src}\`.wide SELECT i, CONCAT('name ', i, ', "quoted"'), i / 100, TIMESTAMPADD(MICROSECOND, i * 1234567, '2024-01-01'), ` +
-        `i / 7, IF(i % 10 = 0, NULL, REPEAT('n', i % 50)), i % 2 FROM (${numbers(200000)}) AS s`,
+        `i / 7, IF(i % 10 = 0, NULL, REPEAT('n', i % 50)), i % 2 FROM (${numbers(20000)}) AS s`,
     );
     const from = await connect(src!);
     const to = await connect(dst!);
     const slow = await connect(dst!, { local_infile: false });
     try {
-      let t0 = performance.now();
       const exp = await exportChunks(from, exportReq('wide'), tmp.dir);
-      const exportMs = performance.now() - t0;
-      t0 = performance.now();
+      assert.equal(exp.total, 20000);
       await to.import(importReq('wide', exp.columns, 'overwrite'), feedOf(exp.chunks, exp.total));
-      const importMs = performance.now() - t0;
-      t0 = performance.now();
       await slow.import(importReq('wide_insert', exp.columns, 'overwrite'), feedOf(exp.chunks, exp.total));
-      const insertMs = performance.now() - t0;
-      const rate = (ms: number) => Math.round(200000 / (ms / 1000));
-      t.diagnostic(`export ${rate(exportMs)} rows/s, LOAD DATA import ${rate(importMs)} rows/s, INSERT fallback ${rate(insertMs)} rows/s`);
       const fp = (db: string, tbl: string) => `SELECT COUNT(*), SUM(CRC32(CONCAT_WS('|', id, name, amount, at, score * 1e0, note, flag))) FROM \`${db}\`.\`${tbl}\``;
       assert.deepEqual(await rows(admin, fp(dst!, 'wide')), await rows(admin, fp(src!, 'wide')));
       assert.deepEqual(await rows(admin, fp(dst!, 'wide_insert')), await rows(admin, fp(src!, 'wide')));

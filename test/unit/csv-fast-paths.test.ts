@@ -7,7 +7,7 @@ import { openCsv } from '../../src/csv/reader.js';
 import type { Cell } from '../../src/csv/types.js';
 import { encodeRow } from '../../src/csv/writer.js';
 import { CsvToTsv, type TsvColumn } from '../../src/connectors/mysql/mysql-load.js';
-import { importColumn } from '../../src/connectors/mysql/mysql-types.js';
+import { importColumn } from '../../src/connectors/mysql/mysql-columns.js';
 import { RecordCounter } from '../../src/csv/record-counter.js';
 
 const NASTY = ['', '\\N', '\\.', '"', ',', '\r', '\n', '\r\n', '\\', '\t', '\0', ' lead', 'trail ', '😀', '"\\N"', 'a""b', '\ufeff', 'ü,"\n'];

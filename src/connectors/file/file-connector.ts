@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database as Db } from 'better-sqlite3';
@@ -8,7 +8,7 @@ import type { Cell, ColumnSchema, SchemaSidecar } from '../../csv/types.js';
 import { ChunkFileWriter } from '../../csv/chunk-file.js';
 import { openCsv } from '../../csv/reader.js';
 import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
-import { readJsonIfExists, writeJsonAtomic, syncDir } from '../../state/atomic-file.js';
+import { readJsonIfExists, writeJsonAtomic } from '../../state/atomic-file.js';
 import { loadDriver } from '../driver.js';
 import { drainFeed } from '../feed.js';
 import {
@@ -20,18 +20,10 @@ import {
   type ExportRequest,
   type ImportRequest,
   type ImportResult,
-  type RangePredicate,
 } from '../contract.js';
+import { exists, FileLoadJournal } from '../objects/file-journal.js';
+import { MaxTracker, rangeFilter } from '../rows/range-filter.js';
 import { fileConfig, tablePath, type FileConfig } from './file-config.js';
-
-/** The load journal of one table file: which loads committed, and a commit in progress. */
-interface LoadJournal {
-  readonly committed: readonly string[];
-  /** Written before the rename of `tmp` over the table file: after this write the load counts as committed. */
-  readonly pending?: { readonly load_id: string; readonly tmp: string };
-}
-
-const JOURNAL_KEEP = 200;
 
 /**
  * A directory of CSV files in the exchange format, one `<table>.csv` per table, with a `<table>.schema.json`
@@ -90,15 +82,10 @@ export class FileConnector implements Connector {
     const src = await this.#open(req);
     const ci = src.csv.header.indexOf(column);
     if (ci < 0) throw new PipelineError('SOURCE_NOT_FOUND', `column \`${column}\` is not in ${src.path}`, { column });
-    const cmp = comparatorFor(src.all[ci]!);
-    const inWindow = windowFilter(req.window, src.csv.header, src.all);
-    let max: string | null = null;
-    for await (const row of src.csv.rows) {
-      const v = row.cells[ci];
-      if (v === null || v === undefined || !inWindow(row.cells)) continue;
-      if (max === null || cmp(v, max) > 0) max = v;
-    }
-    return max;
+    const max = new MaxTracker(src.all[ci]!);
+    const inWindow = rangeFilter(req.window, src.csv.header, src.all);
+    for await (const row of src.csv.rows) if (inWindow(row.cells)) max.offer(row.cells[ci]);
+    return max.value;
   }
 
   /** A file is read sequentially: cutting it into key ranges would read it once per chunk. */
@@ -108,8 +95,8 @@ export class FileConnector implements Connector {
 
   async exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
     const src = await this.#open(req);
-    const inWindow = windowFilter(req.window, src.csv.header, src.all);
-    const inChunk = windowFilter(chunk.range, src.csv.header, src.all);
+    const inWindow = rangeFilter(req.window, src.csv.header, src.all);
+    const inChunk = rangeFilter(chunk.range, src.csv.header, src.all);
     let rows = 0;
     for await (const row of src.csv.rows) {
       if (!inWindow(row.cells) || !inChunk(row.cells)) continue;
@@ -122,26 +109,13 @@ export class FileConnector implements Connector {
     return rows;
   }
 
-  #journalPath(table: string): string {
+  #journal(table: string): FileLoadJournal {
     const data = tablePath(this.#config, table, '.csv');
-    return join(dirname(data), '.pigeon', `${basename(data)}.loads.json`);
+    return new FileLoadJournal(join(dirname(data), '.pigeon', `${basename(data)}.loads.json`), data);
   }
 
-  /** Finishes a commit that a crash interrupted after it became durable (the journal says so). */
-  async #recover(table: string): Promise<LoadJournal> {
-    const jp = this.#journalPath(table);
-    const journal = (await readJsonIfExists<LoadJournal>(jp)) ?? { committed: [] };
-    if (!journal.pending) return journal;
-    const data = tablePath(this.#config, table, '.csv');
-    if (await exists(journal.pending.tmp)) await rename(journal.pending.tmp, data);
-    const settled = { committed: journal.committed };
-    await writeJsonAtomic(jp, settled);
-    return settled;
-  }
-
-  async isCommitted(table: string, loadId: string): Promise<boolean> {
-    const journal = await this.#recover(table);
-    return journal.committed.includes(loadId);
+  isCommitted(table: string, loadId: string): Promise<boolean> {
+    return this.#journal(table).committed(loadId);
   }
 
   async import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
@@ -150,8 +124,9 @@ export class FileConnector implements Connector {
     let tmp: string | undefined;
     try {
       await mkdir(dirname(data), { recursive: true });
-      const journal = await this.#recover(req.table);
-      if (journal.committed.includes(req.loadId)) {
+      const journal = this.#journal(req.table);
+      const committed = await journal.recover();
+      if (committed.includes(req.loadId)) {
         return { rows: await drainFeed(feed, signal) };
       }
       const existing = await exists(data);
@@ -187,15 +162,9 @@ export class FileConnector implements Connector {
         await writer.abort().catch(() => {});
         throw e;
       }
-      // Commit: journal first (durable "committed"), then the rename; #recover rolls a crash in between forward.
-      const jp = this.#journalPath(req.table);
-      const committed = [...journal.committed, req.loadId].slice(-JOURNAL_KEEP);
-      await writeJsonAtomic(jp, { committed, pending: { load_id: req.loadId, tmp } } satisfies LoadJournal);
-      await writeJsonAtomic(tablePath(this.#config, req.table, '.schema.json'), { format: 'pigeon-csv/1', columns: req.columns } satisfies SchemaSidecar);
-      await rename(tmp, data);
+      const sidecar = { format: 'pigeon-csv/1', columns: req.columns } satisfies SchemaSidecar;
+      await journal.commit(req.loadId, tmp, committed, () => writeJsonAtomic(tablePath(this.#config, req.table, '.schema.json'), sidecar));
       tmp = undefined;
-      await syncDir(dirname(data));
-      await writeJsonAtomic(jp, { committed } satisfies LoadJournal);
       return { rows: loaded };
     } catch (e) {
       if (tmp) await rm(tmp, { force: true }).catch(() => {});
@@ -271,52 +240,3 @@ async function copyRows(path: string, names: readonly string[], writer: ChunkFil
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Compares exchange text the way the column's type orders: integers exactly, floats as numbers, the rest as text. */
-function comparatorFor(c: ColumnSchema): (a: string, b: string) => number {
-  switch (c.type) {
-    case 'int16':
-    case 'int32':
-    case 'int64':
-    case 'uint64':
-      return (a, b) => {
-        const x = BigInt(a);
-        const y = BigInt(b);
-        return x < y ? -1 : x > y ? 1 : 0;
-      };
-    case 'float32':
-    case 'float64':
-    case 'decimal':
-      return (a, b) => Number(a) - Number(b);
-    default:
-      return (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-  }
-}
-
-function windowFilter(range: RangePredicate | undefined, header: readonly string[], columns: readonly ColumnSchema[]): (cells: readonly Cell[]) => boolean {
-  if (!range) return () => true;
-  const i = header.indexOf(range.column);
-  if (i < 0) throw new PipelineError('SOURCE_NOT_FOUND', `column \`${range.column}\` is not in the file`, { column: range.column });
-  const cmp = comparatorFor(columns[i]!);
-  return (cells) => {
-    const v = cells[i];
-    if (v === null || v === undefined) return range.includeNull === true;
-    if (range.lower) {
-      const c = cmp(v, range.lower.value);
-      if (c < 0 || (c === 0 && !range.lower.inclusive)) return false;
-    }
-    if (range.upper) {
-      const c = cmp(v, range.upper.value);
-      if (c > 0 || (c === 0 && !range.upper.inclusive)) return false;
-    }
-    return true;
-  };
-}

@@ -17,7 +17,7 @@ import { mysqlError } from './mysql-errors.js';
 import { loadChunks, type LoadTarget } from './mysql-load-chunks.js';
 import { query, scalar, withImportSqlMode, type MysqlSessions } from './mysql-session.js';
 import { mysqlSql, type ColumnDef } from './mysql-sql.js';
-import { importColumn, kindOfPortable, mysqlTypes, targetKind } from './mysql-types.js';
+import { importColumn, kindOfPortable, mysqlTypes, targetKind } from './mysql-columns.js';
 
 /** Tables a failed import must drop, as far as it got. */
 interface Created {

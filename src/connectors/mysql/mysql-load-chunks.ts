@@ -9,7 +9,7 @@ import { failOnWarnings, localInfileRefused, serverValueError, type LoadInto } f
 import { CsvToTsv, type TsvColumn } from './mysql-load.js';
 import { query, scalar, withImportSqlMode, type MysqlError, type MysqlSessions } from './mysql-session.js';
 import { mysqlSql } from './mysql-sql.js';
-import type { ImportColumn } from './mysql-types.js';
+import type { ImportColumn } from './mysql-columns.js';
 
 /** Rows per INSERT of the fallback path (fewer when max_allowed_packet says so). */
 const INSERT_BATCH = 1000;

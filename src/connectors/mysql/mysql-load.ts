@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { encodeRow } from '../../csv/writer.js';
-import { keepText, utcNaive, type ImportColumn } from './mysql-types.js';
+import { keepText, utcNaive, type ImportColumn } from './mysql-columns.js';
 
 /*
  * The import's hot path: a chunk file's CSV bytes re-encoded as LOAD DATA's tab format (FIELDS TERMINATED BY '\t'

@@ -1,0 +1,180 @@
+import type { ColumnSchema, PortableType } from '../../csv/types.js';
+import { toBoolean, toNumber } from '../../csv/values.js';
+import { RESULT_BYTES_PER_CHAR } from './mysql-types.js';
+
+/*
+ * The import side of MySQL types: the column type of a table pigeon creates, and how each exchange value is
+ * written into an existing column (see the table in mysql-types.ts).
+ */
+
+/** Portable column → the column type of a table pigeon creates. */
+export function mysqlType(c: ColumnSchema): string {
+  switch (c.type) {
+    case 'boolean':
+      return 'TINYINT(1)';
+    case 'int16':
+      return 'SMALLINT';
+    case 'int32':
+      return 'INT';
+    case 'int64':
+      return 'BIGINT';
+    case 'uint64':
+      return 'BIGINT UNSIGNED';
+    case 'float32':
+      return 'FLOAT';
+    case 'float64':
+      return 'DOUBLE';
+    case 'decimal':
+      // MySQL caps DECIMAL at 65 digits and 30 decimals: wider values then fail the import rather than round.
+      if (c.precision === undefined) return `DECIMAL(65,${Math.min(c.scale ?? 30, 30)})`;
+      return `DECIMAL(${Math.min(Math.max(c.precision, 1), 65)},${Math.min(c.scale ?? 0, 30, c.precision)})`;
+    case 'string':
+      return c.length !== undefined && c.length <= MAX_VARCHAR ? `VARCHAR(${c.length})` : 'LONGTEXT';
+    case 'text':
+      return 'LONGTEXT';
+    case 'binary':
+      return 'LONGBLOB';
+    case 'date':
+      return 'DATE';
+    case 'time':
+      return 'TIME(6)';
+    case 'timestamp':
+    case 'timestamptz':
+      return 'DATETIME(6)';
+    case 'json':
+      return 'JSON';
+    case 'uuid':
+      return 'CHAR(36)';
+  }
+}
+
+/** The longest VARCHAR of utf8mb4 that fits a row (65,535 bytes, 4 per character). */
+const MAX_VARCHAR = 16383;
+/** Bytes of a row's VARCHAR columns MySQL allows in total; the rest of a table's columns need some room too. */
+const ROW_VARCHAR_BUDGET = 60_000;
+
+/**
+ * The types of every column of a new table: as mysqlType, except that when the VARCHARs together would exceed the
+ * 65,535-byte row limit ("Row size too large"), the widest become LONGTEXT (stored off-row).
+ */
+export function mysqlTypes(columns: readonly ColumnSchema[]): string[] {
+  const types = columns.map(mysqlType);
+  const varcharBytes = (i: number) => {
+    const m = /^VARCHAR\((\d+)\)$/.exec(types[i]!);
+    return m ? Number(m[1]) * RESULT_BYTES_PER_CHAR + 2 : 0;
+  };
+  let total = types.reduce((n, _t, i) => n + varcharBytes(i), 0);
+  while (total > ROW_VARCHAR_BUDGET) {
+    let widest = 0;
+    for (let i = 1; i < types.length; i++) if (varcharBytes(i) > varcharBytes(widest)) widest = i;
+    total -= varcharBytes(widest);
+    types[widest] = 'LONGTEXT';
+  }
+  return types;
+}
+
+/** How a target column takes a value: decides the conversions of an import. */
+export type TargetKind = 'numeric' | 'bit' | 'text' | 'binary' | 'geometry' | 'temporal';
+
+/** information_schema DATA_TYPE → kind. */
+export function targetKind(dataType: string): TargetKind {
+  const t = dataType.toLowerCase();
+  if (t === 'bit') return 'bit';
+  if (/^(tinyint|smallint|mediumint|int|integer|bigint|decimal|numeric|float|double|real|year|bool|boolean)$/.test(t)) return 'numeric';
+  if (/^(binary|varbinary|tinyblob|blob|mediumblob|longblob|vector)$/.test(t)) return 'binary';
+  if (/^(geometry|point|linestring|polygon|multipoint|multilinestring|multipolygon|geometrycollection|geomcollection)$/.test(t)) return 'geometry';
+  if (/^(date|time|datetime|timestamp)$/.test(t)) return 'temporal';
+  return 'text';
+}
+
+/** The kind of a column pigeon creates from a portable type. */
+export function kindOfPortable(t: PortableType): TargetKind {
+  switch (t) {
+    case 'binary':
+      return 'binary';
+    case 'date':
+    case 'time':
+    case 'timestamp':
+    case 'timestamptz':
+      return 'temporal';
+    case 'string':
+    case 'text':
+    case 'json':
+    case 'uuid':
+      return 'text';
+    default:
+      return 'numeric';
+  }
+}
+
+/**
+ * How one column's exchange text reaches the target: `text` turns it into what the server parses (throws a
+ * message on a bad value), `via` says the loaded text is base64 for FROM_BASE64 (optionally made a geometry from
+ * WKB) or digits for a BIT column.
+ */
+export interface ImportColumn {
+  readonly name: string;
+  readonly text: (s: string) => string;
+  readonly via?: 'base64' | 'geometry' | 'bits';
+}
+
+/** The conversion of the columns whose exchange text the server takes as it is (the import copies their bytes). */
+export const keepText = (s: string): string => s;
+
+/** The conversion of a portable column into a target column of `kind`. */
+export function importColumn(c: ColumnSchema, kind: TargetKind): ImportColumn {
+  const same = keepText;
+  switch (c.type) {
+    case 'boolean':
+      if (kind === 'numeric' || kind === 'bit') return { name: c.name, text: (s) => (toBoolean(s) ? '1' : '0'), ...(kind === 'bit' ? { via: 'bits' } : {}) };
+      return { name: c.name, text: same };
+    case 'binary':
+      if (kind === 'binary' || kind === 'bit') return { name: c.name, text: checkBase64, via: 'base64' };
+      if (kind === 'geometry') return { name: c.name, text: checkBase64, via: 'geometry' };
+      return { name: c.name, text: same };
+    case 'timestamptz':
+      return { name: c.name, text: kind === 'temporal' ? utcNaive : same };
+    case 'float32':
+    case 'float64':
+      if (kind !== 'numeric') return { name: c.name, text: same };
+      return {
+        name: c.name,
+        text: (s) => {
+          const n = toNumber(s);
+          if (!Number.isFinite(n)) throw new Error(`${s} cannot be stored in a MySQL number column`);
+          return s;
+        },
+      };
+    default:
+      if (kind === 'bit') return { name: c.name, text: same, via: 'bits' };
+      return { name: c.name, text: same };
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function checkBase64(s: string): string {
+  if (s.length % 4 !== 0 || !BASE64.test(s)) throw new Error('not base64');
+  return s;
+}
+
+const TIMESTAMPTZ = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:Z|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+/**
+ * `YYYY-MM-DD HH:MM:SS[.f]±HH[:MM]` → the same instant as UTC wall-clock text without an offset (DATETIME has
+ * none; TIMESTAMP columns read it in the session's UTC). Fractions are kept as text, so no precision is lost.
+ */
+export function utcNaive(s: string): string {
+  const m = TIMESTAMPTZ.exec(s);
+  if (!m) throw new Error('not a timestamp with time zone');
+  const [, y, mo, d, h, mi, sec, frac = '', sign, oh = '00', om = '00'] = m;
+  const wall = `${y}-${mo}-${d} ${h}:${mi}:${sec}${frac}`;
+  const offset = sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  if (offset === 0) return wall;
+  // UTC arithmetic only: no process time zone is involved.
+  const t = new Date(0);
+  t.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  t.setUTCHours(Number(h), Number(mi) - offset, Number(sec), 0);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(t.getUTCFullYear(), 4)}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())} ${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}${frac}`;
+}

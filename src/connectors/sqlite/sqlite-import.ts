@@ -1,0 +1,174 @@
+import type { Database as Db } from 'better-sqlite3';
+import { openCsv } from '../../csv/reader.js';
+import type { ColumnSchema } from '../../csv/types.js';
+import { toBoolean, toBuffer, toNumber } from '../../csv/values.js';
+import { PipelineError } from '../../errors/pipeline-error.js';
+import type { ChunkFeed, ImportRequest } from '../contract.js';
+import type { StagedLoad, TargetTable } from '../sql/staged-import.js';
+import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
+import { portableFromSqlite, sqliteSql, sqliteType } from './sqlite-sql.js';
+
+/** Rows inserted per synchronous transaction: big enough to be fast, small enough to let the event loop breathe. */
+const BATCH = 2000;
+
+interface SqliteTarget extends TargetTable {
+  /** Declared type by column name. */
+  readonly declared: ReadonlyMap<string, string>;
+}
+
+/** Rows go into a staging table in batches of synchronous transactions; the commit is one IMMEDIATE transaction. */
+export class SqliteLoad implements StagedLoad<SqliteTarget> {
+  readonly #db: Db;
+  readonly #req: ImportRequest;
+  readonly #signal: AbortSignal | undefined;
+  readonly #staging: string;
+
+  constructor(db: Db, req: ImportRequest, signal: AbortSignal | undefined) {
+    this.#db = db;
+    this.#req = req;
+    this.#signal = signal;
+    this.#staging = workTableName(STAGING_PREFIX, req.table, req.loadId);
+  }
+
+  async committed(): Promise<boolean> {
+    this.#db.exec(sqliteSql.createLoads);
+    return this.#db.prepare(sqliteSql.loadCommitted).get(this.#req.loadId, this.#req.table) !== undefined;
+  }
+
+  async target(): Promise<SqliteTarget | undefined> {
+    const rows = this.#db.prepare(sqliteSql.tableInfo(this.#req.table)).all() as { name: string; type: string }[];
+    if (rows.length === 0) return undefined;
+    return { columns: rows.map((r) => ({ name: r.name })), declared: new Map(rows.map((r) => [r.name, r.type || 'TEXT'])) };
+  }
+
+  /**
+   * Drops staging tables left by crashed loads into the same target table. Only one load writes a given target at a
+   * time (one run per pipeline holds the lock), so any such table belongs to a dead process.
+   */
+  async dropLeftovers(): Promise<void> {
+    const prefix = workTablePrefix(STAGING_PREFIX, this.#req.table);
+    for (const { name } of this.#db.prepare(sqliteSql.stagingTables).all() as { name: string }[]) {
+      if (!name.startsWith(prefix)) continue;
+      try {
+        this.#db.exec(sqliteSql.dropTable(name));
+      } catch {
+        // In use by another writer: leave it.
+      }
+    }
+  }
+
+  async load(target: SqliteTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const db = this.#db;
+    const req = this.#req;
+    const names = req.columns.map((c) => c.name);
+    db.exec(sqliteSql.createStaging(this.#staging, req.columns.map((c) => ({ name: c.name, declared: target?.declared.get(c.name) ?? sqliteType(c) }))));
+    const insert = db.prepare(sqliteSql.insert(this.#staging, names));
+    // Values are checked against the target's own column types when it exists: SQLite would store 'abc' in an
+    // INTEGER column without complaint, and the target's types are what its readers rely on.
+    const decoders = req.columns.map((c) => decoderFor(target ? { ...c, ...portableFromSqlite(target.declared.get(c.name) ?? null) } : c));
+    const insertBatch = db.transaction((batch: unknown[][]) => {
+      for (const r of batch) insert.run(r);
+    });
+    let loaded = 0;
+    for await (const chunk of feed) {
+      const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names });
+      let batch: unknown[][] = [];
+      for await (const row of csv.rows) {
+        const values: unknown[] = new Array(row.cells.length + 1);
+        for (let i = 0; i < row.cells.length; i++) {
+          const cell = row.cells[i]!;
+          try {
+            values[i] = cell === null ? null : decoders[i]!(cell);
+          } catch (e) {
+            throw new PipelineError('BAD_VALUE', `${(e as Error).message} (value ${preview(cell)})`, {
+              table: req.table,
+              column: names[i]!,
+              chunk: chunk.name,
+              chunkLine: row.line,
+            });
+          }
+        }
+        values[row.cells.length] = ++loaded;
+        batch.push(values);
+        if (batch.length >= BATCH) {
+          insertBatch(batch);
+          batch = [];
+          await yieldToLoop();
+          this.#signal?.throwIfAborted();
+        }
+      }
+      if (batch.length > 0) insertBatch(batch);
+    }
+    return loaded;
+  }
+
+  async commit(target: SqliteTarget | undefined, rows: number): Promise<void> {
+    commit(this.#db, this.#req, this.#staging, this.#req.columns.map((c) => c.name), !target, rows);
+  }
+
+  async abandon(): Promise<void> {
+    this.#db.exec(sqliteSql.dropTable(this.#staging));
+  }
+}
+
+/** The swap, append or merge: one IMMEDIATE transaction together with the load record, so it happens once or not at all. */
+function commit(db: Db, req: ImportRequest, staging: string, names: readonly string[], create: boolean, rows: number): void {
+  const tx = db.transaction(() => {
+    if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) return;
+    if (create) db.exec(sqliteSql.createTable(req.table, req.columns));
+    switch (req.mode) {
+      case 'overwrite':
+        db.exec(sqliteSql.deleteAll(req.table));
+        db.exec(sqliteSql.copyAll(req.table, staging, names));
+        break;
+      case 'append':
+        db.exec(sqliteSql.copyAll(req.table, staging, names));
+        break;
+      case 'merge': {
+        const key = req.key ?? [];
+        db.exec(sqliteSql.stagingIndex(staging, key));
+        db.exec(sqliteSql.mergeDelete(req.table, staging, key));
+        db.exec(sqliteSql.mergeInsert(req.table, staging, names, key));
+        break;
+      }
+    }
+    db.prepare(sqliteSql.recordLoad).run(req.loadId, req.table, rows, new Date().toISOString());
+    db.exec(sqliteSql.dropTable(staging));
+  });
+  tx.immediate();
+}
+
+/** Exchange text → the value bound for a column of this portable type. */
+function decoderFor(c: ColumnSchema): (s: string) => unknown {
+  switch (c.type) {
+    case 'int16':
+    case 'int32':
+    case 'int64':
+      return (s) => {
+        if (!/^-?\d+$/.test(s)) throw new Error(`not an integer`);
+        return BigInt(s);
+      };
+    case 'float32':
+    case 'float64':
+      return (s) => {
+        const n = toNumber(s);
+        if (Number.isNaN(n) && s !== 'NaN') throw new Error('not a number');
+        return n;
+      };
+    case 'boolean':
+      return (s) => (toBoolean(s) ? 1 : 0);
+    case 'binary':
+      return (s) => toBuffer(s);
+    default:
+      return (s) => s;
+  }
+}
+
+function preview(s: string): string {
+  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
+}
+
+/** Lets timers, Ctrl-C and other nodes run between synchronous batches. */
+export function yieldToLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

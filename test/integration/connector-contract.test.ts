@@ -1,0 +1,91 @@
+/** The connector contract suite (test/support/connector-contract.ts) over every kind pigeon ships. */
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { getConnectorKind } from '../../src/connectors/registry.js';
+import { tempDir } from '../support/cli.js';
+import { connectorContract } from '../support/connector-contract.js';
+import { allowLargePackets, createDb } from '../support/engines.js';
+
+const kind = (name: string) => getConnectorKind(name)!;
+
+connectorContract({
+  kind: kind('sqlite'),
+  async place() {
+    const t = tempDir('pigeon-contract-sqlite-');
+    return { config: { path: join(t.dir, 'db.sqlite') }, cleanup: async () => t.cleanup() };
+  },
+});
+
+connectorContract({
+  kind: kind('file'),
+  async place() {
+    const t = tempDir('pigeon-contract-file-');
+    const dir = join(t.dir, 'out');
+    mkdirSync(dir);
+    return {
+      config: { dir },
+      // Temporary files of a load (`*.tmp`, `*.partial`) must not stay in the user's directory.
+      leftovers: async () => readdirSync(dir).filter((f) => /\.(tmp|partial)$/.test(f)),
+      cleanup: async () => t.cleanup(),
+    };
+  },
+});
+
+connectorContract({
+  kind: kind('mysql'),
+  async place() {
+    await allowLargePackets();
+    const t = tempDir('pigeon-contract-mysql-');
+    const db = await createDb('mysql', t.dir);
+    const name = /\/([^/"]+)"/.exec(db.yaml)![1]!;
+    const admin = () => mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+    return {
+      config: { url: `mysql://root@127.0.0.1:3306/${name}` },
+      leftovers: async () =>
+        (await db.rows(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (TABLE_NAME LIKE '\\_pigeon\\_stg\\_%' OR TABLE_NAME LIKE '\\_pigeon\\_old\\_%')`)).map((r) => String(r[0])),
+      sessions: async () => {
+        const c = await admin();
+        try {
+          const [rows] = await c.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()`, [name]);
+          // The test's own connection to the database is not pigeon's.
+          return Number((rows as { n: number }[])[0]!.n) - 1;
+        } finally {
+          await c.end();
+        }
+      },
+      cleanup: async () => {
+        await db.drop();
+        t.cleanup();
+      },
+    };
+  },
+});
+
+connectorContract({
+  kind: kind('postgres'),
+  async place() {
+    const t = tempDir('pigeon-contract-pg-');
+    const db = await createDb('postgres', t.dir);
+    const name = /\/([^/"]+)"/.exec(db.yaml)![1]!;
+    return {
+      config: { url: `postgres://postgres@127.0.0.1:5432/${name}` },
+      leftovers: async () => (await db.rows(`SELECT relname FROM pg_class WHERE relname LIKE '\\_pigeon\\_stg\\_%' OR relname LIKE '\\_pigeon\\_old\\_%'`)).map((r) => String(r[0])),
+      sessions: async () => {
+        const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+        await c.connect();
+        try {
+          const r = await c.query(`SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pigeon'`, [name]);
+          return Number(r.rows[0].n);
+        } finally {
+          await c.end();
+        }
+      },
+      cleanup: async () => {
+        await db.drop();
+        t.cleanup();
+      },
+    };
+  },
+});
