@@ -108,7 +108,7 @@ compile_java() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 port_free_or_die() {
-  if port_open "$1"; then die "port $1 is already in use by another process (set this service's *_PORT variable)"; fi
+  if port_open "$1"; then die "port $1 is already in use by another process (the *_PORT variables at the top of $0 move it)"; fi
 }
 
 # http_get PORT PATH : the raw HTTP/1.0 answer (no curl needed)
@@ -142,15 +142,16 @@ log_tail() { echo "----- last lines of $LOG_FILE -----" >&2; tail -n 40 "$LOG_FI
 
 # wait_ready TIMEOUT : poll `ready` every second; fail with the log tail when the process dies or time is up
 wait_ready() {
-  local timeout="$1" start now
-  start=$(date +%s)
+  local timeout="$1" start now ms
+  start=$(date +%s%N)
   while :; do
     if ready >/dev/null 2>&1; then
-      now=$(date +%s); say "ready after $((now - start))s (pid $(running_pid), log $LOG_FILE)"; return 0
+      ms=$(( ($(date +%s%N) - start) / 1000000 ))
+      say "ready after $((ms / 1000)).$(printf %03d $((ms % 1000)) | cut -c1)s (pid $(running_pid), log $LOG_FILE)"; return 0
     fi
     if ! running_pid >/dev/null; then log_tail; die "the server exited before it was ready"; fi
-    now=$(date +%s)
-    if [ $((now - start)) -ge "$timeout" ]; then
+    now=$(date +%s%N)
+    if [ $(( (now - start) / 1000000000 )) -ge "$timeout" ]; then
       log_tail; die "not ready after ${timeout}s (still running as pid $(running_pid); '$0 stop' ends it)"
     fi
     sleep 1
