@@ -51,6 +51,12 @@ export interface TargetConfig {
   /** Required for `merge`: the columns that identify a row. */
   readonly key?: readonly string[];
   readonly create: CreatePolicy;
+  /**
+   * `allow`: values the target's existing columns cannot hold exactly (fewer decimal places or fractional-second
+   * digits, a single-precision float) are rounded by the target as it does. Default: such a load fails, naming the
+   * column.
+   */
+  readonly lossy?: 'allow';
 }
 
 export interface NodeConfig {

@@ -106,6 +106,16 @@ export interface ImportRequest {
    */
   readonly loadId: string;
   /**
+   * `allow`: values that the existing target's columns would round (see lossy.ts) may be loaded. Otherwise such a
+   * load fails before any row is written, naming the column.
+   */
+  readonly lossy?: 'allow';
+  /**
+   * An append of an incremental window (`strategy: window`): the target's rows in this range of the column are
+   * replaced by the load, in the commit's own atomic step, so running the same interval again loads it once.
+   */
+  readonly replaceWindow?: RangePredicate;
+  /**
    * Runs `work` on one more session of the target connection if the connection's limit has one free right now, and
    * returns undefined (without running it) if not. An import may use it to load chunks over several sessions; it
    * never waits for a session, so it can neither exceed `max_connections` nor deadlock against other nodes.

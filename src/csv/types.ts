@@ -31,7 +31,10 @@ export interface ColumnSchema {
   readonly name: string;
   readonly type: PortableType;
   readonly nullable: boolean;
-  /** decimal precision and scale, string length, when the source knows them. */
+  /**
+   * decimal precision and scale, string length, when the source knows them; for time, timestamp and timestamptz,
+   * `precision` is the number of fractional-second digits.
+   */
   readonly precision?: number;
   readonly scale?: number;
   readonly length?: number;

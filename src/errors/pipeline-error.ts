@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'EXPORT_FAILED'
   | 'IMPORT_FAILED'
   | 'BAD_VALUE'
+  | 'LOSSY_VALUE'
   | 'BAD_CSV'
   | 'ROW_COUNT_MISMATCH'
   | 'CHECKSUM_MISMATCH'

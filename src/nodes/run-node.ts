@@ -169,6 +169,8 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     mode: node.target.mode,
     ...(node.target.key ? { key: node.target.key } : {}),
     create: node.target.create,
+    ...(node.target.lossy ? { lossy: node.target.lossy } : {}),
+    ...(node.target.mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
     columns: cp.columns,
     loadId,
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),

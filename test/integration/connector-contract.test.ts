@@ -1,6 +1,7 @@
 /** The connector contract suite (test/support/connector-contract.ts) over every kind pigeon ships. */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { getConnectorKind } from '../../src/connectors/registry.js';
@@ -12,9 +13,22 @@ const kind = (name: string) => getConnectorKind(name)!;
 
 connectorContract({
   kind: kind('sqlite'),
+  sql: 'sqlite',
   async place() {
     const t = tempDir('pigeon-contract-sqlite-');
-    return { config: { path: join(t.dir, 'db.sqlite') }, cleanup: async () => t.cleanup() };
+    const path = join(t.dir, 'db.sqlite');
+    return {
+      config: { path },
+      exec: async (sql) => {
+        const db = new Database(path);
+        try {
+          db.exec(sql);
+        } finally {
+          db.close();
+        }
+      },
+      cleanup: async () => t.cleanup(),
+    };
   },
 });
 
@@ -35,6 +49,7 @@ connectorContract({
 
 connectorContract({
   kind: kind('mysql'),
+  sql: 'mysql',
   async place() {
     await allowLargePackets();
     const t = tempDir('pigeon-contract-mysql-');
@@ -43,6 +58,7 @@ connectorContract({
     const admin = () => mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
     return {
       config: { url: `mysql://root@127.0.0.1:3306/${name}` },
+      exec: (sql) => db.exec(sql),
       leftovers: async () =>
         (await db.rows(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (TABLE_NAME LIKE '\\_pigeon\\_stg\\_%' OR TABLE_NAME LIKE '\\_pigeon\\_old\\_%')`)).map((r) => String(r[0])),
       sessions: async () => {
@@ -65,12 +81,14 @@ connectorContract({
 
 connectorContract({
   kind: kind('postgres'),
+  sql: 'postgres',
   async place() {
     const t = tempDir('pigeon-contract-pg-');
     const db = await createDb('postgres', t.dir);
     const name = /\/([^/"]+)"/.exec(db.yaml)![1]!;
     return {
       config: { url: `postgres://postgres@127.0.0.1:5432/${name}` },
+      exec: (sql) => db.exec(sql),
       leftovers: async () => (await db.rows(`SELECT relname FROM pg_class WHERE relname LIKE '\\_pigeon\\_stg\\_%' OR relname LIKE '\\_pigeon\\_old\\_%'`)).map((r) => String(r[0])),
       sessions: async () => {
         const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { ConnectionConfig, ImportMode, NodeConfig, Pipeline, SourceConfig } from '../../src/config/types.js';
+import type { ConnectionConfig, ImportMode, IncrementalConfig, NodeConfig, Pipeline, SourceConfig } from '../../src/config/types.js';
 import type { Connector, ConnectorKind, CsvSink } from '../../src/connectors/contract.js';
 import { ConnectionManager } from '../../src/connectors/runtime.js';
 import { openCsv } from '../../src/csv/reader.js';
@@ -22,11 +22,14 @@ import { LocalStagingStore } from '../../src/staging/local-staging.js';
 import { WatermarkStore } from '../../src/state/watermarks.js';
 import { tempDir } from './cli.js';
 import { contractSourceKind, type Dataset, type SourceBehaviour } from './contract-source.js';
+import { sqlTargetContract, type SqlDialect } from './connector-contract-sql.js';
 
 /** One place (a database, a directory, a bucket prefix) a test may fill, and how to look at it. */
 export interface ContractPlace {
   /** The connection's keys besides `name` and `type`. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** SQL kinds: runs a statement in the place's database (tests make tables of the user's own with it). */
+  exec?(sql: string): Promise<void>;
   /** Work tables or temporary files a load left behind (none after a success or a failure). */
   leftovers?(): Promise<readonly string[]>;
   /** Sessions this place's server still has open from pigeon (none once a run has closed its connections). */
@@ -41,6 +44,8 @@ export interface ContractSubject {
   place(): Promise<ContractPlace>;
   /** The source keys that read back a table this kind imported (default `{ table }`). */
   readonly sourceOf?: (table: string) => Omit<SourceConfig, 'connection'>;
+  /** A SQL target: the tests of test/support/connector-contract-sql.ts run too, with statements in this dialect. */
+  readonly sql?: SqlDialect;
 }
 
 const ID: ColumnSchema = { name: 'id', type: 'int64', nullable: false };
@@ -86,6 +91,8 @@ export function connectorContract(subject: ContractSubject): void {
   const { kind } = subject;
   const modes = kind.capabilities.modes;
   const firstMode: ImportMode = modes.includes('overwrite') ? 'overwrite' : modes[0]!;
+
+  if (subject.sql) sqlTargetContract(subject, subject.sql);
 
   describe(`connector contract: ${kind.kind}`, () => {
     test('the nasty-values table makes a round trip with every value kept', async () => {
@@ -197,6 +204,9 @@ export function connectorContract(subject: ContractSubject): void {
 
 interface LoadOptions {
   readonly key?: readonly string[];
+  readonly incremental?: IncrementalConfig;
+  /** The node allows values the target cannot hold exactly (`target.lossy: allow`). */
+  readonly lossy?: boolean;
   readonly behaviour?: Partial<SourceBehaviour>;
   readonly lineage?: string;
   readonly signal?: AbortSignal;
@@ -204,7 +214,7 @@ interface LoadOptions {
 }
 
 /** One test's place and the loads and reads it runs in it, each as a run of its own would. */
-class Harness {
+export class Harness {
   readonly place: ContractPlace;
   readonly #subject: ContractSubject;
   readonly #dir: string;
@@ -218,6 +228,11 @@ class Harness {
   #kinds = (type: string): ConnectorKind | undefined =>
     type === contractSourceKind.kind ? contractSourceKind : type === this.#subject.kind.kind ? this.#subject.kind : undefined;
 
+  exec(sql: string): Promise<void> {
+    assert.ok(this.place.exec, 'this place runs no statements');
+    return this.place.exec(sql);
+  }
+
   #target(): ConnectionConfig {
     return { ...this.place.config, name: 'dst', type: this.#subject.kind.kind };
   }
@@ -229,7 +244,8 @@ class Harness {
       tags: [],
       depends_on: [],
       source: { connection: 'src', table: 'data' },
-      target: { connection: 'dst', table, mode, create: 'if_missing', ...(mode === 'merge' && o.key ? { key: o.key } : {}) },
+      ...(o.incremental ? { incremental: o.incremental } : {}),
+      target: { connection: 'dst', table, mode, create: 'if_missing', ...(mode === 'merge' && o.key ? { key: o.key } : {}), ...(o.lossy ? { lossy: 'allow' as const } : {}) },
       retries: 0,
       retry_delay: 0,
       timeout: 60_000,
@@ -292,7 +308,7 @@ class Harness {
   }
 }
 
-async function withPlace(subject: ContractSubject, fn: (h: Harness) => Promise<void>): Promise<void> {
+export async function withPlace(subject: ContractSubject, fn: (h: Harness) => Promise<void>): Promise<void> {
   const t = tempDir(`pigeon-contract-${subject.kind.kind}-`);
   const place = await subject.place();
   try {

@@ -7,6 +7,7 @@ import type { ChunkSpec, Connector, ConnectorKind, CsvSink, ExportRequest } from
 import { DEFAULT_CAPABILITIES } from '../../src/connectors/contract.js';
 import type { Cell, ColumnSchema } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
+import { MaxTracker, rangeFilter } from '../../src/connectors/rows/range-filter.js';
 
 export interface Dataset {
   readonly columns: readonly ColumnSchema[];
@@ -52,8 +53,13 @@ class ContractSource implements Connector {
     return this.#dataset(req).columns;
   }
 
-  async maxValue(): Promise<string | null> {
-    throw new PipelineError('UNSUPPORTED', 'the contract source has no watermark');
+  async maxValue(req: ExportRequest, column: string): Promise<string | null> {
+    const { columns, rows } = this.#dataset(req);
+    const at = columns.findIndex((c) => c.name === column);
+    const max = new MaxTracker(columns[at]!);
+    const inWindow = rangeFilter(req.window, columns.map((c) => c.name), columns);
+    for (const r of rows) if (inWindow(r)) max.offer(r[at]);
+    return max.value;
   }
 
   async planChunks(req: ExportRequest): Promise<readonly ChunkSpec[]> {
@@ -62,7 +68,9 @@ class ContractSource implements Connector {
   }
 
   async exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
-    const { rows } = this.#dataset(req);
+    const { columns, rows: all } = this.#dataset(req);
+    const inWindow = rangeFilter(req.window, columns.map((c) => c.name), columns);
+    const rows = all.filter((r) => inWindow(r));
     const of = Number(chunk.part?.['of'] ?? 1);
     const size = Math.ceil(rows.length / of);
     const mine = rows.slice((chunk.index - 1) * size, chunk.index * size);

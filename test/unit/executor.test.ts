@@ -87,15 +87,20 @@ test('retries stop after `retries` extra attempts', async () => {
   assert.equal(result.nodes.get('a')?.state, 'failed');
 });
 
-test('a driver error with a transient code deep in the cause chain is retried', async () => {
-  let calls = 0;
-  const { result } = await run([node('a')], async () => {
-    calls++;
-    if (calls === 1) throw new PipelineError('IMPORT_FAILED', 'load failed', { cause: Object.assign(new Error('deadlock'), { code: 'ER_LOCK_DEADLOCK' }) });
-    return ok;
-  });
-  assert.equal(result.status, 'succeeded');
-  assert.equal(calls, 2);
+test('a network error or a connector\'s transient error deep in the cause chain is retried', async () => {
+  for (const cause of [
+    Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+    new PipelineError('IMPORT_FAILED', 'deadlock', { transient: true, cause: Object.assign(new Error('deadlock'), { code: 'ER_LOCK_DEADLOCK' }) }),
+  ]) {
+    let calls = 0;
+    const { result } = await run([node('a')], async () => {
+      calls++;
+      if (calls === 1) throw new PipelineError('IMPORT_FAILED', 'load failed', { cause });
+      return ok;
+    });
+    assert.equal(result.status, 'succeeded');
+    assert.equal(calls, 2);
+  }
 });
 
 test('an attempt that exceeds its timeout is cancelled through its signal and retried', async () => {

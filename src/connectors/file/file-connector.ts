@@ -20,6 +20,7 @@ import {
   type ExportRequest,
   type ImportRequest,
   type ImportResult,
+  type RangePredicate,
 } from '../contract.js';
 import { exists, FileLoadJournal } from '../objects/file-journal.js';
 import { MaxTracker, rangeFilter } from '../rows/range-filter.js';
@@ -140,7 +141,8 @@ export class FileConnector implements Connector {
         if (req.mode === 'merge') {
           loaded = await this.#merge(req, feed, existing ? data : undefined, writer, signal);
         } else {
-          if (req.mode === 'append' && existing) await copyRows(data, names, writer, signal);
+          // A window append replaces the interval's rows: the old file's rows in it are not copied.
+          if (req.mode === 'append' && existing) await copyRows(data, names, writer, req.columns, req.replaceWindow, signal);
           for await (const chunk of feed) {
             const csv = await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names });
             for await (const row of csv.rows) {
@@ -230,9 +232,18 @@ export class FileConnector implements Connector {
   }
 }
 
-async function copyRows(path: string, names: readonly string[], writer: ChunkFileWriter, signal?: AbortSignal): Promise<void> {
+async function copyRows(
+  path: string,
+  names: readonly string[],
+  writer: ChunkFileWriter,
+  columns: readonly ColumnSchema[],
+  without: RangePredicate | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
   const csv = await openCsv(createReadStream(path, { highWaterMark: 1 << 20 }), { name: path, expectColumns: names });
+  const replaced = without ? rangeFilter(without, names, columns) : () => false;
   for await (const row of csv.rows) {
+    if (replaced(row.cells)) continue;
     if (!writer.row(row.cells)) {
       await writer.drain();
       signal?.throwIfAborted();

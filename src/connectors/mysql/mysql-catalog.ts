@@ -1,5 +1,7 @@
 import type { PoolConnection } from 'mysql2';
 import { OLD_PREFIX, STAGING_PREFIX, workTablePrefix } from '../sql/work-tables.js';
+import type { Holds } from '../lossy.js';
+import type { Reference } from '../sql/keyed-overwrite.js';
 import type { TargetColumn, TargetTable } from '../sql/staged-import.js';
 import { likePrefix, mysqlSql, type ColumnDef } from './mysql-sql.js';
 import { query, textCast } from './mysql-session.js';
@@ -40,15 +42,38 @@ export async function describeTarget(conn: PoolConnection, schema: string | unde
   });
   if (rows.length === 0) return undefined;
   const exact = rows.filter((r) => r[0] === name);
-  const columns = (exact.length > 0 ? exact : rows).map(([, col, dataType, columnType, charset, collation]) => {
+  const columns = (exact.length > 0 ? exact : rows).map(([, col, dataType, columnType, charset, collation, precision, scale, fsp]) => {
     const text = charset && collation ? ` CHARACTER SET ${charset} COLLATE ${collation}` : '';
-    return { name: col!, dataType: dataType!, definition: `${columnType}${text}` };
+    const holds = holdsOf(dataType!, precision, scale, fsp);
+    return { name: col!, dataType: dataType!, definition: `${columnType}${text}`, ...(holds ? { holds } : {}) };
   });
   return { columns };
 }
 
-/** Whether a PRIMARY KEY or UNIQUE index covers exactly the merge key, so ON DUPLICATE KEY UPDATE upserts on it. */
-export async function hasUniqueKeyOn(conn: PoolConnection, schema: string | undefined, name: string, key: readonly string[]): Promise<boolean> {
+/** What a column of these information_schema facts holds, for the types a load could round into silently. */
+function holdsOf(dataType: string, precision: string | null, scale: string | null, fsp: string | null): Holds | undefined {
+  switch (dataType.toLowerCase()) {
+    case 'decimal':
+      return { type: 'decimal', precision: Number(precision), scale: Number(scale) };
+    case 'float':
+      // FLOAT(p) with p > 24 is a DOUBLE; information_schema says `double` for those.
+      return { type: 'float32' };
+    case 'double':
+      return { type: 'float64' };
+    case 'date':
+      return { type: 'date' };
+    case 'time':
+      return { type: 'time', precision: Number(fsp ?? 0) };
+    case 'datetime':
+    case 'timestamp':
+      return { type: 'timestamp', precision: Number(fsp ?? 0) };
+    default:
+      return undefined;
+  }
+}
+
+/** The PRIMARY KEY and UNIQUE indexes of a table, each as its lower-cased columns. */
+async function uniqueIndexes(conn: PoolConnection, schema: string | undefined, name: string): Promise<string[][]> {
   const { rows } = await query<(string | null)[][]>(conn, { sql: mysqlSql.uniqueKeys, values: [schema ?? null, name], rowsAsArray: true, typeCast: textCast });
   const exact = rows.filter((r) => r[0] === name);
   const indexes = new Map<string, string[]>();
@@ -56,8 +81,45 @@ export async function hasUniqueKeyOn(conn: PoolConnection, schema: string | unde
     // A functional key part (MySQL 8) has no column name and so never equals the merge key.
     indexes.set(index!, [...(indexes.get(index!) ?? []), col === null || col === undefined ? '\0' : col.toLowerCase()]);
   }
+  return [...indexes.values()];
+}
+
+function sameColumns(cols: readonly string[], key: readonly string[]): boolean {
   const wanted = new Set(key.map((k) => k.toLowerCase()));
-  return [...indexes.values()].some((cols) => cols.length === wanted.size && cols.every((c) => wanted.has(c)));
+  return cols.length === wanted.size && cols.every((c) => wanted.has(c));
+}
+
+/** Whether a PRIMARY KEY or UNIQUE index covers exactly these columns. */
+export async function hasUniqueKeyOn(conn: PoolConnection, schema: string | undefined, name: string, key: readonly string[]): Promise<boolean> {
+  return (await uniqueIndexes(conn, schema, name)).some((cols) => sameColumns(cols, key));
+}
+
+/**
+ * Whether INSERT … ON DUPLICATE KEY UPDATE upserts on the merge key: only when the key's unique index is the only
+ * unique index of the table. With another one (a primary key beside a unique merge key), a row could collide on
+ * that one and update a row with another key.
+ */
+export async function upsertsOnKey(conn: PoolConnection, schema: string | undefined, name: string, key: readonly string[]): Promise<boolean> {
+  const indexes = await uniqueIndexes(conn, schema, name);
+  return indexes.length === 1 && sameColumns(indexes[0]!, key);
+}
+
+export async function primaryKey(conn: PoolConnection, schema: string | undefined, name: string): Promise<string[]> {
+  const { rows } = await query<string[][]>(conn, { sql: mysqlSql.primaryKey, values: [schema ?? null, name], rowsAsArray: true, typeCast: textCast });
+  return rows.map((r) => r[0]!);
+}
+
+export async function referencesTo(conn: PoolConnection, schema: string | undefined, name: string): Promise<Reference[]> {
+  const { rows } = await query<string[][]>(conn, { sql: mysqlSql.referencingKeys, values: [schema ?? null, name], rowsAsArray: true, typeCast: textCast });
+  const out = new Map<string, { constraint: string; table: string; onDelete: string; columns: string[]; referenced: string[] }>();
+  for (const [constraint, childSchema, childTable, column, referenced, onDelete] of rows) {
+    const id = `${childSchema}.${childTable}.${constraint}`;
+    const ref = out.get(id) ?? { constraint: constraint!, table: `${childSchema}.${childTable}`, onDelete: onDelete!, columns: [], referenced: [] };
+    ref.columns.push(column!);
+    ref.referenced.push(referenced!);
+    out.set(id, ref);
+  }
+  return [...out.values()];
 }
 
 /** A table without triggers and foreign keys, which RENAME can replace by a copy made with CREATE TABLE … LIKE. */

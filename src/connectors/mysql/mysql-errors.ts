@@ -61,7 +61,12 @@ export function localInfileRefused(e: unknown): boolean {
 export interface LoadInto {
   readonly table: string;
   readonly names: readonly string[];
+  /** The node allows lossy values: the server's notes that it rounded a value (1265) do not fail the load. */
+  readonly allowRounding?: boolean;
 }
+
+/** ER_WARN_DATA_TRUNCATED as a note: a DECIMAL rounded to the column's scale. */
+const ROUNDED = 1265;
 
 /** Where the server says a problem is: `… for column 'c' at row 3`, `` … for column `db`.`t`.`c` at row 3 ``. */
 function serverPosition(message: string): { row?: number; column?: string } {
@@ -104,10 +109,15 @@ export async function serverValueError(e: MysqlError, into: LoadInto, chunk: Sta
   return located(e.sqlMessage, e.errno, into, chunk, lineOf, e);
 }
 
-/** Strict mode does not reach LOAD DATA LOCAL, which only warns: any warning or note fails the chunk. */
-export async function failOnWarnings(conn: PoolConnection, into: LoadInto, chunk: StagedChunk, lineOf: (n: number) => Promise<number | undefined>): Promise<never> {
+/**
+ * Strict mode does not reach LOAD DATA LOCAL, which only warns: any warning or note fails the chunk (but the notes
+ * of rounding when the node allows lossy values).
+ */
+export async function failOnWarnings(conn: PoolConnection, into: LoadInto, chunk: StagedChunk, lineOf: (n: number) => Promise<number | undefined>): Promise<void> {
   const { rows } = await query<[string, string, string][]>(conn, { sql: mysqlSql.showWarnings, rowsAsArray: true, typeCast: textCast });
-  const warnings = rows.map(([level, code, message]) => ({ level, code: Number(code), message }));
+  const all = rows.map(([level, code, message]) => ({ level, code: Number(code), message }));
+  const warnings = into.allowRounding ? all.filter((w) => !(w.level === 'Note' && w.code === ROUNDED)) : all;
+  if (all.length > 0 && warnings.length === 0) return;
   const first = warnings[0] ?? { level: 'Warning', code: 0, message: 'the server reported warnings but did not list them' };
   const cause = Object.assign(new Error(first.message), { errno: first.code, level: first.level, warnings });
   throw await located(first.message, first.code, into, chunk, lineOf, cause);

@@ -2,21 +2,25 @@ import type { PoolConnection } from 'mysql2';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { stagedImport, targetColumn, type StagedLoad } from '../sql/staged-import.js';
+import { duplicateKeyError, orphanError, replacementKey, type Reference } from '../sql/keyed-overwrite.js';
 import { LOADS_TABLE, OLD_PREFIX, STAGING_PREFIX, workTableName } from '../sql/work-tables.js';
 import {
   describeTarget,
   dropLeftovers,
-  hasUniqueKeyOn,
   indexable,
   loadCommitted,
+  primaryKey,
+  referencesTo,
   splitTable,
   swappable,
+  upsertsOnKey,
   type MysqlTarget,
 } from './mysql-catalog.js';
 import { mysqlError } from './mysql-errors.js';
 import { loadChunks, type LoadTarget } from './mysql-load-chunks.js';
-import { query, scalar, withImportSqlMode, type MysqlSessions } from './mysql-session.js';
-import { mysqlSql, type ColumnDef } from './mysql-sql.js';
+import { query, scalar, textCast, withImportSqlMode, type MysqlSessions } from './mysql-session.js';
+import { buildRange } from '../sql/select-builder.js';
+import { mysqlDialect, mysqlSql, type ColumnDef } from './mysql-sql.js';
 import { importColumn, kindOfPortable, mysqlTypes, targetKind } from './mysql-columns.js';
 
 /** Tables a failed import must drop, as far as it got. */
@@ -123,7 +127,14 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     else if (target) await query(conn, { sql: mysqlSql.createStagingLike(this.#staging, req.table) });
     else await query(conn, { sql: mysqlSql.createTable(this.#staging, this.#defs) });
 
-    const into: LoadTarget = { table: req.table, staging: this.#staging, names: req.columns.map((c) => c.name), plan, seq: withSeq };
+    const into: LoadTarget = {
+      table: req.table,
+      staging: this.#staging,
+      names: req.columns.map((c) => c.name),
+      plan,
+      seq: withSeq,
+      allowRounding: req.lossy === 'allow',
+    };
     // Rows keep their load order only on one session: spare ones are for a staging table without that column.
     return loadChunks(this.#sessions, conn, into, feed, this.#signal, withSeq ? undefined : req.spareSession);
   }
@@ -155,27 +166,37 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     }
 
     let upsert = false;
+    let byKey: Keyed | undefined;
     if (target) {
-      if (req.mode === 'merge') upsert = await hasUniqueKeyOn(conn, this.#schema, this.#name, key);
+      if (req.mode === 'merge') upsert = await upsertsOnKey(conn, this.#schema, this.#name, key);
+      if (req.mode === 'overwrite') byKey = await this.#keyedOverwrite();
     } else {
       // Created just before the transaction (CREATE TABLE commits implicitly) and dropped again if it fails.
       await query(conn, { sql: mysqlSql.createTable(req.table, this.#defs) });
       created.target = req.table;
     }
-    if (req.mode === 'merge' && key.every((k) => indexable(this.#defs.find((d) => d.name.toLowerCase() === k.toLowerCase())))) {
-      await query(conn, { sql: mysqlSql.stagingKeyIndex(staging, key) });
+    const indexKey = byKey?.key ?? (req.mode === 'merge' ? key : undefined);
+    if (indexKey && indexKey.every((k) => indexable(this.#defs.find((d) => d.name.toLowerCase() === k.toLowerCase())))) {
+      await query(conn, { sql: mysqlSql.stagingKeyIndex(staging, indexKey) });
     }
     await query(conn, { sql: mysqlSql.begin });
     try {
-      if (req.mode === 'overwrite') {
+      if (byKey) {
+        await this.#replaceByKey(byKey, names);
+      } else if (req.mode === 'overwrite') {
         await query(conn, { sql: mysqlSql.deleteAll(req.table) });
         await query(conn, { sql: mysqlSql.copyAll(req.table, staging, names) });
       } else if (req.mode === 'append') {
+        if (req.replaceWindow) {
+          const w = buildRange(mysqlDialect, req.replaceWindow);
+          await query(conn, { sql: mysqlSql.deleteWhere(req.table, w.sql), values: [...w.params] });
+        }
         await query(conn, { sql: mysqlSql.copyAll(req.table, staging, names) });
       } else if (upsert) {
         await query(conn, { sql: mysqlSql.mergeUpsert(req.table, staging, names, key) });
       } else {
-        await query(conn, { sql: mysqlSql.mergeDelete(req.table, staging, key) });
+        const update = mysqlSql.mergeUpdate(req.table, staging, names, key);
+        if (update) await query(conn, { sql: update });
         await query(conn, { sql: mysqlSql.mergeInsert(req.table, staging, names, key) });
       }
       await query(conn, record);
@@ -188,4 +209,34 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     await query(conn, { sql: mysqlSql.dropTable(staging) });
     created.staging = undefined;
   }
+
+  /** For an overwrite of a table that other tables reference: the key its rows are replaced by (keyed-overwrite.ts). */
+  async #keyedOverwrite(): Promise<Keyed | undefined> {
+    const references = await referencesTo(this.#conn, this.#schema, this.#name);
+    if (references.length === 0) return undefined;
+    const key = replacementKey(this.#req, await primaryKey(this.#conn, this.#schema, this.#name), references, true);
+    return { key, references };
+  }
+
+  async #replaceByKey(k: Keyed, names: readonly string[]): Promise<void> {
+    const req = this.#req;
+    const conn = this.#conn;
+    const staging = this.#staging;
+    const { rows: dup } = await query<unknown[][]>(conn, { sql: mysqlSql.duplicateKey(staging, k.key), rowsAsArray: true, typeCast: textCast });
+    if (dup.length > 0) throw duplicateKeyError(req, k.key, dup[0] as unknown[]);
+    for (const r of k.references) {
+      const { rows } = await query<unknown[]>(conn, { sql: mysqlSql.orphanedReference(r.table, req.table, staging, r, k.key), rowsAsArray: true });
+      if (rows.length > 0) throw orphanError(req, r);
+    }
+    await query(conn, { sql: mysqlSql.replaceDelete(req.table, staging, k.key) });
+    const update = mysqlSql.replaceUpdate(req.table, staging, names, k.key);
+    if (update) await query(conn, { sql: update });
+    await query(conn, { sql: mysqlSql.replaceInsert(req.table, staging, names, k.key) });
+  }
+}
+
+/** How an overwrite replaces a referenced table's rows: by this key, keeping these references whole. */
+interface Keyed {
+  readonly key: readonly string[];
+  readonly references: readonly Reference[];
 }

@@ -1,4 +1,5 @@
 import { quoteTable, type SqlDialect } from '../sql/dialect.js';
+import type { Reference } from '../sql/keyed-overwrite.js';
 import { LOADS_TABLE, SEQ_COLUMN } from '../sql/work-tables.js';
 
 /** Every statement pigeon runs against MySQL/MariaDB, in one place so engines can be compared side by side. */
@@ -55,7 +56,8 @@ export const mysqlSql = {
   /** A table's columns; `?` schema NULL means the session's database. Names are compared exactly by the caller. */
   tableColumns:
     'SELECT TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS data_type, COLUMN_TYPE AS column_type, ' +
-    'CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation FROM information_schema.COLUMNS ' +
+    'CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation, NUMERIC_PRECISION AS num_precision, ' +
+    'NUMERIC_SCALE AS num_scale, DATETIME_PRECISION AS dt_precision FROM information_schema.COLUMNS ' +
     'WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
   uniqueKeys:
     'SELECT TABLE_NAME AS tbl, INDEX_NAME AS name, COLUMN_NAME AS col FROM information_schema.STATISTICS ' +
@@ -120,11 +122,13 @@ export const mysqlSql = {
   swap: (target: string, old: string, staging: string) => `RENAME TABLE ${qt(target)} TO ${qt(old)}, ${qt(staging)} TO ${qt(target)}`,
   rename: (from: string, to: string) => `RENAME TABLE ${qt(from)} TO ${qt(to)}`,
   deleteAll: (target: string) => `DELETE FROM ${qt(target)}`,
+  /** The rows of a window append's interval, replaced in the commit (`where` from buildRange). */
+  deleteWhere: (target: string, where: string) => `DELETE FROM ${qt(target)} WHERE ${where}`,
   copyAll: (target: string, staging: string, columns: readonly string[]) =>
     `INSERT INTO ${qt(target)} (${list(columns)}) SELECT ${list(columns)} FROM ${qt(staging)} ORDER BY ${q(SEQ_COLUMN)}`,
   /** The last row of each key in load order (NULL keys group together, as `<=>` matches them). */
-  lastPerKey: (staging: string, columns: readonly string[], key: readonly string[]) =>
-    `SELECT ${list(columns, 's.')} FROM ${qt(staging)} AS s JOIN (SELECT MAX(${q(SEQ_COLUMN)}) AS m FROM ${qt(staging)} ` +
+  lastPerKey: (staging: string, columns: readonly string[], key: readonly string[], withSeq = false) =>
+    `SELECT ${list(withSeq ? [...columns, SEQ_COLUMN] : columns, 's.')} FROM ${qt(staging)} AS s JOIN (SELECT MAX(${q(SEQ_COLUMN)}) AS m FROM ${qt(staging)} ` +
     `GROUP BY ${list(key)}) AS pigeon_last ON s.${q(SEQ_COLUMN)} = pigeon_last.m ORDER BY s.${q(SEQ_COLUMN)}`,
   /**
    * Upsert on a PRIMARY/UNIQUE key equal to the merge key. `VALUES(col)` is understood by MariaDB and MySQL 8 alike
@@ -136,12 +140,62 @@ export const mysqlSql = {
     const assignments = (updated.length > 0 ? updated : [key[0]!]).map((c) => `${q(c)} = VALUES(${q(c)})`).join(', ');
     return `INSERT INTO ${qt(target)} (${list(columns)}) ${mysqlSql.lastPerKey(staging, columns, key)} ON DUPLICATE KEY UPDATE ${assignments}`;
   },
-  /** Merge without a unique key: delete the target rows of every loaded key (NULL-safe), then insert. */
-  mergeDelete: (target: string, staging: string, key: readonly string[]) =>
-    `DELETE t FROM ${qt(target)} AS t JOIN ${qt(staging)} AS s ON ${key.map((k) => `t.${q(k)} <=> s.${q(k)}`).join(' AND ')}`,
+  /**
+   * Merge without an upsert: the target rows of every loaded key take the loaded values of the columns the load
+   * carries (NULL-safe key match; the target's other columns are kept)…
+   */
+  mergeUpdate: (target: string, staging: string, columns: readonly string[], key: readonly string[]) => {
+    const keys = new Set(key.map((k) => k.toLowerCase()));
+    const set = columns.filter((c) => !keys.has(c.toLowerCase())).map((c) => `t.${q(c)} = s.${q(c)}`);
+    return set.length === 0
+      ? undefined
+      : `UPDATE ${qt(target)} AS t JOIN (${mysqlSql.lastPerKey(staging, columns, key)}) AS s ON ${keyMatch(key, 't', 's')} SET ${set.join(', ')}`;
+  },
+  /** …and the last row of each key that the target does not have is inserted, in load order. */
   mergeInsert: (target: string, staging: string, columns: readonly string[], key: readonly string[]) =>
-    `INSERT INTO ${qt(target)} (${list(columns)}) ${mysqlSql.lastPerKey(staging, columns, key)}`,
+    `INSERT INTO ${qt(target)} (${list(columns)}) SELECT ${list(columns, 's.')} FROM (${mysqlSql.lastPerKey(staging, columns, key, true)}) AS s ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${qt(target)} AS t WHERE ${keyMatch(key, 't', 's')}) ORDER BY s.${q(SEQ_COLUMN)}`,
+
+  /**
+   * Tables whose foreign keys reference the target, one row per column pair: constraint, referencing table and
+   * column, referenced column, and the ON DELETE / ON UPDATE rules.
+   */
+  referencingKeys:
+    'SELECT k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE ' +
+    'FROM information_schema.KEY_COLUMN_USAGE AS k JOIN information_schema.REFERENTIAL_CONSTRAINTS AS r ' +
+    'ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME ' +
+    'WHERE k.REFERENCED_TABLE_SCHEMA = COALESCE(?, DATABASE()) AND k.REFERENCED_TABLE_NAME = ? ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION',
+  primaryKey:
+    "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+  /** A key that appears twice in the staging table (an overwrite by key needs each once). */
+  duplicateKey: (staging: string, key: readonly string[]) =>
+    `SELECT ${list(key)} FROM ${qt(staging)} GROUP BY ${list(key)} HAVING COUNT(*) > 1 LIMIT 1`,
+  /**
+   * A row of `child` that references a target row the overwrite would remove or change (its key is not loaded, or
+   * is loaded with other referenced values).
+   */
+  orphanedReference: (child: string, target: string, staging: string, fk: Reference, key: readonly string[]) =>
+    `SELECT 1 FROM ${qt(child)} AS c JOIN ${qt(target)} AS t ON ${fk.columns.map((col, i) => `c.${q(col)} = t.${q(fk.referenced[i]!)}`).join(' AND ')} ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${qt(staging)} AS s WHERE ${keyMatch(key, 's', 't')} AND ${fk.referenced.map((r) => `s.${q(r)} <=> t.${q(r)}`).join(' AND ')}) LIMIT 1`,
+  /** Overwrite by key, for a table that others reference: rows whose key is not loaded go… */
+  replaceDelete: (target: string, staging: string, key: readonly string[]) =>
+    `DELETE t FROM ${qt(target)} AS t LEFT JOIN ${qt(staging)} AS s ON ${keyMatch(key, 't', 's')} WHERE s.${q(SEQ_COLUMN)} IS NULL`,
+  /** …rows whose key is loaded take its values (a key's value never changes, so no referential action fires)… */
+  replaceUpdate: (target: string, staging: string, columns: readonly string[], key: readonly string[]) => {
+    const keys = new Set(key.map((k) => k.toLowerCase()));
+    const set = columns.filter((c) => !keys.has(c.toLowerCase())).map((c) => `t.${q(c)} = s.${q(c)}`);
+    return set.length === 0 ? undefined : `UPDATE ${qt(target)} AS t JOIN ${qt(staging)} AS s ON ${keyMatch(key, 't', 's')} SET ${set.join(', ')}`;
+  },
+  /** …and the new keys are inserted. */
+  replaceInsert: (target: string, staging: string, columns: readonly string[], key: readonly string[]) =>
+    `INSERT INTO ${qt(target)} (${list(columns)}) SELECT ${list(columns, 's.')} FROM ${qt(staging)} AS s ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${qt(target)} AS t WHERE ${keyMatch(key, 't', 's')}) ORDER BY s.${q(SEQ_COLUMN)}`,
 };
+
+/** `a.k1 <=> b.k1 AND …`: NULL-safe, as the load's "same key" means. */
+function keyMatch(key: readonly string[], a: string, b: string): string {
+  return key.map((k) => `${a}.${q(k)} <=> ${b}.${q(k)}`).join(' AND ');
+}
 
 /** `prefix` as a LIKE pattern matching names that start with it. */
 export function likePrefix(prefix: string): string {

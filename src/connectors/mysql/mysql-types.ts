@@ -135,11 +135,11 @@ function portableOf(f: FieldMeta, tinyint1: Tinyint1Rule): Portable {
     case T.NEWDATE:
       return { type: 'date' };
     case T.TIME:
-      return { type: 'time' };
+      return { type: 'time', precision: fsp(f) };
     case T.DATETIME:
-      return { type: 'timestamp' };
+      return { type: 'timestamp', precision: fsp(f) };
     case T.TIMESTAMP:
-      return { type: 'timestamptz' };
+      return { type: 'timestamptz', precision: fsp(f) };
     case T.JSON:
       return { type: 'json' };
     case T.BIT:
@@ -161,6 +161,11 @@ function portableOf(f: FieldMeta, tinyint1: Tinyint1Rule): Portable {
     default:
       return { type: 'text' };
   }
+}
+
+/** Fractional-second digits of a TIME, DATETIME or TIMESTAMP column. */
+function fsp(f: FieldMeta): number {
+  return f.decimals >= 0 && f.decimals <= 6 ? f.decimals : 6;
 }
 
 /** DECIMAL(p,s) from the display length: p digits, plus a point when s > 0, plus a sign unless UNSIGNED. */

@@ -1,5 +1,8 @@
 import type { ImportRequest } from '../contract.js';
+import { buildRange } from '../sql/select-builder.js';
+import { duplicateKeyError, orphanError, replacementKey, type Reference } from '../sql/keyed-overwrite.js';
 import { OLD_PREFIX, workTableName } from '../sql/work-tables.js';
+import { PipelineError } from '../../errors/pipeline-error.js';
 import { isDatabaseError } from './postgres-errors.js';
 import { rows as rowsOf, type Session } from './postgres-session.js';
 import {
@@ -9,9 +12,11 @@ import {
   indexPairs,
   oidOf,
   ownedSequences,
+  pgDialect,
   pgSql,
   qualified,
-  referencedByForeignKey,
+  primaryKeyColumns,
+  referencingKeys,
   swapBlockers,
   tableComment,
   type ColumnSource,
@@ -96,19 +101,28 @@ export async function commitLoad(s: Session, req: ImportRequest, target: TargetR
           drop.delete(candidate);
           break;
         }
-        await replaceRows(s, target, plan, candidate);
+        await replaceRows(s, req, target, plan, candidate);
         break;
       }
       case 'append':
+        if (req.replaceWindow) {
+          const w = buildRange(pgDialect, req.replaceWindow);
+          await exec(pgSql.deleteWhere(target.qualified, w.sql), w.params);
+        }
         await exec(pgSql.insertSelect(target.qualified, plan.stagingQ, plan.sources, true));
         break;
       case 'merge':
         if (plan.upsert) {
           await exec(pgSql.upsert(target.qualified, plan.stagingQ, plan.sources, key));
         } else {
-          await exec(pgSql.mergeDelete(target.qualified, plan.stagingQ, plan.sources, key));
-          await exec(pgSql.mergeDeleteNullKeys(target.qualified, plan.stagingQ, plan.sources, key));
-          await exec(pgSql.mergeInsert(target.qualified, plan.stagingQ, plan.sources, key));
+          for (const sql of [
+            pgSql.mergeUpdate(target.qualified, plan.stagingQ, plan.sources, key),
+            pgSql.mergeUpdateNullKeys(target.qualified, plan.stagingQ, plan.sources, key),
+            pgSql.mergeInsert(target.qualified, plan.stagingQ, plan.sources, key, false),
+            pgSql.mergeInsert(target.qualified, plan.stagingQ, plan.sources, key, true),
+          ]) {
+            if (sql !== undefined) await exec(sql);
+          }
         }
         break;
     }
@@ -127,11 +141,20 @@ export async function commitLoad(s: Session, req: ImportRequest, target: TargetR
  * Overwrite in place, inside the commit transaction: used when swapping in a new table would lose something the
  * old one has (privileges, triggers, foreign keys, dependent views … see swapBlockers). Readers wait on
  * TRUNCATE's lock until the commit and then see the new rows, never an empty table. A table that foreign keys
- * reference cannot be truncated: its rows are deleted, and those keys' own ON DELETE rules apply.
+ * reference is replaced by key instead (see keyed-overwrite.ts): deleting its rows would fire their ON DELETE rules.
  */
-async function replaceRows(s: Session, target: TargetRef, plan: LoadPlan, copyOfTarget: string | undefined): Promise<void> {
-  const referenced = (await rowsOf<{ referenced: string }>(s, referencedByForeignKey, [target.oid]))[0]?.referenced === 't';
-  await s.client.query(referenced ? pgSql.deleteAll(target.qualified) : pgSql.truncate(target.qualified));
+async function replaceRows(s: Session, req: ImportRequest, target: TargetRef, plan: LoadPlan, copyOfTarget: string | undefined): Promise<void> {
+  const references = (await rowsOf<{ name: string; child: string; on_delete: string; columns: string; referenced: string }>(s, referencingKeys, [target.oid])).map(
+    (r): Reference => ({
+      constraint: r.name,
+      table: r.child,
+      onDelete: ON_DELETE[r.on_delete] ?? r.on_delete,
+      columns: JSON.parse(r.columns) as string[],
+      referenced: JSON.parse(r.referenced) as string[],
+    }),
+  );
+  if (references.length > 0) return replaceByKey(s, req, target, plan, references);
+  await s.client.query(pgSql.truncate(target.qualified));
   if (copyOfTarget !== undefined) {
     // Already in the target's types; same columns as the export.
     const plain = plan.sources.map((c) => ({ name: c.name }));
@@ -139,6 +162,25 @@ async function replaceRows(s: Session, target: TargetRef, plan: LoadPlan, copyOf
   } else {
     await s.client.query(pgSql.insertSelect(target.qualified, plan.stagingQ, plan.sources, true));
   }
+}
+
+const ON_DELETE: Readonly<Record<string, string>> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
+
+async function replaceByKey(s: Session, req: ImportRequest, target: TargetRef, plan: LoadPlan, references: readonly Reference[]): Promise<void> {
+  // The typed staging table (export columns and load order): a referenced table is never swapped, see swapBlockers.
+  if (plan.kind !== 'typed') throw new PipelineError('INTERNAL', `an overwrite of \`${req.table}\` by key needs the typed staging table`);
+  const primary = JSON.parse((await rowsOf<{ columns: string }>(s, primaryKeyColumns, [target.oid]))[0]?.columns ?? '[]') as string[];
+  const key = replacementKey(req, primary, references);
+  const dup = await s.client.query({ text: pgSql.duplicateKey(plan.stagingQ, plan.sources, key), rowMode: 'array' });
+  if (dup.rows.length > 0) throw duplicateKeyError(req, key, dup.rows[0] as unknown[]);
+  for (const r of references) {
+    const orphans = await s.client.query(pgSql.orphanedReference(r.table, target.qualified, plan.stagingQ, plan.sources, r, key));
+    if (orphans.rows.length > 0) throw orphanError(req, r);
+  }
+  await s.client.query(pgSql.replaceDelete(target.qualified, plan.stagingQ, plan.sources, key));
+  const update = pgSql.replaceUpdate(target.qualified, plan.stagingQ, plan.sources, key);
+  if (update !== undefined) await s.client.query(update);
+  await s.client.query(pgSql.replaceInsert(target.qualified, plan.stagingQ, plan.sources, key));
 }
 
 /**

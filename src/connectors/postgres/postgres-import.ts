@@ -23,7 +23,7 @@ import {
   type ColumnSource,
   type StagingColumn,
 } from './postgres-sql.js';
-import { needsConversion, pgTypeFor, type PgTypeFacts } from './postgres-types.js';
+import { needsConversion, pgTypeFor, portableFromPg, type PgTypeFacts } from './postgres-types.js';
 
 interface PgColumn extends TargetColumn, PgTypeFacts {}
 
@@ -106,7 +106,10 @@ class PgLoad implements StagedLoad<PgTarget> {
   async target(): Promise<PgTarget | undefined> {
     const ref = this.#ref!;
     if (ref.oid === undefined) return undefined;
-    const columns = (await rows<{ name: string } & Parameters<typeof factsOf>[0]>(this.#s, tableColumns, [ref.oid])).map((r) => ({ name: r.name, ...factsOf(r) }));
+    const columns = (await rows<{ name: string } & Parameters<typeof factsOf>[0]>(this.#s, tableColumns, [ref.oid])).map((r) => {
+      const facts = factsOf(r);
+      return { name: r.name, ...facts, holds: portableFromPg(facts) };
+    });
     return { ...ref, oid: ref.oid, columns };
   }
 

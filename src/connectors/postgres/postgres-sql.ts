@@ -2,6 +2,7 @@ import type { ChunkSpec, ExportRequest } from '../contract.js';
 import type { SqlDialect } from '../sql/dialect.js';
 import { buildSelect } from '../sql/select-builder.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
+import type { Reference } from '../sql/keyed-overwrite.js';
 import { LOADS_TABLE, SEQ_COLUMN } from '../sql/work-tables.js';
 
 /** Every statement pigeon runs against PostgreSQL, in one place so engines can be compared side by side. */
@@ -156,8 +157,19 @@ SELECT array_to_string(ARRAY[
 ], ', ') AS blockers
 FROM pg_class c WHERE c.oid = $1`;
 
-/** Whether the table is referenced by a foreign key (then TRUNCATE is refused and DELETE is used). */
-export const referencedByForeignKey = `SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = $1) AS referenced`;
+/** Foreign keys of other tables (or of the table itself) that reference the table; names as JSON arrays. */
+export const referencingKeys = `
+SELECT k.conname AS name, k.conrelid::regclass::text AS child, k.confdeltype AS on_delete,
+       (SELECT json_agg(a.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY AS u(n, ord)
+          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n)::text AS columns,
+       (SELECT json_agg(a.attname ORDER BY u.ord) FROM unnest(k.confkey) WITH ORDINALITY AS u(n, ord)
+          JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n)::text AS referenced
+FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = $1 ORDER BY k.conname`;
+
+/** The primary key's columns, in key order, as a JSON array (empty without a primary key). */
+export const primaryKeyColumns = `
+SELECT COALESCE((SELECT json_agg(a.attname ORDER BY u.ord) FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY AS u(n, ord)
+  JOIN pg_attribute a ON a.attrelid = $1 AND a.attnum = u.n WHERE i.indrelid = $1 AND i.indisprimary), '[]')::text AS columns`;
 
 /**
  * A unique index usable as an ON CONFLICT arbiter on exactly these columns: valid, immediate, not partial, no
@@ -293,6 +305,8 @@ export const pgSql = {
     `SELECT ${selectList(columns, 's')} FROM ${source} AS s${order ? ` ORDER BY s.${q(SEQ_COLUMN)}` : ''}`,
   truncate: (table: string) => `TRUNCATE ${table}`,
   deleteAll: (table: string) => `DELETE FROM ${table}`,
+  /** The rows of a window append's interval, replaced in the commit (`where` from buildRange). */
+  deleteWhere: (table: string, where: string) => `DELETE FROM ${table} WHERE ${where}`,
 
   /** Merge with an arbiter index: the last row of each key in load order, upserted. */
   upsert: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) => {
@@ -304,17 +318,40 @@ export const pgSql = {
       `ON CONFLICT (${key.map(q).join(', ')}) ${action}`
     );
   },
-  /** Merge without an arbiter: rows whose key is in the load go first (equality joins, so indexes and hash joins help)… */
-  mergeDelete: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
-    `DELETE FROM ${target} AS t USING ${staging} AS s WHERE ${key.map((k) => `t.${q(k)} = ${keyExpr(columns, k)}`).join(' AND ')}`,
-  /** …then those whose key has a NULL part, matched with IS NOT DISTINCT FROM over the few distinct such keys… */
-  mergeDeleteNullKeys: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
-    `DELETE FROM ${target} AS t USING (SELECT DISTINCT ${key.map((k) => `${keyExpr(columns, k)} AS ${q(k)}`).join(', ')} FROM ${staging} AS s ` +
-    `WHERE ${key.map((k) => `s.${q(k)} IS NULL`).join(' OR ')}) AS n WHERE ${key.map((k) => `t.${q(k)} IS NOT DISTINCT FROM n.${q(k)}`).join(' AND ')}`,
-  /** …and the last row of each key in load order is inserted. */
-  mergeInsert: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
+  /**
+   * Merge without an arbiter: the target rows of every loaded key take the loaded values of the columns the load
+   * carries, the target's other columns are kept. Keys without a NULL part match by equality (indexes and hash
+   * joins help)…
+   */
+  mergeUpdate: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
+    updateFrom(target, `(${lastPerKey(staging, key)})`, columns, key, `${noNullKey(key)} AND ${keyMatch(columns, key, '=')}`),
+  /** …those with a NULL part with IS NOT DISTINCT FROM, over the few such keys… */
+  mergeUpdateNullKeys: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
+    updateFrom(target, `(${lastPerKey(staging, key)})`, columns, key, `NOT (${noNullKey(key)}) AND ${keyMatch(columns, key, 'IS NOT DISTINCT FROM')}`),
+  /** …and the last row of each key that the target lacks is inserted (keys without, then with, a NULL part). */
+  mergeInsert: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[], nullKeys: boolean) =>
     `INSERT INTO ${target} (${columns.map((c) => q(c.name)).join(', ')}) OVERRIDING SYSTEM VALUE ` +
-    `SELECT ${selectList(columns, 's')} FROM (${lastPerKey(staging, key)}) AS s ORDER BY s.${q(SEQ_COLUMN)}`,
+    `SELECT ${selectList(columns, 's')} FROM (${lastPerKey(staging, key)}) AS s WHERE ${nullKeys ? `NOT (${noNullKey(key)})` : noNullKey(key)} ` +
+    `AND NOT EXISTS (SELECT 1 FROM ${target} AS t WHERE ${keyMatch(columns, key, nullKeys ? 'IS NOT DISTINCT FROM' : '=')}) ORDER BY s.${q(SEQ_COLUMN)}`,
+
+  /** A key that appears twice in the staging table (an overwrite by key needs each once). */
+  duplicateKey: (staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
+    `SELECT ${key.map((k) => `(${keyExpr(columns, k)})::text`).join(', ')} FROM ${staging} AS s GROUP BY ${key.map((k) => keyExpr(columns, k)).join(', ')} HAVING count(*) > 1 LIMIT 1`,
+  /** A row of `child` that references a target row the overwrite would remove or change. */
+  orphanedReference: (child: string, target: string, staging: string, columns: readonly ColumnSource[], fk: Reference, key: readonly string[]) =>
+    `SELECT 1 FROM ${child} AS c JOIN ${target} AS t ON ${fk.columns.map((col, i) => `c.${q(col)} = t.${q(fk.referenced[i]!)}`).join(' AND ')} ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${staging} AS s WHERE ${keyMatch(columns, key, '=')} AND ` +
+    `${fk.referenced.map((r) => `t.${q(r)} IS NOT DISTINCT FROM ${keyExpr(columns, r)}`).join(' AND ')}) LIMIT 1`,
+  /** Overwrite by key, for a table that others reference: rows whose key is not loaded go… */
+  replaceDelete: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
+    `DELETE FROM ${target} AS t WHERE NOT EXISTS (SELECT 1 FROM ${staging} AS s WHERE ${keyMatch(columns, key, '=')})`,
+  /** …rows whose key is loaded take its values (a key never changes, so no referential action fires)… */
+  replaceUpdate: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
+    updateFrom(target, staging, columns, key, keyMatch(columns, key, '=')),
+  /** …and the new keys are inserted. */
+  replaceInsert: (target: string, staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
+    `INSERT INTO ${target} (${columns.map((c) => q(c.name)).join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${selectList(columns, 's')} FROM ${staging} AS s ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${target} AS t WHERE ${keyMatch(columns, key, '=')}) ORDER BY s.${q(SEQ_COLUMN)}`,
 
   lockExclusive: (table: string) => `LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`,
   renameTable: (table: string, to: string) => `ALTER TABLE ${table} RENAME TO ${q(to)}`,
@@ -335,6 +372,23 @@ function lastPerKey(staging: string, key: readonly string[]): string {
 
 function selectList(columns: readonly ColumnSource[], alias: string): string {
   return columns.map((c) => (c.convert ? c.convert(`${alias}.${q(c.name)}`) : `${alias}.${q(c.name)}`)).join(', ');
+}
+
+/** `UPDATE target SET <carried non-key columns> FROM source s WHERE …`; undefined when only key columns are carried. */
+function updateFrom(target: string, source: string, columns: readonly ColumnSource[], key: readonly string[], where: string): string | undefined {
+  const set = columns.filter((c) => !key.includes(c.name));
+  if (set.length === 0) return undefined;
+  return `UPDATE ${target} AS t SET ${set.map((c) => `${q(c.name)} = ${c.convert ? c.convert(`s.${q(c.name)}`) : `s.${q(c.name)}`}`).join(', ')} FROM ${source} AS s WHERE ${where}`;
+}
+
+/** `t.k = <s.k converted>` for every key column, with the given operator. */
+function keyMatch(columns: readonly ColumnSource[], key: readonly string[], op: '=' | 'IS NOT DISTINCT FROM'): string {
+  return key.map((k) => `t.${q(k)} ${op} ${keyExpr(columns, k)}`).join(' AND ');
+}
+
+/** No part of the staging row's key is NULL. */
+function noNullKey(key: readonly string[]): string {
+  return key.map((k) => `s.${q(k)} IS NOT NULL`).join(' AND ');
 }
 
 function keyExpr(columns: readonly ColumnSource[], k: string): string {

@@ -106,11 +106,11 @@ export function portableFromPg(t: PgTypeFacts): Portable {
     case 'date':
       return { type: 'date' };
     case 'time':
-      return { type: 'time' };
+      return { type: 'time', precision: fractional(t.typmod) };
     case 'timestamp':
-      return { type: 'timestamp' };
+      return { type: 'timestamp', precision: fractional(t.typmod) };
     case 'timestamptz':
-      return { type: 'timestamptz' };
+      return { type: 'timestamptz', precision: fractional(t.typmod) };
     case 'json':
     case 'jsonb':
       return { type: 'json' };
@@ -119,6 +119,11 @@ export function portableFromPg(t: PgTypeFacts): Portable {
     default:
       return { type: 'text' };
   }
+}
+
+/** Fractional-second digits of time and timestamp types: the typmod, or 6 when the type has none. */
+function fractional(typmod: number): number {
+  return typmod >= 0 && typmod <= 6 ? typmod : 6;
 }
 
 /** numeric's typmod is ((precision << 16) | scale) + 4; scale is a signed 16-bit value since PostgreSQL 15. */

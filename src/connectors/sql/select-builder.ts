@@ -62,6 +62,12 @@ export function buildNthAfter(d: SqlDialect, req: ExportRequest, column: string,
   };
 }
 
+/** `column >= ? AND column < ?` of a range predicate, with its bound values: a WHERE condition. */
+export function buildRange(d: SqlDialect, r: RangePredicate): BuiltQuery {
+  const params: string[] = [];
+  return { sql: rangeSql(d, r, params), params };
+}
+
 function rangeSql(d: SqlDialect, r: RangePredicate, params: string[]): string {
   const c = d.quoteIdent(r.column);
   const parts: string[] = [];

@@ -1,10 +1,13 @@
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { abortable, drainFeed } from '../feed.js';
+import { describeHolds, lossyInto, type Holds } from '../lossy.js';
 
 /** A column of an existing target table, as the engine's catalog names it. */
 export interface TargetColumn {
   readonly name: string;
+  /** What the column holds, in portable terms, when the engine can tell: loads that it would round are refused. */
+  readonly holds?: Holds;
 }
 
 /** An existing target table as an engine describes it; engines extend it with what their load and commit need. */
@@ -87,6 +90,26 @@ export function checkTarget(req: ImportRequest, target: TargetTable | undefined,
         });
       }
     }
+  }
+  if (target && req.lossy !== 'allow') {
+    for (const c of req.columns) {
+      const t = targetColumn(target.columns, c.name, caseInsensitive);
+      const why = t?.holds && lossyInto(c, t.holds);
+      if (why) {
+        throw new PipelineError('LOSSY_VALUE', `column \`${c.name}\` of \`${req.table}\` would change values of the export's ${describeHolds(c)}: ${why}`, {
+          table: req.table,
+          column: c.name,
+          hint: 'widen the target column, or set `lossy: allow` on the node\'s target to let the target round them',
+        });
+      }
+    }
+  }
+  const window = req.replaceWindow;
+  if (window && !req.columns.some((c) => norm(c.name) === norm(window.column))) {
+    throw new PipelineError('IMPORT_FAILED', `a window append replaces the interval's rows of \`${req.table}\` by \`${window.column}\`, which the export does not carry`, {
+      table: req.table,
+      column: window.column,
+    });
   }
   if (req.mode === 'merge') {
     const key = req.key ?? [];

@@ -4,9 +4,25 @@ import type { ColumnSchema } from '../../csv/types.js';
 import { toBoolean, toBuffer, toNumber } from '../../csv/values.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest } from '../contract.js';
+import type { Holds } from '../lossy.js';
+import { duplicateKeyError, orphanError, replacementKey, type Reference } from '../sql/keyed-overwrite.js';
 import type { StagedLoad, TargetTable } from '../sql/staged-import.js';
 import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
-import { portableFromSqlite, sqliteSql, sqliteType } from './sqlite-sql.js';
+import { buildRange } from '../sql/select-builder.js';
+import { portableFromSqlite, sqliteDialect, sqliteSql, sqliteType } from './sqlite-sql.js';
+
+/**
+ * What a column of this declared type holds where SQLite would change a value silently: NUMERIC affinity (DECIMAL,
+ * NUMERIC) turns a number written as text into an integer or a double, keeping 15 significant digits; REAL
+ * affinity stores doubles.
+ */
+function holdsOf(declared: string): Holds | undefined {
+  const t = declared.toUpperCase();
+  if (t.includes('INT') || t.includes('CHAR') || t.includes('CLOB') || t.includes('TEXT') || t.includes('BLOB') || t === '') return undefined;
+  if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return { type: 'float64' };
+  if (t.includes('DEC') || t.includes('NUMERIC')) return { type: 'decimal', precision: 15 };
+  return undefined;
+}
 
 /** Rows inserted per synchronous transaction: big enough to be fast, small enough to let the event loop breathe. */
 const BATCH = 2000;
@@ -38,7 +54,13 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
   async target(): Promise<SqliteTarget | undefined> {
     const rows = this.#db.prepare(sqliteSql.tableInfo(this.#req.table)).all() as { name: string; type: string }[];
     if (rows.length === 0) return undefined;
-    return { columns: rows.map((r) => ({ name: r.name })), declared: new Map(rows.map((r) => [r.name, r.type || 'TEXT'])) };
+    return {
+      columns: rows.map((r) => {
+        const holds = holdsOf(r.type);
+        return { name: r.name, ...(holds ? { holds } : {}) };
+      }),
+      declared: new Map(rows.map((r) => [r.name, r.type || 'TEXT'])),
+    };
   }
 
   /**
@@ -117,17 +139,28 @@ function commit(db: Db, req: ImportRequest, staging: string, names: readonly str
     if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) return;
     if (create) db.exec(sqliteSql.createTable(req.table, req.columns));
     switch (req.mode) {
-      case 'overwrite':
-        db.exec(sqliteSql.deleteAll(req.table));
-        db.exec(sqliteSql.copyAll(req.table, staging, names));
+      case 'overwrite': {
+        const references = create ? [] : referencesTo(db, req.table);
+        if (references.length > 0) {
+          replaceByKey(db, req, staging, names, references);
+        } else {
+          db.exec(sqliteSql.deleteAll(req.table));
+          db.exec(sqliteSql.copyAll(req.table, staging, names));
+        }
         break;
+      }
       case 'append':
+        if (req.replaceWindow) {
+          const w = buildRange(sqliteDialect, req.replaceWindow);
+          db.prepare(sqliteSql.deleteWhere(req.table, w.sql)).run(...w.params);
+        }
         db.exec(sqliteSql.copyAll(req.table, staging, names));
         break;
       case 'merge': {
         const key = req.key ?? [];
         db.exec(sqliteSql.stagingIndex(staging, key));
-        db.exec(sqliteSql.mergeDelete(req.table, staging, key));
+        const update = sqliteSql.mergeUpdate(req.table, staging, names, key);
+        if (update !== undefined) db.exec(update);
         db.exec(sqliteSql.mergeInsert(req.table, staging, names, key));
         break;
       }
@@ -136,6 +169,37 @@ function commit(db: Db, req: ImportRequest, staging: string, names: readonly str
     db.exec(sqliteSql.dropTable(staging));
   });
   tx.immediate();
+}
+
+/** Foreign keys of the database's tables that reference `table` (SQLite enforces them when foreign_keys is on). */
+function referencesTo(db: Db, table: string): Reference[] {
+  const rows = db.prepare(sqliteSql.referencingKeys).all(table) as { child: string; id: number; from: string; to: string | null; on_delete: string }[];
+  const primary = () => (db.prepare(sqliteSql.primaryKey).all(table) as { name: string }[]).map((r) => r.name);
+  const out = new Map<string, { constraint: string; table: string; onDelete: string; columns: string[]; referenced: string[] }>();
+  for (const r of rows) {
+    const id = `${r.child}#${r.id}`;
+    const ref = out.get(id) ?? { constraint: `${r.child} foreign key ${r.id}`, table: r.child, onDelete: r.on_delete, columns: [], referenced: [] };
+    ref.columns.push(r.from);
+    // A foreign key that names no column references the primary key.
+    ref.referenced.push(r.to ?? primary()[ref.columns.length - 1]!);
+    out.set(id, ref);
+  }
+  return [...out.values()];
+}
+
+/** An overwrite of a referenced table, by key: see keyed-overwrite.ts. */
+function replaceByKey(db: Db, req: ImportRequest, staging: string, names: readonly string[], references: readonly Reference[]): void {
+  const primary = (db.prepare(sqliteSql.primaryKey).all(req.table) as { name: string }[]).map((r) => r.name);
+  const key = replacementKey(req, primary, references);
+  const dup = db.prepare(sqliteSql.duplicateKey(staging, key)).raw(true).get() as unknown[] | undefined;
+  if (dup) throw duplicateKeyError(req, key, dup);
+  for (const r of references) {
+    if (db.prepare(sqliteSql.orphanedReference(r.table, req.table, staging, r, key)).get()) throw orphanError(req, r);
+  }
+  db.exec(sqliteSql.replaceDelete(req.table, staging, key));
+  const update = sqliteSql.replaceUpdate(req.table, staging, names, key);
+  if (update !== undefined) db.exec(update);
+  db.exec(sqliteSql.replaceInsert(req.table, staging, names, key));
 }
 
 /** Exchange text → the value bound for a column of this portable type. */

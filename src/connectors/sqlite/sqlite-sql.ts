@@ -1,5 +1,6 @@
 import type { ColumnSchema, PortableType } from '../../csv/types.js';
 import type { SqlDialect } from '../sql/dialect.js';
+import type { Reference } from '../sql/keyed-overwrite.js';
 import { LOADS_TABLE, SEQ_COLUMN } from '../sql/work-tables.js';
 
 /** Every statement pigeon runs against SQLite, in one place so engines can be compared side by side. */
@@ -24,22 +25,62 @@ export const sqliteSql = {
   stagingIndex: (staging: string, key: readonly string[]) =>
     `CREATE INDEX ${q(`${staging}_key`)} ON ${q(staging)} (${key.map(q).join(', ')})`,
   deleteAll: (table: string) => `DELETE FROM ${q(table)}`,
+  deleteWhere: (table: string, where: string) => `DELETE FROM ${q(table)} WHERE ${where}`,
   copyAll: (target: string, staging: string, columns: readonly string[]) =>
     `INSERT INTO ${q(target)} (${columns.map(q).join(', ')}) SELECT ${columns.map(q).join(', ')} FROM ${q(staging)} ORDER BY ${q(SEQ_COLUMN)}`,
-  /** Merge without relying on a unique index: delete the keys being loaded, then insert the last row per key. */
-  mergeDelete: (target: string, staging: string, key: readonly string[]) =>
-    `DELETE FROM ${q(target)} WHERE EXISTS (SELECT 1 FROM ${q(staging)} s WHERE ${key
-      .map((k) => `s.${q(k)} IS ${q(target)}.${q(k)}`)
-      .join(' AND ')})`,
+  /**
+   * Merge: the target rows of every loaded key take the loaded values of the columns the load carries (the target's
+   * other columns are kept; `IS` matches NULL keys too)…
+   */
+  mergeUpdate: (target: string, staging: string, columns: readonly string[], key: readonly string[]) =>
+    updateFrom(target, `(SELECT * FROM ${q(staging)} WHERE ${q(SEQ_COLUMN)} IN (${lastSeqs(staging, key)}))`, columns, key),
+  /** …and the last row of each key that the target lacks is inserted, in load order. */
   mergeInsert: (target: string, staging: string, columns: readonly string[], key: readonly string[]) =>
-    `INSERT INTO ${q(target)} (${columns.map(q).join(', ')}) SELECT ${columns.map(q).join(', ')} FROM ${q(staging)} ` +
-    `WHERE ${q(SEQ_COLUMN)} IN (SELECT MAX(${q(SEQ_COLUMN)}) FROM ${q(staging)} GROUP BY ${key.map(q).join(', ')}) ` +
-    `ORDER BY ${q(SEQ_COLUMN)}`,
+    `INSERT INTO ${q(target)} (${columns.map(q).join(', ')}) SELECT ${columns.map((c) => `s.${q(c)}`).join(', ')} FROM ${q(staging)} AS s ` +
+    `WHERE s.${q(SEQ_COLUMN)} IN (${lastSeqs(staging, key)}) AND NOT EXISTS (SELECT 1 FROM ${q(target)} AS t WHERE ${keyMatch(key)}) ` +
+    `ORDER BY s.${q(SEQ_COLUMN)}`,
+
+  /** Tables whose foreign keys reference `?` (one row per column pair; `to` is NULL for the implicit primary key). */
+  referencingKeys:
+    `SELECT m.name AS child, f.id AS id, f."from" AS "from", f."to" AS "to", f.on_delete AS on_delete ` +
+    `FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f WHERE m.type = 'table' AND f."table" = ? COLLATE NOCASE ORDER BY m.name, f.id, f.seq`,
+  primaryKey: `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`,
+  duplicateKey: (staging: string, key: readonly string[]) =>
+    `SELECT ${key.map(q).join(', ')} FROM ${q(staging)} GROUP BY ${key.map(q).join(', ')} HAVING COUNT(*) > 1 LIMIT 1`,
+  /** A row of `child` that references a target row the overwrite would remove or change. */
+  orphanedReference: (child: string, target: string, staging: string, fk: Reference, key: readonly string[]) =>
+    `SELECT 1 FROM ${q(child)} AS c JOIN ${q(target)} AS t ON ${fk.columns.map((col, i) => `c.${q(col)} = t.${q(fk.referenced[i]!)}`).join(' AND ')} ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${q(staging)} AS s WHERE ${keyMatch(key)} AND ${fk.referenced.map((r) => `s.${q(r)} IS t.${q(r)}`).join(' AND ')}) LIMIT 1`,
+  /** Overwrite by key, for a table that others reference: rows whose key is not loaded go, the others are updated… */
+  replaceDelete: (target: string, staging: string, key: readonly string[]) =>
+    `DELETE FROM ${q(target)} AS t WHERE NOT EXISTS (SELECT 1 FROM ${q(staging)} AS s WHERE ${keyMatch(key)})`,
+  replaceUpdate: (target: string, staging: string, columns: readonly string[], key: readonly string[]) => updateFrom(target, q(staging), columns, key),
+  /** …and the new keys are inserted. */
+  replaceInsert: (target: string, staging: string, columns: readonly string[], key: readonly string[]) =>
+    `INSERT INTO ${q(target)} (${columns.map(q).join(', ')}) SELECT ${columns.map((c) => `s.${q(c)}`).join(', ')} FROM ${q(staging)} AS s ` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${q(target)} AS t WHERE ${keyMatch(key)}) ORDER BY s.${q(SEQ_COLUMN)}`,
   createLoads: `CREATE TABLE IF NOT EXISTS ${q(LOADS_TABLE)} (load_id TEXT NOT NULL, target TEXT NOT NULL, rows INTEGER NOT NULL, committed_at TEXT NOT NULL, PRIMARY KEY (load_id, target))`,
   loadCommitted: `SELECT 1 FROM ${q(LOADS_TABLE)} WHERE load_id = ? AND target = ?`,
   recordLoad: `INSERT INTO ${q(LOADS_TABLE)} (load_id, target, rows, committed_at) VALUES (?, ?, ?, ?)`,
   stagingTables: `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_pigeon\\_stg\\_%' ESCAPE '\\'`,
 };
+
+/** The load sequence numbers of the last row of each key. */
+function lastSeqs(staging: string, key: readonly string[]): string {
+  return `SELECT MAX(${q(SEQ_COLUMN)}) FROM ${q(staging)} GROUP BY ${key.map(q).join(', ')}`;
+}
+
+/** `t.k IS s.k` for every key column (IS: NULL matches NULL, as "the same key" means in a load). */
+function keyMatch(key: readonly string[]): string {
+  return key.map((k) => `t.${q(k)} IS s.${q(k)}`).join(' AND ');
+}
+
+/** UPDATE … FROM (SQLite 3.33+) of the carried non-key columns; undefined when only key columns are carried. */
+function updateFrom(target: string, source: string, columns: readonly string[], key: readonly string[]): string | undefined {
+  const set = columns.filter((c) => !key.includes(c));
+  if (set.length === 0) return undefined;
+  return `UPDATE ${q(target)} AS t SET ${set.map((c) => `${q(c)} = s.${q(c)}`).join(', ')} FROM ${source} AS s WHERE ${keyMatch(key)}`;
+}
 
 function literal(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
