@@ -42,6 +42,18 @@ export interface IncrementalConfig {
   readonly strategy: IncrementalStrategy;
   /** Lower bound for the first `watermark` run (exclusive). Without it the first run takes everything. */
   readonly initial?: string;
+  /**
+   * `watermark` with `merge` only: each load reads from the saved watermark minus this much again (a duration on a
+   * timestamp column, a number on an integer one), for rows committed late with a value set long before (an
+   * application clock, a transaction's start time). Re-reading is harmless to an upsert.
+   */
+  readonly lookback?: string | number;
+  /**
+   * `watermark` only: how long a load waits, after reading the source's maximum, for the transactions open on the
+   * source at that moment to end, so that none commits a row below the maximum after it was read (ms; default 5
+   * minutes). `false`: do not wait (a row committed late below the maximum may be missed).
+   */
+  readonly wait_for_writers?: number | false;
 }
 
 export interface TargetConfig {

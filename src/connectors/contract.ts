@@ -142,6 +142,14 @@ export interface Connector {
   /** The largest value of `column` in the request's rows (a watermark's frozen upper bound); null when empty. */
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null>;
   /**
+   * Waits until every transaction that was open on the source when this is called has ended (committed or rolled
+   * back), at most `timeoutMs`, then resolves; rejects with a transient error naming them when some are still open.
+   * Called right after `maxValue` for a watermark: every row that will ever commit with a value up to that maximum
+   * is then visible to the export. Transactions of this connector's own sessions (other nodes of the run) are not
+   * waited for. A source without concurrent writers (a file) need not implement it.
+   */
+  awaitOpenTransactions?(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
    * Cuts the request's rows into chunks, once per load (the result is frozen in the checkpoint): key ranges of
    * `req.source.split`, one per object, one per slice, or a single chunk. Every row lands in exactly one chunk.
    */

@@ -1,6 +1,8 @@
 import type { NodeConfig } from '../config/types.js';
 import type { ChunkSpec, ExportRequest, RangePredicate } from '../connectors/contract.js';
 import type { PortableType } from '../csv/types.js';
+import { parseDuration } from '../config/duration.js';
+import { PipelineError } from '../errors/pipeline-error.js';
 import { watermarkBounds } from './watermark-bounds.js';
 
 /** The data interval of a run as 'YYYY-MM-DD HH:MM:SS' bounds. */
@@ -38,10 +40,34 @@ export async function exportWindow(
   }
   if (inc?.strategy !== 'watermark') return { nothingNew: false };
   const bounds = watermarkBounds(node.target.mode, columnType);
+  if (from !== null && inc.lookback !== undefined && node.target.mode === 'merge') from = lookBack(from, inc.lookback, columnType);
   const lowerOnly: RangePredicate = { column: inc.column, ...(from !== null ? { lower: { value: from, inclusive: bounds.lowerInclusive } } : {}) };
   const to = await maxSource(lowerOnly);
   if (to === null) return { window: lowerOnly, watermarkTo: from, nothingNew: true };
   return { window: { ...lowerOnly, upper: { value: to, inclusive: bounds.upperInclusive } }, watermarkTo: to, nothingNew: false };
+}
+
+const INTEGERS = new Set(['int16', 'int32', 'int64', 'uint64']);
+
+/**
+ * The saved watermark moved back by `lookback`: a number of values on an integer column, a duration on a date or
+ * timestamp (exchange text, `YYYY-MM-DD[ HH:MM:SS[.f]][±HH]`, computed in UTC). Unknown offline (`pigeon plan`).
+ */
+export function lookBack(from: string, lookback: string | number, columnType: PortableType | undefined): string {
+  if (columnType === undefined) return `${from} − ${lookback}`;
+  if (INTEGERS.has(columnType)) {
+    if (typeof lookback !== 'number' || !Number.isInteger(lookback)) {
+      throw new PipelineError('INVALID_CONFIG', `incremental.lookback on an integer column must be a whole number of values, not ${JSON.stringify(lookback)}`);
+    }
+    return String(BigInt(from) - BigInt(lookback));
+  }
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?)?(.*)$/.exec(from);
+  if (!m) throw new PipelineError('INVALID_CONFIG', `incremental.lookback needs a date, a timestamp or an integer watermark, not ${JSON.stringify(from)}`);
+  const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', rest = ''] = m;
+  const t = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec)) - parseDuration(lookback));
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const date = `${p(t.getUTCFullYear(), 4)}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())}`;
+  return m[4] === undefined ? date : `${date} ${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}${frac}${rest}`;
 }
 
 /** The export request of a node for a window. */

@@ -236,6 +236,9 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   };
 }
 
+/** How long a watermark load waits for the source's open transactions by default (`incremental.wait_for_writers`). */
+const DEFAULT_WAIT_FOR_WRITERS = 5 * 60_000;
+
 /** Freezes what this load will read: window, watermark range, chunks. Runs once per lineage. */
 async function planLoad(
   node: NodeConfig,
@@ -250,8 +253,14 @@ async function planLoad(
   const columns = await session(() => source.describe(exportRequest(node, undefined), signal));
   const from = watermark ? await watermark.saved() : null;
   const columnType = watermark ? columns.find((c) => c.name === watermark.column)?.type : undefined;
+  const waitMs = node.incremental?.wait_for_writers ?? DEFAULT_WAIT_FOR_WRITERS;
   const w = await exportWindow(node, env.interval, from, columnType, (lowerOnly) =>
-    session(() => source.maxValue(exportRequest(node, lowerOnly), lowerOnly.column, signal)),
+    session(async () => {
+      const max = await source.maxValue(exportRequest(node, lowerOnly), lowerOnly.column, signal);
+      // Rows of transactions open right now may still commit below the maximum: they must be visible first.
+      if (waitMs !== false && source.awaitOpenTransactions) await source.awaitOpenTransactions(waitMs, signal);
+      return max;
+    }),
   );
   const specs = w.nothingNew ? [] : await session(() => source.planChunks(exportRequest(node, w.window), signal));
   const gzip = env.pipeline.staging.compress === 'gzip';

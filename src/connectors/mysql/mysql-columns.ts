@@ -24,10 +24,16 @@ export function mysqlType(c: ColumnSchema): string {
       return 'FLOAT';
     case 'float64':
       return 'DOUBLE';
-    case 'decimal':
+    case 'decimal': {
       // MySQL caps DECIMAL at 65 digits and 30 decimals: wider values then fail the import rather than round.
-      if (c.precision === undefined) return `DECIMAL(65,${Math.min(c.scale ?? 30, 30)})`;
-      return `DECIMAL(${Math.min(Math.max(c.precision, 1), 65)},${Math.min(c.scale ?? 0, 30, c.precision)})`;
+      if (c.precision === undefined) return `DECIMAL(65,${Math.min(Math.max(c.scale ?? 30, 0), 30)})`;
+      // PostgreSQL allows a negative scale (numeric(5,-2): 7 integer digits, rounded to hundreds) and a scale above
+      // the precision (numeric(3,5): 5 decimals, no integer digit): the same values as integer and decimal digits.
+      const scale = c.scale ?? 0;
+      const decimals = Math.min(Math.max(scale, 0), 30);
+      const digits = Math.max(c.precision - scale, 0) + decimals;
+      return `DECIMAL(${Math.min(Math.max(digits, decimals, 1), 65)},${decimals})`;
+    }
     case 'string':
       return c.length !== undefined && c.length <= MAX_VARCHAR ? `VARCHAR(${c.length})` : 'LONGTEXT';
     case 'text':
@@ -74,12 +80,14 @@ export function mysqlTypes(columns: readonly ColumnSchema[]): string[] {
 }
 
 /** How a target column takes a value: decides the conversions of an import. */
-export type TargetKind = 'numeric' | 'bit' | 'text' | 'binary' | 'geometry' | 'temporal';
+export type TargetKind = 'numeric' | 'float' | 'year' | 'bit' | 'text' | 'binary' | 'geometry' | 'temporal';
 
 /** information_schema DATA_TYPE → kind. */
 export function targetKind(dataType: string): TargetKind {
   const t = dataType.toLowerCase();
   if (t === 'bit') return 'bit';
+  if (t === 'year') return 'year';
+  if (t === 'float' || t === 'double' || t === 'real') return 'float';
   if (/^(tinyint|smallint|mediumint|int|integer|bigint|decimal|numeric|float|double|real|year|bool|boolean)$/.test(t)) return 'numeric';
   if (/^(binary|varbinary|tinyblob|blob|mediumblob|longblob|vector)$/.test(t)) return 'binary';
   if (/^(geometry|point|linestring|polygon|multipoint|multilinestring|multipolygon|geometrycollection|geomcollection)$/.test(t)) return 'geometry';
@@ -92,6 +100,9 @@ export function kindOfPortable(t: PortableType): TargetKind {
   switch (t) {
     case 'binary':
       return 'binary';
+    case 'float32':
+    case 'float64':
+      return 'float';
     case 'date':
     case 'time':
     case 'timestamp':
@@ -121,8 +132,21 @@ export interface ImportColumn {
 /** The conversion of the columns whose exchange text the server takes as it is (the import copies their bytes). */
 export const keepText = (s: string): string => s;
 
-/** The conversion of a portable column into a target column of `kind`. */
-export function importColumn(c: ColumnSchema, kind: TargetKind): ImportColumn {
+/** What the server cannot store, beyond what strict mode refuses by itself. */
+export interface ServerLimits {
+  /** MariaDB stores -0 in a FLOAT or DOUBLE as 0. */
+  readonly negativeZero: boolean;
+}
+
+/** The conversion of a portable column into a target column of `kind` (`single`: a FLOAT, not a DOUBLE). */
+export function importColumn(c: ColumnSchema, kind: TargetKind, limits: ServerLimits = { negativeZero: true }, single = false): ImportColumn {
+  // A YEAR column reads '0' to '99' as 2000 to 2099 and 1970 to 1999: four digits say the year itself ('0000').
+  if (kind === 'year') return { name: c.name, text: (s) => (/^\d{1,3}$/.test(s) ? s.padStart(4, '0') : s) };
+  if (kind === 'float' && (c.type === 'float32' || c.type === 'float64')) return { name: c.name, text: floatText(c, limits, single) };
+  return convertInto(c, kind === 'float' ? 'numeric' : kind, limits);
+}
+
+function convertInto(c: ColumnSchema, kind: TargetKind, limits: ServerLimits): ImportColumn {
   const same = keepText;
   switch (c.type) {
     case 'boolean':
@@ -137,18 +161,28 @@ export function importColumn(c: ColumnSchema, kind: TargetKind): ImportColumn {
     case 'float32':
     case 'float64':
       if (kind !== 'numeric') return { name: c.name, text: same };
-      return {
-        name: c.name,
-        text: (s) => {
-          const n = toNumber(s);
-          if (!Number.isFinite(n)) throw new Error(`${s} cannot be stored in a MySQL number column`);
-          return s;
-        },
-      };
+      return { name: c.name, text: floatText(c, limits, false) };
     default:
       if (kind === 'bit') return { name: c.name, text: same, via: 'bits' };
       return { name: c.name, text: same };
   }
+}
+
+const FLT_MAX = 3.4028234663852886e38;
+
+/**
+ * A number into a FLOAT or DOUBLE column: NaN and the infinities are refused (MySQL stores none of them), -0 where
+ * the server would store 0; into a FLOAT, a value that rounds to the largest float (PostgreSQL prints it as
+ * 3.4028235e+38, above FLT_MAX as a double, which MySQL refuses as out of range) is written as that float.
+ */
+function floatText(c: ColumnSchema, limits: ServerLimits, single: boolean): (s: string) => string {
+  return (s) => {
+    const n = toNumber(s);
+    if (!Number.isFinite(n)) throw new Error(`${s} cannot be stored in a MySQL number column`);
+    if (!limits.negativeZero && Object.is(n, -0)) throw new Error('-0 cannot be stored in a MariaDB FLOAT or DOUBLE column (it becomes 0)');
+    if (single && Math.abs(n) > FLT_MAX && Number.isFinite(Math.fround(n))) return String(Math.fround(n));
+    return s;
+  };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

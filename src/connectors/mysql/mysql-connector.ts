@@ -5,7 +5,8 @@ import { mysqlConfig } from './mysql-config.js';
 import { mysqlError } from './mysql-errors.js';
 import { MysqlExport } from './mysql-export.js';
 import { mysqlImport, mysqlIsCommitted } from './mysql-import.js';
-import { query, MysqlSessions } from './mysql-session.js';
+import { scalar, MysqlSessions } from './mysql-session.js';
+import { mysqlSql } from './mysql-sql.js';
 
 export const MYSQL_DEFAULT_MAX_CONNECTIONS = 4;
 
@@ -26,7 +27,8 @@ export class MysqlConnector implements Connector {
   async open(signal?: AbortSignal): Promise<void> {
     await this.#sessions.open();
     try {
-      await this.#sessions.run(signal, (conn) => query(conn, { sql: 'SELECT 1' }));
+      const version = await this.#sessions.run(signal, (conn) => scalar(conn, mysqlSql.version));
+      this.#sessions.limits = { negativeZero: !/mariadb/i.test(version ?? '') };
     } catch (e) {
       await this.close();
       const c = this.#sessions.config;
@@ -44,6 +46,10 @@ export class MysqlConnector implements Connector {
 
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null> {
     return this.#export.maxValue(req, column, signal);
+  }
+
+  awaitOpenTransactions(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.#export.awaitOpenTransactions(timeoutMs, signal);
   }
 
   planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]> {

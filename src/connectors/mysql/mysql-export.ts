@@ -5,6 +5,8 @@ import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
 import { abortable } from '../feed.js';
 import { buildCount, buildMax, buildNth, buildNthAfter, buildSelect, type BuiltQuery } from '../sql/select-builder.js';
 import { planSplitChunks } from '../sql/split.js';
+import { waitForTransactions } from '../sql/open-transactions.js';
+import { PipelineError } from '../../errors/pipeline-error.js';
 import { hasUniqueKeyOn, splitTable } from './mysql-catalog.js';
 import { mysqlError } from './mysql-errors.js';
 import { MysqlRowEncoder, attachRowEncoder } from './mysql-rows.js';
@@ -48,6 +50,35 @@ export class MysqlExport {
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null> {
     const q = buildMax(mysqlDialect, req, column);
     return this.#read(req, signal, (conn) => scalar(conn, q.sql, q.params));
+  }
+
+  /** See Connector.awaitOpenTransactions: InnoDB's open transactions (information_schema.INNODB_TRX), polled. */
+  async awaitOpenTransactions(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const c = this.#sessions.config;
+    try {
+      await this.#sessions.run(signal, async (conn) => {
+        const own = [...this.#sessions.ownThreads];
+        const { rows } = await query<string[][]>(conn, { sql: mysqlSql.openTransactions, values: [own.length > 0 ? own : [-1]], rowsAsArray: true, typeCast: textCast });
+        if (rows.length === 0) return;
+        const who = new Map(rows.map(([id, thread, started]) => [id!, `transaction ${id} of thread ${thread} (since ${started})`]));
+        await waitForTransactions(
+          async () => (await query<string[][]>(conn, { sql: mysqlSql.stillOpen, values: [[...who.keys()]], rowsAsArray: true, typeCast: textCast })).rows.map((r) => who.get(r[0]!)!),
+          timeoutMs,
+          signal,
+        );
+      });
+    } catch (e) {
+      const err = mysqlError(e, 'EXPORT_FAILED', { connection: c.name, password: c.password });
+      // Reading INNODB_TRX needs the PROCESS privilege.
+      if ((e as { errno?: number }).errno === 1227) {
+        throw new PipelineError('EXPORT_FAILED', `${err.message}: waiting for open transactions reads information_schema.INNODB_TRX`, {
+          connection: c.name,
+          cause: e,
+          hint: 'GRANT PROCESS to the user, or set `incremental.wait_for_writers: false` (a row committed late below the maximum may then be missed)',
+        });
+      }
+      throw err;
+    }
   }
 
   planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {

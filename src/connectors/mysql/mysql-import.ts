@@ -116,7 +116,8 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     const plan = req.columns.map((c, i) => {
       const existing = target && targetColumn(target.columns, c.name, true);
       this.#defs.push({ name: c.name, definition: existing?.definition ?? created[i]! });
-      return importColumn(c, existing ? targetKind(existing.dataType) : kindOfPortable(c.type));
+      const single = existing ? existing.dataType.toLowerCase() === 'float' : c.type === 'float32';
+      return importColumn(c, existing ? targetKind(existing.dataType) : kindOfPortable(c.type), this.#sessions.limits, single);
     });
     const inSchema = (t: string) => (this.#schema === undefined ? t : `${this.#schema}.${t}`);
     this.#staging = inSchema(workTableName(STAGING_PREFIX, req.table, req.loadId));

@@ -42,6 +42,10 @@ export class MysqlSessions {
   #pool: Pool | undefined;
   readonly #ready = new WeakSet<object>();
   readonly #kills = new Set<Promise<void>>();
+  /** Server thread ids of this pool's connections: a wait for the source's open transactions skips its own. */
+  readonly ownThreads = new Set<number>();
+  /** What the server stores, learnt when the connection opens (MariaDB stores -0 as 0). */
+  limits = { negativeZero: true };
 
   constructor(config: MysqlConfig) {
     this.config = config;
@@ -92,6 +96,7 @@ export class MysqlSessions {
     if (!pool) throw new PipelineError('INTERNAL', 'mysql connector used before open()');
     const conn = await new Promise<PoolConnection>((resolve, reject) => pool.getConnection((e, c) => (e ? reject(e) : resolve(c))));
     if (this.#ready.has(conn)) return conn;
+    this.ownThreads.add(conn.threadId);
     try {
       await query(conn, { sql: mysqlSql.sessionTimeZone });
       const mode = (await scalar(conn, mysqlSql.sqlMode)) ?? '';

@@ -33,6 +33,11 @@ export const mysqlSql = {
   setSqlMode: 'SET SESSION sql_mode = ?',
   maxAllowedPacket: 'SELECT @@max_allowed_packet',
   currentDatabase: 'SELECT DATABASE()',
+  version: 'SELECT VERSION()',
+  /** InnoDB transactions open now, but this session's and the pool's own (`?`: their thread ids). */
+  openTransactions:
+    'SELECT trx_id, trx_mysql_thread_id, trx_started FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID() AND trx_mysql_thread_id NOT IN (?)',
+  stillOpen: 'SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_id IN (?)',
   kill: 'KILL ?',
 
   /** The columns of an export without reading a row. */

@@ -38,6 +38,10 @@ export class PostgresConnector implements Connector {
     return this.#export.maxValue(req, column, signal);
   }
 
+  awaitOpenTransactions(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.#export.awaitOpenTransactions(timeoutMs, signal);
+  }
+
   planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]> {
     return this.#export.planChunks(req, signal);
   }

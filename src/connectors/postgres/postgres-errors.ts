@@ -2,7 +2,7 @@ import { maskSecrets } from '../../errors/mask.js';
 import { PipelineError, type ErrorCode, type ErrorLocation } from '../../errors/pipeline-error.js';
 import { isTransient } from '../../errors/transient.js';
 import type { ImportRequest, StagedChunk } from '../contract.js';
-import { recordStartOfLine } from '../sql/record-lines.js';
+import { recordAtLine, recordStartOfLine } from '../sql/record-lines.js';
 
 /**
  * SQLSTATEs where the same work may succeed a little later: serialization failure, deadlock, admin or crash
@@ -68,7 +68,16 @@ export async function copyError(e: unknown, req: ImportRequest, chunk: StagedChu
   const m = where ? /^COPY [^,]*, line (\d+)(.*)$/s.exec(where) : null;
   if (!m) return wrap(e, 'IMPORT_FAILED', { table: req.table, chunk: chunk.name });
   const reported = Number(m[1]);
-  const column = e.column ?? columnOf(m[2] ?? '', req.columns.map((c) => c.name));
+  let column = e.column ?? columnOf(m[2] ?? '', req.columns.map((c) => c.name));
+  if (column === undefined && (e.code === '22021' || e.code === '22P05')) {
+    // An encoding error names no column: the one holding a NUL character (which text cannot hold) is the culprit.
+    const cells = await recordAtLine(chunk, reported);
+    const at = cells?.findIndex((v) => v !== null && v.includes('\u0000')) ?? -1;
+    if (at >= 0) {
+      column = req.columns[at]?.name;
+      e.message = `${e.message}: column \`${column}\` holds a NUL character, which PostgreSQL text cannot hold`;
+    }
+  }
   const line = (await recordStartOfLine(chunk, reported)) ?? reported;
   const bad = /^22/.test(e.code ?? '') || e.code === '23502' || e.code === '23514';
   return wrap(e, bad ? 'BAD_VALUE' : 'IMPORT_FAILED', {

@@ -6,7 +6,8 @@ import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-build
 import { planSplitChunks } from '../sql/split.js';
 import { isDatabaseError } from './postgres-errors.js';
 import { rows, type PgSessions, type Session } from './postgres-session.js';
-import { copyToStatement, describeTypes, pgDialect } from './postgres-sql.js';
+import { copyToStatement, describeTypes, openSessions, openXids, pgDialect, stillOpenSessions, stillOpenXids } from './postgres-sql.js';
+import { waitForTransactions } from '../sql/open-transactions.js';
 import { exportWrapper, portableFromPg, type PgTypeFacts } from './postgres-types.js';
 
 /** How long an aborted COPY may take to end after its backend was told to terminate, before its stream is cut. */
@@ -77,6 +78,33 @@ export class PgExport {
 
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null> {
     return this.#read(req, signal, (s) => first(s, buildMax(pgDialect, req, column)));
+  }
+
+  /** See Connector.awaitOpenTransactions: sessions in a transaction and in-progress transaction ids, polled. */
+  async awaitOpenTransactions(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const sessions = this.#sessions;
+    const s = await sessions.take();
+    const stop = sessions.onAbort(s, signal);
+    try {
+      const own = [...sessions.ownPids];
+      const open = await rows<{ pid: string; started: string; who: string }>(s, openSessions, [own]);
+      const xids = (await rows<{ xid: string }>(s, openXids, [own])).map((r) => r.xid);
+      const who = new Map(open.map((o) => [o.pid, `pid ${o.pid} (${o.who}, since ${o.started})`]));
+      await waitForTransactions(
+        async () => [
+          ...(await rows<{ pid: string }>(s, stillOpenSessions, [open.map((o) => Number(o.pid)), open.map((o) => o.started)])).map((r) => who.get(r.pid)!),
+          ...(await rows<{ xid: string }>(s, stillOpenXids, [xids])).map((r) => `transaction ${r.xid}`),
+        ],
+        timeoutMs,
+        signal,
+      );
+    } catch (e) {
+      if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name });
+      throw sessions.error(e, 'EXPORT_FAILED');
+    } finally {
+      stop();
+      sessions.release(s);
+    }
   }
 
   planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {

@@ -32,6 +32,8 @@ export class PgSessions {
   #copy: CopyModule | undefined;
   #pool: Pool | undefined;
   readonly #pids = new WeakMap<object, number>();
+  /** Backend pids of this pool's connections: a wait for the source's open transactions must not wait for its own. */
+  readonly ownPids = new Set<number>();
 
   constructor(config: PostgresConfig) {
     this.config = config;
@@ -96,8 +98,14 @@ export class PgSessions {
       onConnect: async (client) => {
         await client.query(setup);
         const r = await client.query<{ pid: string }>(backendPid);
-        this.#pids.set(client, Number(r.rows[0]?.pid));
+        const pid = Number(r.rows[0]?.pid);
+        this.#pids.set(client, pid);
+        this.ownPids.add(pid);
       },
+    });
+    pool.on('remove', (client) => {
+      const pid = this.#pids.get(client);
+      if (pid !== undefined) this.ownPids.delete(pid);
     });
     // An idle connection the server closed: the pool drops it and the next use reconnects.
     pool.on('error', () => {});

@@ -46,6 +46,25 @@ export function sessionSetup(schema: string | undefined, extraFloatDigits: boole
 }
 
 export const serverVersion = `SELECT current_setting('server_version_num') AS v`;
+
+/**
+ * The transactions open now, but this pool's own ($1): sessions with a transaction start (whose `now()` may already
+ * lie below a maximum read just before), and the snapshot's in-progress transaction ids, which are visible even
+ * where another user's session details are not.
+ */
+export const openSessions = `
+SELECT pid::text AS pid, xact_start::text AS started, COALESCE(NULLIF(application_name, ''), usename::text, '?') AS who
+FROM pg_stat_activity
+WHERE pid <> pg_backend_pid() AND NOT (pid = ANY ($1::int[])) AND xact_start IS NOT NULL AND backend_type = 'client backend'`;
+export const openXids = `
+SELECT x::text AS xid FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+WHERE (x::text::numeric % 4294967296)::text NOT IN (
+  SELECT backend_xid::text FROM pg_stat_activity WHERE pid = ANY ($1::int[]) AND backend_xid IS NOT NULL)`;
+/** Which of the noted sessions are still in the same transaction, and which noted ids are still in progress. */
+export const stillOpenSessions = `
+SELECT a.pid::text AS pid FROM pg_stat_activity a JOIN unnest($1::int[], $2::text[]) AS w(pid, started)
+ON a.pid = w.pid AND a.xact_start::text = w.started`;
+export const stillOpenXids = `SELECT x::text AS xid FROM unnest($1::xid8[]) AS x WHERE pg_xact_status(x) = 'in progress'`;
 export const schemaExists = `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS found`;
 export const backendPid = `SELECT pg_backend_pid() AS pid`;
 export const terminateBackend = `SELECT pg_terminate_backend($1)`;

@@ -24,6 +24,28 @@ export async function recordStartOfLine(chunk: StagedChunk, line: number): Promi
   return start;
 }
 
+/** The cells of the record that holds physical line `line`, or undefined when the file cannot be read. */
+export async function recordAtLine(chunk: StagedChunk, line: number): Promise<readonly (string | null)[] | undefined> {
+  let input: Readable | undefined;
+  try {
+    input = await chunk.open();
+    const csv = await openCsv(input, { name: chunk.name });
+    let last: (string | null)[] | undefined;
+    try {
+      for await (const row of csv.rows) {
+        if (row.line > line) break;
+        last = row.cells;
+      }
+    } finally {
+      await csv.close();
+    }
+    return last;
+  } catch {
+    input?.destroy();
+    return undefined;
+  }
+}
+
 /** Calls `visit` with the start line of each record until it returns a line; undefined when the file cannot be read. */
 async function scan(chunk: StagedChunk, visit: (line: number) => number | undefined): Promise<number | undefined> {
   let input: Readable | undefined;
