@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import type { ChunkFeed, ChunkSpec, Connector, ExportRequest, StagedChunk } from '../../src/connectors/contract.js';
 import { mysqlKind } from '../../src/connectors/mysql/mysql-kind.js';
-import type { MysqlConnector } from '../../src/connectors/mysql/mysql-connector.js';
+import type { Connector as MysqlConnector } from '../../src/connectors/contract.js';
 import { openChunkFile } from '../../src/csv/chunk-file.js';
 import type { ColumnSchema } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';

@@ -7,7 +7,7 @@ export const mysqlKind: ConnectorKind = {
   capabilities: { ...DEFAULT_CAPABILITIES, split: true, defaultMaxConnections: 4 },
   renderExport: (req, chunk) => buildSelect(mysqlDialect, req, chunk).sql,
   load: async () => {
-    const { MysqlConnector } = await import('./mysql-connector.js');
-    return (config) => new MysqlConnector(config);
+    const { mysqlConnector } = await import('./mysql-connector.js');
+    return (config) => mysqlConnector(config);
   },
 };

@@ -9,7 +9,7 @@ export const postgresKind: ConnectorKind = {
   renderExport: (req, chunk) =>
     `COPY (${buildSelect({ ...pgDialect, placeholder: () => '?' }, req, chunk).sql}) TO STDOUT WITH (FORMAT csv, NULL '\\N')`,
   load: async () => {
-    const { PostgresConnector } = await import('./postgres-connector.js');
-    return (config) => new PostgresConnector(config);
+    const { postgresConnector } = await import('./postgres-connector.js');
+    return (config) => postgresConnector(config);
   },
 };

@@ -26,35 +26,27 @@ export async function recordStartOfLine(chunk: StagedChunk, line: number): Promi
 
 /** The cells of the record that holds physical line `line`, or undefined when the file cannot be read. */
 export async function recordAtLine(chunk: StagedChunk, line: number): Promise<readonly (string | null)[] | undefined> {
-  let input: Readable | undefined;
-  try {
-    input = await chunk.open();
-    const csv = await openCsv(input, { name: chunk.name });
-    let last: (string | null)[] | undefined;
-    try {
-      for await (const row of csv.rows) {
-        if (row.line > line) break;
-        last = row.cells;
-      }
-    } finally {
-      await csv.close();
-    }
-    return last;
-  } catch {
-    input?.destroy();
+  let last: readonly (string | null)[] | undefined;
+  await scan(chunk, (at, cells) => {
+    if (at > line) return at;
+    last = cells;
     return undefined;
-  }
+  });
+  return last;
 }
 
-/** Calls `visit` with the start line of each record until it returns a line; undefined when the file cannot be read. */
-async function scan(chunk: StagedChunk, visit: (line: number) => number | undefined): Promise<number | undefined> {
+/**
+ * Calls `visit` with the start line and cells of each record until it returns a line; undefined when the file
+ * cannot be read.
+ */
+async function scan(chunk: StagedChunk, visit: (line: number, cells: readonly (string | null)[]) => number | undefined): Promise<number | undefined> {
   let input: Readable | undefined;
   try {
     input = await chunk.open();
     const csv = await openCsv(input, { name: chunk.name });
     try {
       for await (const row of csv.rows) {
-        const found = visit(row.line);
+        const found = visit(row.line, row.cells);
         if (found !== undefined) return found;
       }
     } finally {

@@ -1,0 +1,38 @@
+import type { ColumnSchema } from '../csv/types.js';
+import type { ChunkFeed, ChunkSpec, Connector, CsvSink, ExportRequest, ImportRequest, ImportResult } from './contract.js';
+
+/** The export half of a connector (connectors whose halves live in files of their own compose them). */
+export interface SourceHalf {
+  describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]>;
+  maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null>;
+  awaitOpenTransactions?(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]>;
+  exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number>;
+}
+
+/** The import half of a connector. */
+export interface TargetHalf {
+  import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult>;
+  isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean>;
+}
+
+/** A connection's lifecycle: open once, close once. */
+export interface Lifecycle {
+  open(signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One Connector from a lifecycle and the two halves, each method handed to the half that owns it. */
+export function composeConnector(life: Lifecycle, source: SourceHalf, target: TargetHalf): Connector {
+  return {
+    open: (signal) => life.open(signal),
+    close: () => life.close(),
+    describe: (req, signal) => source.describe(req, signal),
+    maxValue: (req, column, signal) => source.maxValue(req, column, signal),
+    ...(source.awaitOpenTransactions ? { awaitOpenTransactions: (ms: number, signal?: AbortSignal) => source.awaitOpenTransactions!(ms, signal) } : {}),
+    planChunks: (req, signal) => source.planChunks(req, signal),
+    exportChunk: (req, chunk, sink, signal) => source.exportChunk(req, chunk, sink, signal),
+    import: (req, feed, signal) => target.import(req, feed, signal),
+    isCommitted: (table, loadId, signal) => target.isCommitted(table, loadId, signal),
+  };
+}
