@@ -79,6 +79,8 @@ export interface NodeConfig {
   readonly source: SourceConfig;
   readonly incremental?: IncrementalConfig;
   readonly target: TargetConfig;
+  /** When the export's columns differ from the existing target's (see ImportRequest.schemaChanges); default `fail`. */
+  readonly schema_changes?: 'fail' | 'add_columns' | 'recreate';
   /** Attempts after the first, for transient errors only. */
   readonly retries: number;
   /** Base delay before the first retry, in ms; doubles each attempt, with jitter. */

@@ -111,6 +111,12 @@ export interface ImportRequest {
    */
   readonly lossy?: 'allow';
   /**
+   * What to do when the export's columns differ from an existing target's (`schema_changes`, default `fail`):
+   * `fail` refuses new columns, naming them; `add_columns` adds new columns (nullable) and widens narrower ones;
+   * `recreate` (overwrite only) replaces the table by one made from the export's schema.
+   */
+  readonly schemaChanges?: 'fail' | 'add_columns' | 'recreate';
+  /**
    * An append of an incremental window (`strategy: window`): the target's rows in this range of the column are
    * replaced by the load, in the commit's own atomic step, so running the same interval again loads it once.
    */
@@ -125,6 +131,8 @@ export interface ImportRequest {
 
 export interface ImportResult {
   readonly rows: number;
+  /** What the load changed in the target's definition (schema_changes), as a person reads it. */
+  readonly schemaChanges?: string;
 }
 
 /**

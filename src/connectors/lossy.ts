@@ -66,5 +66,6 @@ function isTemporal(c: Holds): boolean {
 export function describeHolds(c: Holds): string {
   if (c.type === 'decimal' && c.precision !== undefined) return `decimal(${c.precision}${c.scale === undefined ? '' : `,${c.scale}`})`;
   if (isTemporal(c) && c.precision !== undefined) return `${c.type}(${c.precision})`;
+  if (c.type === 'string' && c.length !== undefined) return `string(${c.length})`;
   return c.type;
 }

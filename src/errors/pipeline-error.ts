@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'IMPORT_FAILED'
   | 'BAD_VALUE'
   | 'LOSSY_VALUE'
+  | 'SCHEMA_CHANGED'
   | 'BAD_CSV'
   | 'ROW_COUNT_MISMATCH'
   | 'CHECKSUM_MISMATCH'

@@ -170,6 +170,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     ...(node.target.key ? { key: node.target.key } : {}),
     create: node.target.create,
     ...(node.target.lossy ? { lossy: node.target.lossy } : {}),
+    ...(node.schema_changes ? { schemaChanges: node.schema_changes } : {}),
     ...(node.target.mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
     columns: cp.columns,
     loadId,
@@ -182,6 +183,10 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     return connections.session(node.target.connection, async () => {
       const started = Date.now();
       const r = await target.import(importReq, queue, innerSignal);
+      if (r.schemaChanges) {
+        notes.push(`target ${node.target.table}: ${r.schemaChanges}`);
+        env.log('info', `node ${node.name}: target ${node.target.table}: ${r.schemaChanges}`, { node: node.name, event: 'schema_changed' });
+      }
       env.log('debug', `node ${node.name}: ${r.rows} rows imported and committed`, {
         node: node.name,
         event: 'imported',

@@ -154,7 +154,7 @@ for (const kind of ['sqlite', 'mysql', 'postgres', 'file'] as const) {
             assert.equal(node.error?.code, 'BAD_CSV', mode);
             assert.deepEqual([loc.chunk, loc.chunkLine], [join(t.dir, 'out', `people_${mode}.csv`), 1], mode);
           } else {
-            assert.equal(node.error?.code, 'IMPORT_FAILED', `${mode}: ${JSON.stringify(node.error)}`);
+            assert.equal(node.error?.code, 'SCHEMA_CHANGED', `${mode}: ${JSON.stringify(node.error)}`);
             assert.equal(loc.column, 'nmae', mode);
             assert.equal(loc.table, `people_${mode}`, mode);
           }

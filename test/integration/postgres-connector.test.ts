@@ -330,7 +330,7 @@ describe('postgres connector', () => {
       const e = await exportAll(c, { node: 'n', source: { connection: 'pg', table: 'viewed_src', columns: ['id', 'v'] } });
       await c.import(importReq('viewed', e, 'overwrite'), feedOf(e));
       await assert.rejects(copyTable(c, 'viewed_src', 'granted', 'overwrite'), (err: unknown) => {
-        return err instanceof PipelineError && err.code === 'IMPORT_FAILED' && err.location.column === 'by';
+        return err instanceof PipelineError && err.code === 'SCHEMA_CHANGED' && err.location.column === 'by';
       });
     });
     assert.deepEqual(await rows(`SELECT 'viewed'::regclass::oid AS oid`), oid);

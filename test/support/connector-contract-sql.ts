@@ -85,6 +85,51 @@ export function sqlTargetContract(subject: ContractSubject, dialect: SqlDialect)
       });
     });
 
+    test('a column added to the source fails the next load by default, naming it and the setting; add_columns adds it', async () => {
+      await withPlace(subject, async (h) => {
+        const before = data([int('id'), text('v')], [['1', 'a'], ['2', 'b']]);
+        await h.load('t', 'append', before);
+        const next = data([int('id'), text('v'), text('segment')], [['3', 'c', 'gold']]);
+        const e = await h.load('t', 'append', next).then(
+          () => assert.fail('the load must fail'),
+          (err: unknown) => err as PipelineError,
+        );
+        assert.ok(e instanceof PipelineError, String(e));
+        assert.equal(e.code, 'SCHEMA_CHANGED');
+        assert.equal(e.location.column, 'segment');
+        assert.match(e.hint ?? '', /schema_changes/);
+        assertSameRows(await h.read('t'), before);
+        const r = await h.load('t', 'append', next, { schemaChanges: 'add_columns' });
+        assert.match(r.note ?? '', /segment/, 'the change is kept in the node\'s record');
+        assertSameRows(await h.read('t'), data([int('id'), text('v'), text('segment')], [['1', 'a', null], ['2', 'b', null], ['3', 'c', 'gold']]));
+        // A column the source no longer has is loaded as NULL.
+        await h.load('t', 'append', data([int('id'), text('segment')], [['4', 'silver']]), { schemaChanges: 'add_columns' });
+        assertSameRows(await h.read('t'), data([int('id'), text('v'), text('segment')], [['1', 'a', null], ['2', 'b', null], ['3', 'c', 'gold'], ['4', null, 'silver']]));
+      });
+    });
+
+    test('add_columns widens a column the export has grown out of', async () => {
+      await withPlace(subject, async (h) => {
+        await h.exec(`CREATE TABLE t (id INTEGER, v VARCHAR(5), n SMALLINT)${engine}`);
+        await h.exec(`INSERT INTO t VALUES (1, 'short', 7)`);
+        const wide: ColumnSchema[] = [int('id'), { name: 'v', type: 'string', length: 50, nullable: true }, int('n')];
+        await h.load('t', 'append', data(wide, [['2', 'a good deal longer than five', '4000000000']]), { schemaChanges: 'add_columns' });
+        assertSameRows(await h.read('t'), data(wide, [['1', 'short', '7'], ['2', 'a good deal longer than five', '4000000000']]));
+      });
+    });
+
+    test('recreate rebuilds a table from the export when an overwrite brings another schema', async () => {
+      await withPlace(subject, async (h) => {
+        await h.exec(`CREATE TABLE t (id INTEGER, v VARCHAR(5), old_col INTEGER)${engine}`);
+        await h.exec(`INSERT INTO t VALUES (1, 'a', 1)`);
+        const next = data([int('id'), text('w')], [['2', 'new']]);
+        await h.load('t', 'overwrite', next, { schemaChanges: 'recreate' });
+        const back = await h.read('t');
+        assert.deepEqual(back.columns.map((c) => c.name), ['id', 'w']);
+        assertSameRows(back, next);
+      });
+    });
+
     const narrowings: { what: string; target: string; column: ColumnSchema; value: string }[] = [
       { what: 'a decimal into fewer decimal places', target: 'DECIMAL(10,2)', column: { name: 'x', type: 'decimal', precision: 10, scale: 4, nullable: true }, value: '1.2345' },
       {

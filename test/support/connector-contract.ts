@@ -207,6 +207,7 @@ interface LoadOptions {
   readonly incremental?: IncrementalConfig;
   /** The node allows values the target cannot hold exactly (`target.lossy: allow`). */
   readonly lossy?: boolean;
+  readonly schemaChanges?: NodeConfig['schema_changes'];
   readonly behaviour?: Partial<SourceBehaviour>;
   readonly lineage?: string;
   readonly signal?: AbortSignal;
@@ -245,6 +246,7 @@ export class Harness {
       depends_on: [],
       source: { connection: 'src', table: 'data' },
       ...(o.incremental ? { incremental: o.incremental } : {}),
+      ...(o.schemaChanges ? { schema_changes: o.schemaChanges } : {}),
       target: { connection: 'dst', table, mode, create: 'if_missing', ...(mode === 'merge' && o.key ? { key: o.key } : {}), ...(o.lossy ? { lossy: 'allow' as const } : {}) },
       retries: 0,
       retry_delay: 0,

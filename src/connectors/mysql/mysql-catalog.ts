@@ -12,6 +12,10 @@ export interface MysqlTargetColumn extends TargetColumn {
   readonly dataType: string;
   /** The column's full type, with its character set and collation: a staging column of the same shape. */
   readonly definition: string;
+  readonly charset?: string;
+  readonly nullable: boolean;
+  /** Has a default, a comment or an extra attribute (auto_increment, ON UPDATE …), which MODIFY would drop. */
+  readonly special: boolean;
 }
 
 export interface MysqlTarget extends TargetTable {
@@ -42,17 +46,47 @@ export async function describeTarget(conn: PoolConnection, schema: string | unde
   });
   if (rows.length === 0) return undefined;
   const exact = rows.filter((r) => r[0] === name);
-  const columns = (exact.length > 0 ? exact : rows).map(([, col, dataType, columnType, charset, collation, precision, scale, fsp]) => {
+  const columns = (exact.length > 0 ? exact : rows).map(([, col, dataType, columnType, charset, collation, precision, scale, fsp, length, nullable, special]) => {
     const text = charset && collation ? ` CHARACTER SET ${charset} COLLATE ${collation}` : '';
-    const holds = holdsOf(dataType!, precision, scale, fsp);
-    return { name: col!, dataType: dataType!, definition: `${columnType}${text}`, ...(holds ? { holds } : {}) };
+    const holds = holdsOf(dataType!, columnType!, precision, scale, fsp, length);
+    return {
+      name: col!,
+      dataType: dataType!,
+      definition: `${columnType}${text}`,
+      ...(text ? { charset: text } : {}),
+      nullable: nullable === 'YES',
+      special: special === '1',
+      ...(holds ? { holds } : {}),
+    };
   });
   return { columns };
 }
 
-/** What a column of these information_schema facts holds, for the types a load could round into silently. */
-function holdsOf(dataType: string, precision: string | null, scale: string | null, fsp: string | null): Holds | undefined {
+/** What a column of these information_schema facts holds, in portable terms. */
+function holdsOf(dataType: string, columnType: string, precision: string | null, scale: string | null, fsp: string | null, length: string | null): Holds | undefined {
+  const unsigned = /unsigned/i.test(columnType);
   switch (dataType.toLowerCase()) {
+    case 'tinyint':
+    case 'year':
+      return { type: 'int16' };
+    case 'smallint':
+      return { type: unsigned ? 'int32' : 'int16' };
+    case 'mediumint':
+      return { type: 'int32' };
+    case 'int':
+      return { type: unsigned ? 'int64' : 'int32' };
+    case 'bigint':
+      return { type: unsigned ? 'uint64' : 'int64' };
+    case 'char':
+    case 'varchar':
+      return { type: 'string', length: Number(length) };
+    case 'tinytext':
+    case 'text':
+    case 'mediumtext':
+    case 'longtext':
+      return { type: 'text' };
+    case 'json':
+      return { type: 'json' };
     case 'decimal':
       return { type: 'decimal', precision: Number(precision), scale: Number(scale) };
     case 'float':

@@ -21,7 +21,9 @@ import { loadChunks, type LoadTarget } from './mysql-load-chunks.js';
 import { query, scalar, textCast, withImportSqlMode, type MysqlSessions } from './mysql-session.js';
 import { buildRange } from '../sql/select-builder.js';
 import { mysqlDialect, mysqlSql, type ColumnDef } from './mysql-sql.js';
-import { importColumn, kindOfPortable, mysqlTypes, targetKind } from './mysql-columns.js';
+import { importColumn, kindOfPortable, mysqlType, mysqlTypes, targetKind } from './mysql-columns.js';
+import { describeHolds } from '../lossy.js';
+import { widenedColumn, type SchemaChanges } from '../sql/schema-changes.js';
 
 /** Tables a failed import must drop, as far as it got. */
 interface Created {
@@ -87,6 +89,8 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
   #staging = '';
   /** Overwrite by RENAME (else, in one transaction, by DELETE and INSERT). */
   #swap = false;
+  /** schema_changes recreate: the existing table is replaced by the one the load builds. */
+  #replacing = false;
 
   constructor(sessions: MysqlSessions, conn: PoolConnection, req: ImportRequest, signal: AbortSignal | undefined, created: Created) {
     this.#sessions = sessions;
@@ -109,6 +113,39 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     return dropLeftovers(this.#conn, this.#schema, this.#req.table);
   }
 
+  /**
+   * schema_changes add_columns: one ALTER TABLE before the load (MySQL commits DDL at once; an added column is
+   * nullable, so a load that fails after it leaves the table's rows as they were). A column with a default, a
+   * comment or an extra attribute is not widened: MODIFY would drop them.
+   */
+  async evolve(target: MysqlTarget, changes: SchemaChanges): Promise<MysqlTarget> {
+    const modify = changes.widened.map(({ column, from }) => {
+      const t = targetColumn(target.columns, column.name, true)!;
+      if (t.special) {
+        throw new PipelineError('SCHEMA_CHANGED', `column \`${t.name}\` of \`${this.#req.table}\` would have to be widened to hold the export's ${describeHolds(column)}, but it has a default, a comment or another attribute that MODIFY COLUMN would drop`, {
+          table: this.#req.table,
+          column: t.name,
+          hint: 'widen the column by hand',
+        });
+      }
+      return { name: t.name, definition: `${mysqlType(widenedColumn(column, from))}${t.charset ?? ''}${t.nullable ? ' NULL' : ' NOT NULL'}` };
+    });
+    const add = changes.added.map((c) => ({ name: c.name, definition: mysqlType(c) }));
+    await query(this.#conn, { sql: mysqlSql.alterTable(this.#req.table, add, modify) });
+    return (await this.target())!;
+  }
+
+  /** schema_changes recreate: a new table swapped in by RENAME; not for a table with triggers or foreign keys. */
+  async replace(): Promise<void> {
+    if (!(await swappable(this.#conn, this.#schema, this.#name))) {
+      throw new PipelineError('SCHEMA_CHANGED', `\`${this.#req.table}\` has triggers or foreign keys, which recreating it would drop`, {
+        table: this.#req.table,
+        hint: 'change the table by hand, or use `schema_changes: add_columns`',
+      });
+    }
+    this.#replacing = true;
+  }
+
   async load(target: MysqlTarget | undefined, feed: ChunkFeed): Promise<number> {
     const req = this.#req;
     const conn = this.#conn;
@@ -122,6 +159,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     const inSchema = (t: string) => (this.#schema === undefined ? t : `${this.#schema}.${t}`);
     this.#staging = inSchema(workTableName(STAGING_PREFIX, req.table, req.loadId));
     this.#swap = req.mode === 'overwrite' && (!target || (await swappable(conn, this.#schema, this.#name)));
+    if (this.#replacing) this.#swap = true;
     const withSeq = !this.#swap;
     this.#created.staging = this.#staging;
     if (withSeq) await query(conn, { sql: mysqlSql.createStaging(this.#staging, this.#defs) });
@@ -152,7 +190,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
       // RENAME is DDL and commits by itself, so the load record follows it rather than sharing a transaction. A
       // crash in between only means a retry finds no record and overwrites again with the same rows: overwrite is
       // idempotent.
-      if (target) {
+      if (target || this.#replacing) {
         created.old = `${this.#schema === undefined ? '' : `${this.#schema}.`}${workTableName(OLD_PREFIX, req.table, req.loadId)}`;
         await query(conn, { sql: mysqlSql.swap(req.table, created.old, staging) });
         created.staging = undefined;

@@ -62,7 +62,9 @@ export const mysqlSql = {
   tableColumns:
     'SELECT TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS data_type, COLUMN_TYPE AS column_type, ' +
     'CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation, NUMERIC_PRECISION AS num_precision, ' +
-    'NUMERIC_SCALE AS num_scale, DATETIME_PRECISION AS dt_precision FROM information_schema.COLUMNS ' +
+    'NUMERIC_SCALE AS num_scale, DATETIME_PRECISION AS dt_precision, CHARACTER_MAXIMUM_LENGTH AS max_length, ' +
+    "IS_NULLABLE AS nullable, (COLUMN_DEFAULT IS NOT NULL AND COLUMN_DEFAULT <> 'NULL') OR COLUMN_COMMENT <> '' OR EXTRA <> '' AS special " +
+    'FROM information_schema.COLUMNS ' +
     'WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
   uniqueKeys:
     'SELECT TABLE_NAME AS tbl, INDEX_NAME AS name, COLUMN_NAME AS col FROM information_schema.STATISTICS ' +
@@ -89,6 +91,9 @@ export const mysqlSql = {
   createStagingLike: (staging: string, target: string) => `CREATE TABLE ${qt(staging)} LIKE ${qt(target)}`,
   stagingKeyIndex: (staging: string, key: readonly string[]) => `ALTER TABLE ${qt(staging)} ADD INDEX pigeon_key (${list(key)})`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${qt(table)}`,
+  /** schema_changes add_columns: new columns (nullable) and wider types, in one statement. */
+  alterTable: (table: string, add: readonly ColumnDef[], modify: readonly ColumnDef[]) =>
+    `ALTER TABLE ${qt(table)} ${[...add.map((c) => `ADD COLUMN ${q(c.name)} ${c.definition} NULL`), ...modify.map((c) => `MODIFY COLUMN ${q(c.name)} ${c.definition}`)].join(', ')}`,
 
   /**
    * One chunk in MySQL's own text format: tab-separated, `\N` for NULL, backslash escapes. Columns loaded through a

@@ -43,6 +43,8 @@ export interface LoadPlan {
   /** Each export column and how its staging value becomes the target's. */
   readonly sources: readonly ColumnSource[];
   readonly createTarget?: string;
+  /** Statements the commit runs first, in its transaction: schema changes of the target (ALTER, or DROP to recreate). */
+  readonly before?: readonly string[];
   /** For overwrite of an existing table: what a swap would lose (empty: swap). */
   readonly blockers: string;
   /** Merge through INSERT … ON CONFLICT (the target has a unique index on exactly the key). */
@@ -89,6 +91,7 @@ export async function commitLoad(s: Session, req: ImportRequest, target: TargetR
     // What is left to drop in this transaction; a table swapped in becomes the target.
     const drop = new Set(created);
     const key = req.key ?? [];
+    for (const sql of plan.before ?? []) await exec(sql);
     if (plan.createTarget) await exec(plan.createTarget);
     switch (req.mode) {
       case 'overwrite': {

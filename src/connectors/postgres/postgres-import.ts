@@ -24,6 +24,8 @@ import {
   type StagingColumn,
 } from './postgres-sql.js';
 import { needsConversion, pgTypeFor, portableFromPg, type PgTypeFacts } from './postgres-types.js';
+import type { ColumnSchema } from '../../csv/types.js';
+import { widenedColumn, type SchemaChanges } from '../sql/schema-changes.js';
 
 interface PgColumn extends TargetColumn, PgTypeFacts {}
 
@@ -83,6 +85,8 @@ class PgLoad implements StagedLoad<PgTarget> {
   readonly #signal: AbortSignal | undefined;
   #ref: TargetRef | undefined;
   #plan: LoadPlan | undefined;
+  /** Schema changes the commit makes first (schema_changes), in its transaction. */
+  readonly #before: string[] = [];
   /** Tables this load created, to drop if it fails. */
   readonly created: string[] = [];
 
@@ -124,6 +128,30 @@ class PgLoad implements StagedLoad<PgTarget> {
     if (names.length > 0) await dropQuietly(this.#s, schema, names);
   }
 
+  /**
+   * schema_changes add_columns: the columns are added and widened inside the commit's transaction (PostgreSQL's DDL
+   * is transactional), so a failed load leaves the table as it was; the load sees the target as it will be.
+   */
+  async evolve(target: PgTarget, changes: SchemaChanges): Promise<PgTarget> {
+    const facts = (c: ColumnSchema): PgColumn => {
+      const f = createdFacts(c);
+      return { name: c.name, ...f, holds: portableFromPg(f) };
+    };
+    for (const c of changes.added) this.#before.push(pgSql.addColumn(target.qualified, c.name, pgTypeFor(c)));
+    const widened = new Map(changes.widened.map((w) => [w.column.name, widenedColumn(w.column, w.from)]));
+    for (const [name, c] of widened) this.#before.push(pgSql.alterColumnType(target.qualified, name, pgTypeFor(c)));
+    return {
+      ...target,
+      columns: [...target.columns.map((t) => (widened.has(t.name) ? { ...facts(widened.get(t.name)!), name: t.name } : t)), ...changes.added.map(facts)],
+    };
+  }
+
+  /** schema_changes recreate: the commit drops the table and creates it from the export's schema, in one transaction. */
+  async replace(target: PgTarget): Promise<void> {
+    this.#before.push(pgSql.dropOld(target.qualified));
+    this.#ref = { schema: target.schema, name: target.name, qualified: target.qualified };
+  }
+
   async load(target: PgTarget | undefined, feed: ChunkFeed): Promise<number> {
     const plan = (this.#plan = await this.#planLoad(target));
     await this.#s.client.query(plan.createStaging);
@@ -145,11 +173,7 @@ class PgLoad implements StagedLoad<PgTarget> {
     const req = this.#req;
     const ref = this.#ref!;
     const names = req.columns.map((c) => c.name);
-    const columns: PgTypeFacts[] = req.columns.map((c) => {
-      // A column pigeon will create: only its type and whether it is bytea matter here.
-      if (!target) return { sourceType: pgTypeFor(c), baseName: c.type === 'binary' ? 'bytea' : '', typtype: 'b', category: '', typmod: -1 };
-      return target.columns.find((t) => t.name === c.name)!;
-    });
+    const columns: PgTypeFacts[] = req.columns.map((c) => (target ? target.columns.find((t) => t.name === c.name)! : createdFacts(c)));
     const conversions = req.columns.map((c, i) => needsConversion(c.type, columns[i]!));
     const sources: ColumnSource[] = req.columns.map((c, i) => {
       const kind = conversions[i];
@@ -157,7 +181,12 @@ class PgLoad implements StagedLoad<PgTarget> {
     });
     const stagingCols: StagingColumn[] = req.columns.map((c, i) => ({ name: c.name, type: conversions[i] ? 'text' : columns[i]!.sourceType }));
     const converts = conversions.some((k) => k !== undefined);
-    const blockers = req.mode === 'overwrite' && target ? ((await rows<{ blockers: string }>(s, swapBlockers, [target.oid]))[0]?.blockers ?? 'unknown') : '';
+    const blockers =
+      req.mode !== 'overwrite' || !target
+        ? ''
+        : this.#before.length > 0
+          ? 'schema changes'
+          : ((await rows<{ blockers: string }>(s, swapBlockers, [target.oid]))[0]?.blockers ?? 'unknown');
     const staging = workTableName(STAGING_PREFIX, req.table, req.loadId);
     const stagingQ = qualified(ref.schema, staging);
     const like = req.mode === 'overwrite' && target !== undefined && blockers === '' && !converts;
@@ -178,6 +207,7 @@ class PgLoad implements StagedLoad<PgTarget> {
       ...(target === undefined ? { createTarget: pgSql.createTable(ref.qualified, req.columns.map((c, i) => ({ name: c.name, type: columns[i]!.sourceType }))) } : {}),
       blockers,
       upsert,
+      before: this.#before,
     };
   }
 
@@ -223,6 +253,11 @@ class PgLoad implements StagedLoad<PgTarget> {
     }
     return stream.rowCount;
   }
+}
+
+/** The facts of a column pigeon creates: only its type and whether it is bytea matter to a load. */
+function createdFacts(c: ColumnSchema): PgTypeFacts {
+  return { sourceType: pgTypeFor(c), baseName: c.type === 'binary' ? 'bytea' : '', typtype: 'b', category: '', typmod: -1 };
 }
 
 /** `schema.table` split on the dot; an unqualified name is looked up along the search path, created in its first schema. */

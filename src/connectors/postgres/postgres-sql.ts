@@ -314,6 +314,8 @@ export const pgSql = {
   /** A copy of the target without its indexes, which are built after the load (see targetIndexes). */
   createLikeWithoutIndexes: (table: string, like: string) => `CREATE TABLE ${table} (LIKE ${like} INCLUDING ALL EXCLUDING INDEXES)`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${table}`,
+  addColumn: (table: string, column: string, type: string) => `ALTER TABLE ${table} ADD COLUMN ${q(column)} ${type}`,
+  alterColumnType: (table: string, column: string, type: string) => `ALTER TABLE ${table} ALTER COLUMN ${q(column)} TYPE ${type}`,
   analyze: (table: string) => `ANALYZE ${table}`,
   copyFrom: (staging: string, columns: readonly string[]) =>
     `COPY ${staging} (${columns.map(q).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true, NULL E'\\\\N')`,

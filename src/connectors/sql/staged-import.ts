@@ -2,6 +2,7 @@ import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { abortable, drainFeed } from '../feed.js';
 import { describeHolds, lossyInto, type Holds } from '../lossy.js';
+import { describeChanges, hasChanges, schemaChanges, type SchemaChanges } from './schema-changes.js';
 
 /** A column of an existing target table, as the engine's catalog names it. */
 export interface TargetColumn {
@@ -28,6 +29,17 @@ export interface StagedLoad<T extends TargetTable> {
   target(): Promise<T | undefined>;
   /** Drops work tables that crashed loads into the same target left behind. */
   dropLeftovers(): Promise<void>;
+  /**
+   * `schema_changes: add_columns`: makes the target take the export's new columns (nullable) and widens the narrower
+   * ones (now, or inside the commit where the engine's DDL is transactional), and returns the target as the load
+   * is to see it. An engine without it refuses such changes.
+   */
+  evolve?(target: T, changes: SchemaChanges): Promise<T>;
+  /**
+   * `schema_changes: recreate`: the existing table is to be replaced by one made from the export's schema; the load
+   * then runs as if the table did not exist, and the commit replaces it. An engine without it refuses.
+   */
+  replace?(target: T): Promise<void>;
   /** Creates the staging table and loads every chunk of the feed into it; returns the rows loaded. */
   load(target: T | undefined, feed: ChunkFeed): Promise<number>;
   /** The swap, append or merge together with the load record: happens once or not at all. */
@@ -56,8 +68,11 @@ export async function stagedImport<T extends TargetTable>(
     await load.dropLeftovers();
     return { rows: await drainFeed(feed, signal) };
   }
-  const target = await load.target();
-  checkTarget(req, target, load.caseInsensitiveNames ?? false);
+  const ci = load.caseInsensitiveNames ?? false;
+  let target = await load.target();
+  let changed: string | undefined;
+  if (target) ({ target, changed } = await applySchemaChanges(req, target, load, ci));
+  checkTarget(req, target, ci);
   await load.dropLeftovers();
   try {
     const loaded = await load.load(target, feed);
@@ -67,11 +82,44 @@ export async function stagedImport<T extends TargetTable>(
     }
     signal?.throwIfAborted();
     await load.commit(target, loaded);
-    return { rows: loaded };
+    return { rows: loaded, ...(changed ? { schemaChanges: changed } : {}) };
   } catch (e) {
     await load.abandon?.().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * `schema_changes` on an existing target: `fail` refuses new columns (a column no longer exported is loaded as NULL,
+ * as before); `add_columns` lets the engine add and widen; `recreate` (overwrite) has it replace the table. Returns
+ * the target the load is to see (undefined: made anew) and what changed, for the node's record.
+ */
+async function applySchemaChanges<T extends TargetTable>(
+  req: ImportRequest,
+  target: T,
+  load: StagedLoad<T>,
+  ci: boolean,
+): Promise<{ target: T | undefined; changed?: string }> {
+  const changes = schemaChanges(req.columns, target.columns, ci);
+  const policy = req.schemaChanges ?? 'fail';
+  if (policy === 'recreate' && req.mode === 'overwrite' && hasChanges(changes)) {
+    if (!load.replace) throw new PipelineError('UNSUPPORTED', `this target cannot recreate \`${req.table}\``, { table: req.table });
+    await load.replace(target);
+    return { target: undefined, changed: `recreated from the export's schema (${describeChanges(changes)})` };
+  }
+  if (policy === 'add_columns' && (changes.added.length > 0 || changes.widened.length > 0)) {
+    if (!load.evolve) throw new PipelineError('UNSUPPORTED', `this target cannot add columns to \`${req.table}\``, { table: req.table });
+    const evolved = await load.evolve(target, { ...changes, removed: [], retyped: [] });
+    return { target: evolved, changed: describeChanges({ ...changes, removed: [], retyped: [] }) };
+  }
+  if (changes.added.length > 0) {
+    throw new PipelineError('SCHEMA_CHANGED', `the export's columns differ from target table \`${req.table}\`: ${describeChanges(changes)}`, {
+      table: req.table,
+      column: changes.added[0]!.name,
+      hint: `set \`schema_changes: add_columns\` on the node (or in \`defaults\`) to add them${req.mode === 'overwrite' ? ', or `recreate` to rebuild the table from the export' : ''}`,
+    });
+  }
+  return { target };
 }
 
 /** The rules on a target every engine shares; throws IMPORT_FAILED naming the table and column. */

@@ -7,6 +7,7 @@ import type { ChunkFeed, ImportRequest } from '../contract.js';
 import type { Holds } from '../lossy.js';
 import { duplicateKeyError, orphanError, replacementKey, type Reference } from '../sql/keyed-overwrite.js';
 import type { StagedLoad, TargetTable } from '../sql/staged-import.js';
+import type { SchemaChanges } from '../sql/schema-changes.js';
 import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { buildRange } from '../sql/select-builder.js';
 import { portableFromSqlite, sqliteDialect, sqliteSql, sqliteType } from './sqlite-sql.js';
@@ -38,6 +39,8 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
   readonly #req: ImportRequest;
   readonly #signal: AbortSignal | undefined;
   readonly #staging: string;
+  /** Schema changes the commit makes first, in its transaction (schema_changes). */
+  readonly #before: string[] = [];
 
   constructor(db: Db, req: ImportRequest, signal: AbortSignal | undefined) {
     this.#db = db;
@@ -124,8 +127,30 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
     return loaded;
   }
 
+  /** schema_changes add_columns: the columns are added inside the commit's transaction (SQLite has no column widths). */
+  async evolve(target: SqliteTarget, changes: SchemaChanges): Promise<SqliteTarget> {
+    const declared = new Map(target.declared);
+    for (const c of changes.added) {
+      this.#before.push(sqliteSql.addColumn(this.#req.table, c.name, sqliteType(c)));
+      declared.set(c.name, sqliteType(c));
+    }
+    return { columns: [...target.columns, ...changes.added.map((c) => ({ name: c.name }))], declared };
+  }
+
+  /** schema_changes recreate: dropped and created anew inside the commit's transaction; not when it is referenced. */
+  async replace(): Promise<void> {
+    const references = referencesTo(this.#db, this.#req.table);
+    if (references.length > 0) {
+      throw new PipelineError('SCHEMA_CHANGED', `\`${this.#req.table}\` is referenced by a foreign key of \`${references[0]!.table}\`: recreating it would delete the rows it references`, {
+        table: this.#req.table,
+        hint: 'use `schema_changes: add_columns`',
+      });
+    }
+    this.#before.push(sqliteSql.dropTable(this.#req.table));
+  }
+
   async commit(target: SqliteTarget | undefined, rows: number): Promise<void> {
-    commit(this.#db, this.#req, this.#staging, this.#req.columns.map((c) => c.name), !target, rows);
+    commit(this.#db, this.#req, this.#staging, this.#req.columns.map((c) => c.name), !target, rows, this.#before);
   }
 
   async abandon(): Promise<void> {
@@ -134,9 +159,10 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
 }
 
 /** The swap, append or merge: one IMMEDIATE transaction together with the load record, so it happens once or not at all. */
-function commit(db: Db, req: ImportRequest, staging: string, names: readonly string[], create: boolean, rows: number): void {
+function commit(db: Db, req: ImportRequest, staging: string, names: readonly string[], create: boolean, rows: number, before: readonly string[]): void {
   const tx = db.transaction(() => {
     if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) return;
+    for (const sql of before) db.exec(sql);
     if (create) db.exec(sqliteSql.createTable(req.table, req.columns));
     switch (req.mode) {
       case 'overwrite': {
