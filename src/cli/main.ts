@@ -6,6 +6,7 @@ import type { CommonOptions } from './context.js';
 import { graphCommand, lsCommand, planCommand, schemaCommand, validateCommand } from './commands/inspect.js';
 import { runPipeline } from './commands/run.js';
 import { retryCommand, runsCommand, statusCommand } from './commands/runs.js';
+import { stateCommand } from './commands/state.js';
 
 const HELP = `pigeon: keep tables in sync between data systems
 
@@ -21,6 +22,8 @@ commands:
   ls FILE                  the selected nodes, in run order
   graph FILE               the DAG as --format mermaid|dot|json
   schema                   print the pipeline JSON Schema (for editors)
+  state ls|show FILE       saved watermarks and kept checkpoints of the nodes (-s to choose)
+  state reset FILE NODE…   forget nodes' watermarks and checkpoints: their next run loads from the start
 
 options:
   -s, --select TERMS       nodes to include: NAME, tag:TAG, +NAME (with ancestors), NAME+ (with descendants)
@@ -28,6 +31,7 @@ options:
       --date YYYY-MM-DD    the data interval is that day (UTC); default: yesterday
       --interval S/E       the data interval from S to E (YYYY-MM-DD[THH:MM[:SS]], UTC)
       --fail-fast          stop starting nodes after the first failure
+      --full-refresh       incremental nodes load everything (append nodes replace their target)
       --concurrency N      nodes run at once (default: the pipeline's concurrency)
       --state-dir DIR      where runs, watermarks and locks live (default: .pigeon)
       --log-format FMT     text (default) or json
@@ -51,6 +55,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
         date: { type: 'string' },
         interval: { type: 'string' },
         'fail-fast': { type: 'boolean' },
+        'full-refresh': { type: 'boolean' },
         concurrency: { type: 'string' },
         'state-dir': { type: 'string' },
         'log-format': { type: 'string' },
@@ -114,6 +119,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
               ...(v.interval ? { interval: v.interval } : {}),
               fail_fast: v['fail-fast'] ?? false,
               ...(concurrency !== undefined ? { concurrency } : {}),
+              ...(v['full-refresh'] ? { full_refresh: true } : {}),
             },
             ...(progress !== undefined ? { progressEveryMs: progress * 1000 } : {}),
             ...(env.PIGEON_CRASH_AT ? { crashAt: env.PIGEON_CRASH_AT } : {}),
@@ -128,6 +134,11 @@ export async function main(argv: readonly string[], env: Record<string, string |
       }
       case 'runs':
         return await runsCommand(common);
+      case 'state': {
+        const [action, file, ...nodes] = rest;
+        if (action === undefined || file === undefined) return usage('usage: pigeon state ls|show|reset FILE [NODE…]');
+        return await stateCommand(action, file, nodes, select, exclude, common);
+      }
       case 'status':
         if (rest.length > 1) return usage('`pigeon status` takes at most one run id');
         return await statusCommand(rest[0], common, v.format === 'json');

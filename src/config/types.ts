@@ -79,6 +79,11 @@ export interface NodeConfig {
   readonly source: SourceConfig;
   readonly incremental?: IncrementalConfig;
   readonly target: TargetConfig;
+  /**
+   * An incremental node by watermark whose target table is missing or empty although its watermark says rows were
+   * loaded: `fail` (default) refuses to load a mere increment; `full_refresh` loads everything, with a warning.
+   */
+  readonly on_missing_target?: 'fail' | 'full_refresh';
   /** When the export's columns differ from the existing target's (see ImportRequest.schemaChanges); default `fail`. */
   readonly schema_changes?: 'fail' | 'add_columns' | 'recreate';
   /** Attempts after the first, for transient errors only. */

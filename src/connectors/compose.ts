@@ -14,6 +14,7 @@ export interface SourceHalf {
 export interface TargetHalf {
   import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult>;
   isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean>;
+  probeTarget?(table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'>;
 }
 
 /** A connection's lifecycle: open once, close once. */
@@ -34,5 +35,6 @@ export function composeConnector(life: Lifecycle, source: SourceHalf, target: Ta
     exportChunk: (req, chunk, sink, signal) => source.exportChunk(req, chunk, sink, signal),
     import: (req, feed, signal) => target.import(req, feed, signal),
     isCommitted: (table, loadId, signal) => target.isCommitted(table, loadId, signal),
+    ...(target.probeTarget ? { probeTarget: (table: string, signal?: AbortSignal) => target.probeTarget!(table, signal) } : {}),
   };
 }

@@ -169,6 +169,11 @@ export interface Connector {
   import(req: ImportRequest, chunks: ChunkFeed, signal?: AbortSignal): Promise<ImportResult>;
   /** Whether the load `loadId` into `table` has committed (see ImportRequest.loadId). */
   isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Whether `table` exists and holds a row: an incremental node whose watermark says rows were loaded refuses to
+   * load a mere increment into a table that lost them. A kind without it is not checked.
+   */
+  probeTarget?(table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'>;
 }
 
 /** Creates a connector for one connection; called once per run and connection. */

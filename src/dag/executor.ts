@@ -249,6 +249,7 @@ export function errorOf(e: PipelineError, transient?: boolean): NonNullable<Node
     message: cause ? `${e.message} (${cause})` : e.message,
     ...(Object.keys(location).length > 0 ? { location } : {}),
     ...(transient ?? e.transient ? { transient: true } : {}),
+    ...(e.hint !== undefined ? { hint: e.hint } : {}),
   };
 }
 

@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'BAD_VALUE'
   | 'LOSSY_VALUE'
   | 'SCHEMA_CHANGED'
+  | 'TARGET_MISSING'
   | 'BAD_CSV'
   | 'ROW_COUNT_MISMATCH'
   | 'CHECKSUM_MISMATCH'

@@ -31,6 +31,8 @@ export interface NodeCheckpoint {
   readonly columns: readonly ColumnSchema[];
   readonly chunks: readonly ChunkCheckpoint[];
   readonly imported: boolean;
+  /** This load is a full refresh (`--full-refresh`, or a missing target with `on_missing_target: full_refresh`). */
+  readonly full_refresh?: boolean;
   readonly rows_imported?: number;
   readonly created_at: string;
 }

@@ -23,6 +23,8 @@ export interface NodeEnv {
   readonly staging: StagingStore;
   readonly watermarks: WatermarkStore;
   readonly log: (level: 'info' | 'warn' | 'debug', message: string, fields?: Record<string, unknown>) => void;
+  /** `--full-refresh`: incremental nodes load everything, append nodes replace their target. */
+  readonly fullRefresh?: boolean;
   /**
    * Called at the durable steps of a node (`<node>:chunk:<i>`, `<node>:imported`, `<node>:checkpointed`,
    * `<node>:finished`). Crash tests kill the process here; otherwise it does nothing.
@@ -57,9 +59,10 @@ export function loadIdOf(pipeline: string, lineage: string, node: string): strin
 }
 
 /** What a node's checkpoint must match to be reused: its rendered definition and the kinds it talks to. */
-export function nodeDefinition(node: NodeConfig, env: Pick<NodeEnv, 'pipeline' | 'interval'>): string {
+export function nodeDefinition(node: NodeConfig, env: Pick<NodeEnv, 'pipeline' | 'interval' | 'fullRefresh'>): string {
   const kinds = (c: string): ConnectionConfig | undefined => env.pipeline.connections[c];
   return definitionHash({
+    full_refresh: env.fullRefresh === true ? true : undefined,
     source: node.source,
     incremental: node.incremental,
     target: node.target,
@@ -100,6 +103,9 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   const watermark = NodeWatermark.of(env.watermarks, pipeline.name, node);
   const settled = await watermark?.settle(target);
   if (settled) env.log('info', `node ${node.name}: ${settled}`, { node: node.name });
+  // A resumed load keeps the decision its plan made; a new one may have to refresh a target that lost its rows.
+  const full = cp ? cp.full_refresh === true : (env.fullRefresh === true && node.incremental !== undefined) || (await needsFullRefresh(node, env, target, watermark, notes, signal));
+  const mode = full && node.target.mode === 'append' ? 'overwrite' : node.target.mode;
 
   if (cp?.imported) {
     await finish(env, node, area, cp, watermark);
@@ -109,7 +115,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
 
   if (!cp) {
     const planStarted = Date.now();
-    cp = await planLoad(node, env, source, definition, loadId, watermark, signal);
+    cp = await planLoad(node, env, source, definition, loadId, watermark, full, signal);
     env.log('debug', `node ${node.name}: planned ${cp.chunks.length} chunks`, { node: node.name, event: 'planned', chunks: cp.chunks.length, duration_ms: Date.now() - planStarted });
     await area.writeJson('schema.json', { format: 'pigeon-csv/1', columns: cp.columns });
     await area.writeJson(CHECKPOINT, cp);
@@ -166,12 +172,12 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   const importReq: ImportRequest = {
     node: node.name,
     table: node.target.table,
-    mode: node.target.mode,
+    mode,
     ...(node.target.key ? { key: node.target.key } : {}),
     create: node.target.create,
     ...(node.target.lossy ? { lossy: node.target.lossy } : {}),
     ...(node.schema_changes ? { schemaChanges: node.schema_changes } : {}),
-    ...(node.target.mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
+    ...(mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
     columns: cp.columns,
     loadId,
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
@@ -252,14 +258,17 @@ async function planLoad(
   definition: string,
   loadId: string,
   watermark: NodeWatermark | undefined,
+  full: boolean,
   signal: AbortSignal,
 ): Promise<NodeCheckpoint> {
   const session = <T>(fn: () => Promise<T>) => env.connections.session(node.source.connection, fn);
   const columns = await session(() => source.describe(exportRequest(node, undefined), signal));
-  const from = watermark ? await watermark.saved() : null;
+  const from = watermark ? (full ? watermark.initial : await watermark.saved()) : null;
   const columnType = watermark ? columns.find((c) => c.name === watermark.column)?.type : undefined;
   const waitMs = node.incremental?.wait_for_writers ?? DEFAULT_WAIT_FOR_WRITERS;
-  const w = await exportWindow(node, env.interval, from, columnType, (lowerOnly) =>
+  // A full refresh of a window node reads every row; of a watermark node, everything from `initial` on.
+  const planned = full && node.incremental?.strategy === 'window' ? { ...node, incremental: undefined } : node;
+  const w = await exportWindow(planned, env.interval, from, columnType, (lowerOnly) =>
     session(async () => {
       const max = await source.maxValue(exportRequest(node, lowerOnly), lowerOnly.column, signal);
       // Rows of transactions open right now may still commit below the maximum: they must be visible first.
@@ -279,8 +288,40 @@ async function planLoad(
     columns,
     chunks: specs.map((s) => ({ ...s, file: chunkFile(s, gzip), done: false })),
     imported: false,
+    ...(full ? { full_refresh: true } : {}),
     created_at: new Date().toISOString(),
   };
+}
+
+/**
+ * An incremental node by watermark whose saved watermark says rows were loaded, and whose append or merge target is
+ * missing or empty (dropped, truncated): loading only the rows after the watermark would leave it silently
+ * partial. It fails saying so, or with `on_missing_target: full_refresh` loads everything, with a warning.
+ */
+async function needsFullRefresh(
+  node: NodeConfig,
+  env: NodeEnv,
+  target: Connector,
+  watermark: NodeWatermark | undefined,
+  notes: string[],
+  signal: AbortSignal,
+): Promise<boolean> {
+  if (!watermark || node.target.mode === 'overwrite' || !target.probeTarget) return false;
+  const saved = await watermark.stored();
+  if (saved === null) return false;
+  const state = await env.connections.session(node.target.connection, () => target.probeTarget!(node.target.table, signal));
+  if (state === 'filled') return false;
+  const why = `target table \`${node.target.table}\` is ${state} although the watermark says rows up to ${saved} were loaded into it`;
+  if (node.on_missing_target === 'full_refresh') {
+    notes.push(`${why}: full refresh`);
+    env.log('warn', `node ${node.name}: ${why}: loading everything (on_missing_target: full_refresh)`, { node: node.name, event: 'full_refresh' });
+    return true;
+  }
+  throw new PipelineError('TARGET_MISSING', `${why}: a load now would bring only the rows after it`, {
+    node: node.name,
+    table: node.target.table,
+    hint: `run \`pigeon run <file> --full-refresh -s ${node.name}\` to load everything, or set \`on_missing_target: full_refresh\` on the node`,
+  });
 }
 
 /**

@@ -47,8 +47,17 @@ export class NodeWatermark {
 
   /** The lower bound of this load: the saved watermark, else the node's `initial`, else none (everything). */
   async saved(): Promise<string | null> {
-    const wm = await this.#store.read(this.#pipeline, this.#node);
-    return wm?.value ?? this.#config.initial ?? null;
+    return (await this.stored()) ?? this.#config.initial ?? null;
+  }
+
+  /** The watermark a committed load saved, or null before the first one (or after `pigeon state reset`). */
+  async stored(): Promise<string | null> {
+    return (await this.#store.read(this.#pipeline, this.#node))?.value ?? null;
+  }
+
+  /** Where a full refresh starts: the node's `initial`, or everything. */
+  get initial(): string | null {
+    return this.#config.initial ?? null;
   }
 
   async markPending(loadId: string, to: string | null | undefined): Promise<void> {

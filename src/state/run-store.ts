@@ -17,6 +17,8 @@ export interface RunInvocation {
   readonly interval?: string;
   readonly fail_fast: boolean;
   readonly concurrency?: number;
+  /** `--full-refresh`: the selected incremental nodes load everything, append nodes replace their target. */
+  readonly full_refresh?: boolean;
 }
 
 export interface RunRecord {
@@ -39,6 +41,8 @@ export interface NodeError {
   readonly message: string;
   readonly location?: Record<string, unknown>;
   readonly transient?: boolean;
+  /** What to do about it, when pigeon knows ("run … --full-refresh"). */
+  readonly hint?: string;
 }
 
 export interface NodeRecord {

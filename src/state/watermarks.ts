@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonIfExists, writeJsonAtomic } from './atomic-file.js';
 
@@ -30,5 +31,10 @@ export class WatermarkStore {
 
   write(pipeline: string, node: string, state: WatermarkState): Promise<void> {
     return writeJsonAtomic(this.#file(pipeline, node), state);
+  }
+
+  /** Forgets a node's watermark (`pigeon state reset`). */
+  async remove(pipeline: string, node: string): Promise<void> {
+    await rm(this.#file(pipeline, node), { force: true });
   }
 }

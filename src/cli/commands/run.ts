@@ -153,7 +153,12 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
       observers,
       progressEveryMs: req.progressEveryMs ?? 10_000,
       runAttempt: (node, progress, signal) =>
-        runNodeAttempt(node, { pipeline, lineage, vars, interval: window, connections, staging, watermarks, log, fault }, progress, signal),
+        runNodeAttempt(
+          node,
+          { pipeline, lineage, vars, interval: window, connections, staging, watermarks, log, fault, ...(inv.full_refresh ? { fullRefresh: true } : {}) },
+          progress,
+          signal,
+        ),
     });
 
     fault?.('@run:executed');
@@ -164,7 +169,11 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     process.stdout.write(redact(summary(pipeline, order, result.nodes, run)) + '\n');
     for (const rec of result.nodes.values()) {
       if (rec.state === 'failed' && rec.error) {
-        const err = new PipelineError(rec.error.code as never, rec.error.message, { ...(rec.error.location ?? {}), node: rec.node });
+        const err = new PipelineError(rec.error.code as never, rec.error.message, {
+          ...(rec.error.location ?? {}),
+          node: rec.node,
+          ...(rec.error.hint !== undefined ? { hint: rec.error.hint } : {}),
+        });
         process.stderr.write(redact(renderError(err)) + '\n');
       }
     }

@@ -115,6 +115,17 @@ export class FileConnector implements Connector {
     return new FileLoadJournal(join(dirname(data), '.pigeon', `${basename(data)}.loads.json`), data);
   }
 
+  async probeTarget(table: string): Promise<'missing' | 'empty' | 'filled'> {
+    const data = tablePath(this.#config, table, '.csv');
+    if (!(await exists(data))) return 'missing';
+    const csv = await openCsv(createReadStream(data), { name: data });
+    try {
+      return (await csv.rows.next()).done ? 'empty' : 'filled';
+    } finally {
+      await csv.close();
+    }
+  }
+
   isCommitted(table: string, loadId: string): Promise<boolean> {
     return this.#journal(table).committed(loadId);
   }

@@ -4,7 +4,7 @@ import type { Connector } from '../contract.js';
 import { mysqlConfig } from './mysql-config.js';
 import { mysqlError } from './mysql-errors.js';
 import { MysqlExport } from './mysql-export.js';
-import { mysqlImport, mysqlIsCommitted } from './mysql-import.js';
+import { mysqlImport, mysqlIsCommitted, mysqlProbeTarget } from './mysql-import.js';
 import { scalar, MysqlSessions } from './mysql-session.js';
 import { mysqlSql } from './mysql-sql.js';
 
@@ -36,6 +36,7 @@ export function mysqlConnector(config: ConnectionConfig): Connector {
     {
       import: (req, feed, signal) => mysqlImport(sessions, req, feed, signal),
       isCommitted: (table, loadId, signal) => mysqlIsCommitted(sessions, table, loadId, signal),
+      probeTarget: (table, signal) => mysqlProbeTarget(sessions, table, signal),
     },
   );
 }

@@ -76,6 +76,18 @@ export async function mysqlIsCommitted(sessions: MysqlSessions, table: string, l
   }
 }
 
+export async function mysqlProbeTarget(sessions: MysqlSessions, table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'> {
+  try {
+    return await sessions.run(signal, async (conn) => {
+      const { schema, name } = splitTable(table);
+      if (!(await describeTarget(conn, schema, name))) return 'missing';
+      return (await query<unknown[]>(conn, { sql: mysqlSql.anyRow(table), rowsAsArray: true })).rows.length > 0 ? 'filled' : 'empty';
+    });
+  } catch (e) {
+    throw mysqlError(e, 'IMPORT_FAILED', { connection: sessions.config.name, table, password: sessions.config.password });
+  }
+}
+
 class MysqlLoad implements StagedLoad<MysqlTarget> {
   readonly caseInsensitiveNames = true;
   readonly #sessions: MysqlSessions;

@@ -54,6 +54,7 @@ export const mysqlSql = {
     `CREATE TABLE IF NOT EXISTS ${q(LOADS_TABLE)} (load_id VARCHAR(500) NOT NULL, target VARCHAR(255) NOT NULL, ` +
     '`rows` BIGINT NOT NULL, committed_at DATETIME(6) NOT NULL, PRIMARY KEY (load_id, target)) ' +
     'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin',
+  anyRow: (table: string) => `SELECT 1 FROM ${qt(table)} LIMIT 1`,
   loadsExists: `SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '${LOADS_TABLE}'`,
   loadCommitted: `SELECT 1 FROM ${q(LOADS_TABLE)} WHERE load_id = ? AND target = ?`,
   recordLoad: `INSERT INTO ${q(LOADS_TABLE)} (load_id, target, \`rows\`, committed_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))`,

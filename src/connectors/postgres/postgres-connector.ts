@@ -3,7 +3,7 @@ import { composeConnector } from '../compose.js';
 import type { Connector } from '../contract.js';
 import { postgresConfig } from './postgres-config.js';
 import { PgExport } from './postgres-export.js';
-import { pgImport, pgIsCommitted } from './postgres-import.js';
+import { pgImport, pgIsCommitted, pgProbeTarget } from './postgres-import.js';
 import { PgSessions } from './postgres-session.js';
 
 export const POSTGRES_DEFAULT_MAX_CONNECTIONS = 4;
@@ -18,5 +18,6 @@ export function postgresConnector(config: ConnectionConfig): Connector {
   return composeConnector(sessions, new PgExport(sessions), {
     import: (req, feed, signal) => pgImport(sessions, req, feed, signal),
     isCommitted: (table, loadId, signal) => pgIsCommitted(sessions, table, loadId, signal),
+    probeTarget: (table, signal) => pgProbeTarget(sessions, table, signal),
   });
 }

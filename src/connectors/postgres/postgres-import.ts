@@ -78,6 +78,21 @@ export async function pgIsCommitted(sessions: PgSessions, table: string, loadId:
   }
 }
 
+export async function pgProbeTarget(sessions: PgSessions, table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'> {
+  signal?.throwIfAborted();
+  const s = await sessions.take();
+  try {
+    const target = await resolveTarget(s, table, false);
+    if (target?.oid === undefined) return 'missing';
+    return (await rows(s, pgSql.anyRow(target.qualified))).length > 0 ? 'filled' : 'empty';
+  } catch (e) {
+    if (!isDatabaseError(e)) s.broken = true;
+    throw sessions.error(e, 'IMPORT_FAILED', { table });
+  } finally {
+    sessions.release(s);
+  }
+}
+
 class PgLoad implements StagedLoad<PgTarget> {
   readonly #sessions: PgSessions;
   readonly #s: Session;

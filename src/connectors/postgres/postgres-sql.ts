@@ -314,6 +314,7 @@ export const pgSql = {
   /** A copy of the target without its indexes, which are built after the load (see targetIndexes). */
   createLikeWithoutIndexes: (table: string, like: string) => `CREATE TABLE ${table} (LIKE ${like} INCLUDING ALL EXCLUDING INDEXES)`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${table}`,
+  anyRow: (table: string) => `SELECT 1 FROM ${table} LIMIT 1`,
   addColumn: (table: string, column: string, type: string) => `ALTER TABLE ${table} ADD COLUMN ${q(column)} ${type}`,
   alterColumnType: (table: string, column: string, type: string) => `ALTER TABLE ${table} ALTER COLUMN ${q(column)} TYPE ${type}`,
   analyze: (table: string) => `ANALYZE ${table}`,

@@ -143,6 +143,21 @@ export class SqliteConnector implements Connector {
     }
   }
 
+  async probeTarget(table: string): Promise<'missing' | 'empty' | 'filled'> {
+    let db: Db;
+    try {
+      db = await this.#handle(false);
+    } catch {
+      return 'missing';
+    }
+    try {
+      if (!db.prepare(sqliteSql.tableExists).get(table)) return 'missing';
+      return db.prepare(sqliteSql.anyRow(table)).get() ? 'filled' : 'empty';
+    } finally {
+      db.close();
+    }
+  }
+
   async isCommitted(table: string, loadId: string): Promise<boolean> {
     let db: Db;
     try {

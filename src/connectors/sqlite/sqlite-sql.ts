@@ -20,6 +20,7 @@ export const sqliteSql = {
   createStaging: (staging: string, columns: readonly { name: string; declared: string }[]) =>
     `CREATE TABLE ${q(staging)} (${columns.map((c) => `${q(c.name)} ${c.declared}`).join(', ')}, ${q(SEQ_COLUMN)} INTEGER NOT NULL)`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${q(table)}`,
+  anyRow: (table: string) => `SELECT 1 FROM ${q(table)} LIMIT 1`,
   addColumn: (table: string, column: string, type: string) => `ALTER TABLE ${q(table)} ADD COLUMN ${q(column)} ${type}`,
   insert: (table: string, columns: readonly string[]) =>
     `INSERT INTO ${q(table)} (${[...columns, SEQ_COLUMN].map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}, ?)`,
