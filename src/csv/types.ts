@@ -40,6 +40,10 @@ export interface ColumnSchema {
   readonly length?: number;
   /** The source's own type name, for people and for same-engine copies. */
   readonly source_type?: string;
+  /** 1-based position in the source table's primary key (every part of the key is exported, or none is marked). */
+  readonly key?: number;
+  /** The source column's comment, where the source has one. */
+  readonly comment?: string;
 }
 
 /** `schema.json` beside the chunk files. */

@@ -606,8 +606,9 @@ test('a split export on a skewed key with NULL keys returns every row exactly on
   });
 });
 
-async function processCount(admin: mysql.Connection): Promise<number> {
-  const [r] = await admin.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = 'root' AND COMMAND <> 'Daemon'`);
+/** Server sessions on the test's database (other tests may run against the same server at the same time). */
+async function processCount(admin: mysql.Connection, ...dbs: string[]): Promise<number> {
+  const [r] = await admin.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB IN (?) AND COMMAND <> 'Daemon'`, [dbs]);
   return Number((r as { n: number }[])[0]!.n);
 }
 
@@ -615,7 +616,7 @@ test('aborting an export mid-stream stops the query and leaves no connection ope
   await withDatabases(1, async ([db], admin) => {
     await admin.query(`CREATE TABLE \`${db}\`.big (id INT PRIMARY KEY, pad VARCHAR(200))`);
     await admin.query(`INSERT INTO \`${db}\`.big SELECT i, REPEAT('p', 200) FROM (${numbers(200000)}) AS s`);
-    const baseline = await processCount(admin);
+    const baseline = await processCount(admin, db!);
     const c = await connect(db!);
     try {
       const ac = new AbortController();
@@ -638,14 +639,14 @@ test('aborting an export mid-stream stops the query and leaves no connection ope
       await assert.rejects(running, /stop/);
       assert.equal(seen, 1, 'nothing is written after the sink asked to wait');
       // The server thread is killed, not left streaming into a paused socket.
-      for (let i = 0; i < 100 && (await processCount(admin)) > baseline; i++) await new Promise((r) => setTimeout(r, 50));
-      assert.equal(await processCount(admin), baseline);
+      for (let i = 0; i < 100 && (await processCount(admin, db!)) > baseline; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await processCount(admin, db!), baseline);
       // The connector is still usable.
       assert.equal((await c.describe(exportReq('big'))).length, 2);
     } finally {
       await c.close();
     }
-    assert.equal(await processCount(admin), baseline);
+    assert.equal(await processCount(admin, db!), baseline);
   });
 });
 
@@ -656,7 +657,7 @@ test('aborting an import while it waits for the next chunk leaves the target as 
     await admin.query(`INSERT INTO \`${src}\`.e VALUES (1, 'a'), (2, 'b')`);
     await admin.query(`CREATE TABLE \`${dst}\`.e (id INT, v VARCHAR(5))`);
     await admin.query(`INSERT INTO \`${dst}\`.e VALUES (7, 'kept')`);
-    const baseline = await processCount(admin);
+    const baseline = await processCount(admin, src!, dst!);
     const from = await connect(src!);
     const to = await connect(dst!);
     try {
@@ -686,8 +687,8 @@ test('aborting an import while it waits for the next chunk leaves the target as 
       await to.close();
       tmp.cleanup();
     }
-    for (let i = 0; i < 100 && (await processCount(admin)) > baseline; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await processCount(admin), baseline);
+    for (let i = 0; i < 100 && (await processCount(admin, src!, dst!)) > baseline; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await processCount(admin, src!, dst!), baseline);
   });
 });
 

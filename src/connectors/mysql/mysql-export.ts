@@ -5,6 +5,7 @@ import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
 import { abortable } from '../feed.js';
 import { buildCount, buildMax, buildNth, buildNthAfter, buildSelect, type BuiltQuery } from '../sql/select-builder.js';
 import { planSplitChunks } from '../sql/split.js';
+import { withComments, withSourceKey } from '../sql/new-table.js';
 import { waitForTransactions } from '../sql/open-transactions.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import { hasUniqueKeyOn, splitTable } from './mysql-catalog.js';
@@ -43,7 +44,15 @@ export class MysqlExport {
   describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]> {
     return this.#read(req, signal, async (conn) => {
       const fields = await fieldsOf(conn, buildSelect(mysqlDialect, req));
-      return fields.map((f) => columnFromField(f, this.#sessions.config.options.tinyint1));
+      const columns = fields.map((f) => columnFromField(f, this.#sessions.config.options.tinyint1));
+      const table = req.source.query === undefined ? req.source.table : undefined;
+      if (table === undefined) return columns;
+      // What a table pigeon creates from this export can carry over: the primary key and the column comments.
+      const { schema, name } = splitTable(table);
+      const text = (sql: string) => query<string[][]>(conn, { sql, values: [schema ?? null, name], rowsAsArray: true, typeCast: textCast });
+      const key = (await text(mysqlSql.sourcePrimaryKey)).rows.map((r) => r[0]!);
+      const comments = new Map((await text(mysqlSql.sourceComments)).rows.map((r) => [r[0]!, r[1]!]));
+      return withComments(withSourceKey(columns, key), comments);
     });
   }
 

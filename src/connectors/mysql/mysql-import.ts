@@ -2,6 +2,7 @@ import type { PoolConnection } from 'mysql2';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { stagedImport, targetColumn, type StagedLoad } from '../sql/staged-import.js';
+import { newTableKey } from '../sql/new-table.js';
 import { duplicateKeyError, orphanError, replacementKey, type Reference } from '../sql/keyed-overwrite.js';
 import { LOADS_TABLE, OLD_PREFIX, STAGING_PREFIX, workTableName } from '../sql/work-tables.js';
 import {
@@ -164,7 +165,11 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     const created = mysqlTypes(req.columns);
     const plan = req.columns.map((c, i) => {
       const existing = target && targetColumn(target.columns, c.name, true);
-      this.#defs.push({ name: c.name, definition: existing?.definition ?? created[i]! });
+      this.#defs.push(
+        existing
+          ? { name: c.name, definition: existing.definition }
+          : { name: c.name, definition: created[i]!, ...(c.nullable ? {} : { notNull: true }), ...(c.comment ? { comment: c.comment } : {}) },
+      );
       const single = existing ? existing.dataType.toLowerCase() === 'float' : c.type === 'float32';
       return importColumn(c, existing ? targetKind(existing.dataType) : kindOfPortable(c.type), this.#sessions.limits, single);
     });
@@ -176,7 +181,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     this.#created.staging = this.#staging;
     if (withSeq) await query(conn, { sql: mysqlSql.createStaging(this.#staging, this.#defs) });
     else if (target) await query(conn, { sql: mysqlSql.createStagingLike(this.#staging, req.table) });
-    else await query(conn, { sql: mysqlSql.createTable(this.#staging, this.#defs) });
+    else await query(conn, { sql: mysqlSql.createTable(this.#staging, this.#defs, newTableKey(req)) });
 
     const into: LoadTarget = {
       table: req.table,
@@ -223,7 +228,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
       if (req.mode === 'overwrite') byKey = await this.#keyedOverwrite();
     } else {
       // Created just before the transaction (CREATE TABLE commits implicitly) and dropped again if it fails.
-      await query(conn, { sql: mysqlSql.createTable(req.table, this.#defs) });
+      await query(conn, { sql: mysqlSql.createTable(req.table, this.#defs, newTableKey(req)) });
       created.target = req.table;
     }
     const indexKey = byKey?.key ?? (req.mode === 'merge' ? key : undefined);

@@ -24,6 +24,9 @@ export const IMPORT_SQL_MODE = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,E
 export interface ColumnDef {
   readonly name: string;
   readonly definition: string;
+  /** Only for a table pigeon creates (staging tables take any value and check nothing). */
+  readonly notNull?: boolean;
+  readonly comment?: string;
 }
 
 export const mysqlSql = {
@@ -81,9 +84,17 @@ export const mysqlSql = {
   /** Tables whose names start with a prefix (given already LIKE-escaped). */
   tablesLike: 'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME LIKE ?',
 
-  createTable: (table: string, columns: readonly ColumnDef[]) =>
-    `CREATE TABLE ${qt(table)} (${columns.map((c) => `${q(c.name)} ${c.definition}`).join(', ')}) ` +
-    'ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin',
+  /** A table pigeon creates: the columns, NOT NULL and comments where given, and the primary key. */
+  createTable: (table: string, columns: readonly ColumnDef[], key?: readonly string[]) =>
+    `CREATE TABLE ${qt(table)} (${[
+      ...columns.map((c) => `${q(c.name)} ${c.definition}${c.notNull ? ' NOT NULL' : ''}${c.comment ? ` COMMENT ${stringLiteral(c.comment)}` : ''}`),
+      ...(key && key.length > 0 ? [`PRIMARY KEY (${list(key)})`] : []),
+    ].join(', ')}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  /** The primary key's columns and the comments of a source table (for the columns of an export of it). */
+  sourcePrimaryKey:
+    "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+  sourceComments:
+    "SELECT COLUMN_NAME, COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_COMMENT <> ''",
   /** Staging of an append or merge: the load's columns, no constraints, and the load order. */
   createStaging: (staging: string, columns: readonly ColumnDef[]) =>
     `CREATE TABLE ${qt(staging)} (${columns.map((c) => `${q(c.name)} ${c.definition} NULL`).join(', ')}, ` +
@@ -202,6 +213,11 @@ export const mysqlSql = {
     `INSERT INTO ${qt(target)} (${list(columns)}) SELECT ${list(columns, 's.')} FROM ${qt(staging)} AS s ` +
     `WHERE NOT EXISTS (SELECT 1 FROM ${qt(target)} AS t WHERE ${keyMatch(key, 't', 's')}) ORDER BY s.${q(SEQ_COLUMN)}`,
 };
+
+/** A string literal (sessions never use NO_BACKSLASH_ESCAPES: backslashes are escaped). */
+function stringLiteral(s: string): string {
+  return `'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}
 
 /** `a.k1 <=> b.k1 AND …`: NULL-safe, as the load's "same key" means. */
 function keyMatch(key: readonly string[], a: string, b: string): string {

@@ -42,7 +42,8 @@ export interface LoadPlan {
   readonly copy: string;
   /** Each export column and how its staging value becomes the target's. */
   readonly sources: readonly ColumnSource[];
-  readonly createTarget?: string;
+  /** A table pigeon creates: CREATE TABLE (with NOT NULL and the primary key) and its column comments. */
+  readonly createTarget?: readonly string[];
   /** Statements the commit runs first, in its transaction: schema changes of the target (ALTER, or DROP to recreate). */
   readonly before?: readonly string[];
   /** For overwrite of an existing table: what a swap would lose (empty: swap). */
@@ -92,7 +93,7 @@ export async function commitLoad(s: Session, req: ImportRequest, target: TargetR
     const drop = new Set(created);
     const key = req.key ?? [];
     for (const sql of plan.before ?? []) await exec(sql);
-    if (plan.createTarget) await exec(plan.createTarget);
+    for (const sql of plan.createTarget ?? []) await exec(sql);
     switch (req.mode) {
       case 'overwrite': {
         if (target.oid === undefined) {

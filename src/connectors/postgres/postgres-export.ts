@@ -6,7 +6,9 @@ import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-build
 import { planSplitChunks } from '../sql/split.js';
 import { isDatabaseError } from './postgres-errors.js';
 import { rows, type PgSessions, type Session } from './postgres-session.js';
-import { copyToStatement, describeTypes, openSessions, openXids, pgDialect, stillOpenSessions, stillOpenXids } from './postgres-sql.js';
+import { quoteTable } from '../sql/dialect.js';
+import { withComments, withSourceKey } from '../sql/new-table.js';
+import { copyToStatement, describeTypes, sourceKeyAndComments, openSessions, openXids, pgDialect, stillOpenSessions, stillOpenXids } from './postgres-sql.js';
 import { waitForTransactions } from '../sql/open-transactions.js';
 import { exportWrapper, portableFromPg, type PgTypeFacts } from './postgres-types.js';
 
@@ -73,7 +75,15 @@ export class PgExport {
   }
 
   describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]> {
-    return this.#read(req, signal, async (s) => (await this.#describe(s, req)).columns);
+    return this.#read(req, signal, async (s) => {
+      const { columns } = await this.#describe(s, req);
+      const table = req.source.query === undefined ? req.source.table : undefined;
+      if (table === undefined) return columns;
+      // What a table pigeon creates from this export can carry over: the primary key and the column comments.
+      const facts = await rows<{ name: string; key: string | null; comment: string | null }>(s, sourceKeyAndComments, [quoteTable(pgDialect, table)]);
+      const key = facts.filter((f) => f.key !== null).sort((a, b) => Number(a.key) - Number(b.key)).map((f) => f.name);
+      return withComments(withSourceKey(columns, key), new Map(facts.filter((f) => f.comment !== null).map((f) => [f.name, f.comment!])));
+    });
   }
 
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null> {

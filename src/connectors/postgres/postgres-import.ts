@@ -4,6 +4,7 @@ import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../con
 import { spreadChunks } from '../feed.js';
 import { stagedImport, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
 import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
+import { newTableKey } from '../sql/new-table.js';
 import { commitLoad, dropQuietly, type LoadPlan, type TargetRef } from './postgres-commit.js';
 import { copyError, isDatabaseError } from './postgres-errors.js';
 import { factsOf } from './postgres-export.js';
@@ -219,7 +220,14 @@ class PgLoad implements StagedLoad<PgTarget> {
       buildIndexes: buildIndexes ?? [],
       copy: pgSql.copyFrom(stagingQ, names),
       sources,
-      ...(target === undefined ? { createTarget: pgSql.createTable(ref.qualified, req.columns.map((c, i) => ({ name: c.name, type: columns[i]!.sourceType }))) } : {}),
+      ...(target === undefined
+        ? {
+            createTarget: [
+              pgSql.createTable(ref.qualified, req.columns.map((c, i) => ({ name: c.name, type: columns[i]!.sourceType, ...(c.nullable ? {} : { notNull: true }) })), newTableKey(req)),
+              ...req.columns.filter((c) => c.comment).map((c) => pgSql.commentOnColumn(ref.qualified, c.name, c.comment!)),
+            ],
+          }
+        : {}),
       blockers,
       upsert,
       before: this.#before,

@@ -121,6 +121,12 @@ LIMIT 1`;
 
 export const currentSchema = `SELECT current_schema() AS schema`;
 
+/** A source table's primary key positions and column comments ($1: the table's name, quoted, as regclass text). */
+export const sourceKeyAndComments = `
+SELECT a.attname AS name, array_position(i.indkey::int2[], a.attnum)::text AS key, col_description(a.attrelid, a.attnum) AS comment
+FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`;
+
 /** The columns of a table with their types, domains resolved to the base type. */
 export const tableColumns = `
 WITH RECURSIVE cols AS (
@@ -304,8 +310,13 @@ export const pgSql = {
   recordLoad: (schema: string) =>
     `INSERT INTO ${qualified(schema, LOADS_TABLE)} (load_id, target, rows, committed_at) VALUES ($1, $2, $3, now())`,
 
-  createTable: (table: string, columns: readonly StagingColumn[]) =>
-    `CREATE TABLE ${table} (${columns.map((c) => `${q(c.name)} ${c.type}`).join(', ')})`,
+  /** A table pigeon creates: the columns, NOT NULL where given, and the primary key. */
+  createTable: (table: string, columns: readonly (StagingColumn & { notNull?: boolean })[], key?: readonly string[]) =>
+    `CREATE TABLE ${table} (${[
+      ...columns.map((c) => `${q(c.name)} ${c.type}${c.notNull ? ' NOT NULL' : ''}`),
+      ...(key && key.length > 0 ? [`PRIMARY KEY (${key.map(q).join(', ')})`] : []),
+    ].join(', ')})`,
+  commentOnColumn: (table: string, column: string, comment: string) => `COMMENT ON COLUMN ${table}.${q(column)} IS ${literal(comment)}`,
   /** Staging for append, merge and most overwrites: export columns plus the load order. */
   createStaging: (staging: string, columns: readonly StagingColumn[]) =>
     `CREATE UNLOGGED TABLE ${staging} (${columns.map((c) => `${q(c.name)} ${c.type}`).join(', ')}, ${q(SEQ_COLUMN)} bigserial NOT NULL)`,

@@ -16,6 +16,7 @@ import type {
 } from '../contract.js';
 import { planSplitChunks } from '../sql/split.js';
 import { stagedImport } from '../sql/staged-import.js';
+import { withSourceKey } from '../sql/new-table.js';
 import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
 import { loadDriver } from '../driver.js';
 import { fromNumber, fromBuffer } from '../../csv/values.js';
@@ -84,7 +85,11 @@ export class SqliteConnector implements Connector {
   async describe(req: ExportRequest): Promise<readonly ColumnSchema[]> {
     const db = await this.#handle(false);
     try {
-      return describeStatement(prepare(db, buildSelect(sqliteDialect, req).sql, req));
+      const columns = describeStatement(prepare(db, buildSelect(sqliteDialect, req).sql, req));
+      const table = req.source.query === undefined ? req.source.table : undefined;
+      if (table === undefined) return columns;
+      // A table pigeon creates from this export gets the same primary key.
+      return withSourceKey(columns, (db.prepare(sqliteSql.primaryKeyOf(table)).all() as { name: string }[]).map((r) => r.name));
     } finally {
       db.close();
     }

@@ -7,6 +7,7 @@ import type { ChunkFeed, ImportRequest } from '../contract.js';
 import type { Holds } from '../lossy.js';
 import { duplicateKeyError, orphanError, replacementKey, type Reference } from '../sql/keyed-overwrite.js';
 import type { StagedLoad, TargetTable } from '../sql/staged-import.js';
+import { newTableKey } from '../sql/new-table.js';
 import type { SchemaChanges } from '../sql/schema-changes.js';
 import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { buildRange } from '../sql/select-builder.js';
@@ -163,7 +164,7 @@ function commit(db: Db, req: ImportRequest, staging: string, names: readonly str
   const tx = db.transaction(() => {
     if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) return;
     for (const sql of before) db.exec(sql);
-    if (create) db.exec(sqliteSql.createTable(req.table, req.columns));
+    if (create) db.exec(sqliteSql.createTable(req.table, req.columns, newTableKey(req)));
     switch (req.mode) {
       case 'overwrite': {
         const references = create ? [] : referencesTo(db, req.table);

@@ -15,8 +15,13 @@ const q = sqliteDialect.quoteIdent;
 export const sqliteSql = {
   tableInfo: (table: string) => `SELECT name, type FROM pragma_table_info(${literal(table)})`,
   tableExists: `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`,
-  createTable: (table: string, columns: readonly ColumnSchema[]) =>
-    `CREATE TABLE ${q(table)} (${columns.map((c) => `${q(c.name)} ${sqliteType(c)}`).join(', ')})`,
+  /** A table pigeon creates: the columns, NOT NULL where the source has it, and the primary key. */
+  createTable: (table: string, columns: readonly ColumnSchema[], key?: readonly string[]) =>
+    `CREATE TABLE ${q(table)} (${[
+      ...columns.map((c) => `${q(c.name)} ${sqliteType(c)}${c.nullable ? '' : ' NOT NULL'}`),
+      ...(key && key.length > 0 ? [`PRIMARY KEY (${key.map(q).join(', ')})`] : []),
+    ].join(', ')})`,
+  primaryKeyOf: (table: string) => `SELECT name FROM pragma_table_info(${literal(table)}) WHERE pk > 0 ORDER BY pk`,
   createStaging: (staging: string, columns: readonly { name: string; declared: string }[]) =>
     `CREATE TABLE ${q(staging)} (${columns.map((c) => `${q(c.name)} ${c.declared}`).join(', ')}, ${q(SEQ_COLUMN)} INTEGER NOT NULL)`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${q(table)}`,
