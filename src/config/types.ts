@@ -84,6 +84,11 @@ export interface NodeConfig {
    * loaded: `fail` (default) refuses to load a mere increment; `full_refresh` loads everything, with a warning.
    */
   readonly on_missing_target?: 'fail' | 'full_refresh';
+  /**
+   * `detect` (merge only): each load also exports the source's whole key set and deletes the target's rows whose key
+   * the source no longer has, in the merge's own commit. (Soft deletes are a column the merge carries, or a `where`.)
+   */
+  readonly deletes?: 'detect';
   /** When the export's columns differ from the existing target's (see ImportRequest.schemaChanges); default `fail`. */
   readonly schema_changes?: 'fail' | 'add_columns' | 'recreate';
   /** Attempts after the first, for transient errors only. */

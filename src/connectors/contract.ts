@@ -122,6 +122,11 @@ export interface ImportRequest {
    */
   readonly replaceWindow?: RangePredicate;
   /**
+   * `deletes: detect` (merge): chunk files of the source's whole key set (the key's columns only). The commit also
+   * deletes the target's rows whose key is not among them, in the same atomic step.
+   */
+  readonly deleteMissing?: ChunkFeed;
+  /**
    * Runs `work` on one more session of the target connection if the connection's limit has one free right now, and
    * returns undefined (without running it) if not. An import may use it to load chunks over several sessions; it
    * never waits for a session, so it can neither exceed `max_connections` nor deadlock against other nodes.
@@ -133,6 +138,8 @@ export interface ImportResult {
   readonly rows: number;
   /** What the load changed in the target's definition (schema_changes), as a person reads it. */
   readonly schemaChanges?: string;
+  /** Rows deleted because the source no longer has their key (`deletes: detect`). */
+  readonly deleted?: number;
 }
 
 /**

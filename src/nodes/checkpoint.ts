@@ -30,6 +30,13 @@ export interface NodeCheckpoint {
   readonly watermark_to?: string | null;
   readonly columns: readonly ColumnSchema[];
   readonly chunks: readonly ChunkCheckpoint[];
+  /**
+   * `deletes: detect`: the source's whole key set (the merge key's columns, every row the source selects, no
+   * incremental window), exported in chunks of its own beside the data, so the import can delete the target's keys
+   * the source no longer has.
+   */
+  readonly key_columns?: readonly ColumnSchema[];
+  readonly key_chunks?: readonly ChunkCheckpoint[];
   readonly imported: boolean;
   /** This load is a full refresh (`--full-refresh`, or a missing target with `on_missing_target: full_refresh`). */
   readonly full_refresh?: boolean;

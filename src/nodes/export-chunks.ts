@@ -14,6 +14,9 @@ export interface NodeProgress {
 
 export const CHECKPOINT = 'checkpoint.json';
 
+/** The chunk lists of a checkpoint: the data, and the key set of `deletes: detect`. */
+export type ChunkList = 'chunks' | 'key_chunks';
+
 /**
  * The checkpoint of a node while its chunks export: each finished chunk is recorded atomically as it finishes.
  * Writes are serialised, since chunks finish concurrently and each write must include the others' results.
@@ -32,8 +35,8 @@ export class CheckpointWriter {
     return this.#state;
   }
 
-  saveChunk(done: ChunkCheckpoint): Promise<void> {
-    return this.save((s) => ({ ...s, chunks: s.chunks.map((c) => (c.index === done.index ? done : c)) }));
+  saveChunk(done: ChunkCheckpoint, list: ChunkList = 'chunks'): Promise<void> {
+    return this.save((s) => ({ ...s, [list]: (s[list] ?? []).map((c) => (c.index === done.index ? done : c)) }));
   }
 
   save(change: (s: NodeCheckpoint) => NodeCheckpoint): Promise<void> {
@@ -59,6 +62,8 @@ export interface ExportChunksOptions {
   readonly area: StagingArea;
   readonly columns: readonly string[];
   readonly checkpoint: CheckpointWriter;
+  /** Which of the checkpoint's chunk lists this export fills (default the data's). */
+  readonly list?: ChunkList;
   readonly queue: ChunkQueue;
   readonly progress: NodeProgress;
   readonly signal: AbortSignal;
@@ -73,7 +78,8 @@ export interface ExportChunksOptions {
  * total; rejects with the first failure once every chunk has settled.
  */
 export async function exportChunks(o: ExportChunksOptions): Promise<number> {
-  const jobs = o.checkpoint.state.chunks.map(async (c) => {
+  const list = o.list ?? 'chunks';
+  const jobs = (o.checkpoint.state[list] ?? []).map(async (c) => {
     if (c.done) {
       o.queue.add(staged(o.area, c));
       return c.rows ?? 0;
@@ -92,7 +98,7 @@ export async function exportChunks(o: ExportChunksOptions): Promise<number> {
       });
       return d;
     });
-    await o.checkpoint.saveChunk(done);
+    await o.checkpoint.saveChunk(done, list);
     o.onDurable?.(done);
     o.queue.add(staged(o.area, done));
     return done.rows ?? 0;

@@ -75,7 +75,7 @@ export function exportRequest(node: NodeConfig, window: RangePredicate | undefin
   return { node: node.name, source: node.source, ...(window ? { window } : {}) };
 }
 
-/** Chunk file names in the staging area: `chunk-00001.csv[.gz]`. */
-export function chunkFile(chunk: ChunkSpec, gzip: boolean): string {
-  return `chunk-${String(chunk.index).padStart(5, '0')}${gzip ? '.csv.gz' : '.csv'}`;
+/** Chunk file names in the staging area: `chunk-00001.csv[.gz]` (the key set of `deletes: detect`: `keys-…`). */
+export function chunkFile(chunk: ChunkSpec, gzip: boolean, prefix = 'chunk'): string {
+  return `${prefix}-${String(chunk.index).padStart(5, '0')}${gzip ? '.csv.gz' : '.csv'}`;
 }

@@ -1,6 +1,6 @@
 import type { ConnectionConfig, NodeConfig, Pipeline, SourceConfig } from '../config/types.js';
 import { renderTemplate } from '../config/templates.js';
-import type { Connector, ImportRequest } from '../connectors/contract.js';
+import type { Connector, ExportRequest, ImportRequest } from '../connectors/contract.js';
 import type { ConnectionManager } from '../connectors/runtime.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 import type { StagingArea, StagingStore } from '../staging/staging.js';
@@ -8,6 +8,7 @@ import type { WatermarkStore } from '../state/watermarks.js';
 import { definitionHash, type ChunkCheckpoint, type NodeCheckpoint } from './checkpoint.js';
 import { ChunkQueue } from './chunk-queue.js';
 import { CHECKPOINT, CheckpointWriter, exportChunks, type NodeProgress } from './export-chunks.js';
+import type { ColumnSchema } from '../csv/types.js';
 import { chunkFile, exportRequest, exportWindow, type Interval } from './plan.js';
 import { NodeWatermark } from './watermark.js';
 
@@ -121,7 +122,8 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     await area.writeJson(CHECKPOINT, cp);
   }
 
-  const chunks = await reusableChunks(area, cp, env, node.name, notes);
+  const chunks = await reusableChunks(area, cp.chunks, env, node.name, notes);
+  const keyChunks = cp.key_chunks ? await reusableChunks(area, cp.key_chunks, env, node.name, notes) : undefined;
   const resumed = chunks.filter((c) => c.done).length;
   if (resumed > 0) env.log('info', `node ${node.name}: resuming, ${resumed}/${chunks.length} chunks already exported`, { node: node.name });
   for (const c of chunks) {
@@ -141,33 +143,45 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   );
   const inner = new AbortController();
   const innerSignal = AbortSignal.any([signal, inner.signal]);
-  const checkpoint = new CheckpointWriter(area, { ...cp, chunks });
-  const req = exportRequest(node, cp.window);
-
-  const exporting = exportChunks({
-    node: node.name,
-    source,
-    sourceConnection: node.source.connection,
-    connections,
-    req,
-    area,
-    columns: cp.columns.map((c) => c.name),
-    checkpoint,
-    queue,
-    progress,
-    signal: innerSignal,
-    log: env.log,
-    onDurable: (c) => env.fault?.(`${node.name}:chunk:${c.index}`),
-  }).then(
-    (total) => {
-      queue.complete(total);
-      return total;
-    },
-    (e: unknown) => {
-      queue.fail(e);
-      throw e;
-    },
-  );
+  const checkpoint = new CheckpointWriter(area, { ...cp, chunks, ...(keyChunks ? { key_chunks: keyChunks } : {}) });
+  const exportInto = (q: ChunkQueue, list: 'chunks' | 'key_chunks', req: ExportRequest, columns: readonly ColumnSchema[], counted: NodeProgress) =>
+    exportChunks({
+      node: node.name,
+      source,
+      sourceConnection: node.source.connection,
+      connections,
+      req,
+      area,
+      columns: columns.map((c) => c.name),
+      checkpoint,
+      list,
+      queue: q,
+      progress: counted,
+      signal: innerSignal,
+      log: env.log,
+      onDurable: (c) => env.fault?.(`${node.name}:${list === 'chunks' ? 'chunk' : 'keys'}:${c.index}`),
+    }).then(
+      (total) => {
+        q.complete(total);
+        return total;
+      },
+      (e: unknown) => {
+        q.fail(e);
+        throw e;
+      },
+    );
+  const exportingData = exportInto(queue, 'chunks', exportRequest(node, cp.window), cp.columns, progress);
+  // deletes: detect: the source's key set exports beside the data, into a feed of its own for the import.
+  const keyQueue = keyChunks ? new ChunkQueue(keyChunks.map((c) => c.index)) : undefined;
+  const keyRequest = keySetPlan(node);
+  const exportingKeys =
+    keyQueue && keyRequest && cp.key_columns
+      ? exportInto(keyQueue, 'key_chunks', keyRequest, cp.key_columns, { rowsExported: 0, rowsImported: 0, bytes: 0 }).catch((e: unknown) => {
+          inner.abort(e);
+          throw e;
+        })
+      : Promise.resolve(0);
+  const exporting = Promise.all([exportingData, exportingKeys]).then(([rows]) => rows);
 
   const importReq: ImportRequest = {
     node: node.name,
@@ -178,17 +192,23 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     ...(node.target.lossy ? { lossy: node.target.lossy } : {}),
     ...(node.schema_changes ? { schemaChanges: node.schema_changes } : {}),
     ...(mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
+    ...(keyQueue ? { deleteMissing: keyQueue } : {}),
     columns: cp.columns,
     loadId,
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
   };
   const watermarkTo = cp.watermark_to;
+  let deleted: number | undefined;
   const importAll = async () => {
     // The watermark this load reaches is recorded as pending before the commit can happen.
     await watermark?.markPending(loadId, watermarkTo);
     return connections.session(node.target.connection, async () => {
       const started = Date.now();
       const r = await target.import(importReq, queue, innerSignal);
+      if (r.deleted !== undefined) {
+        deleted = r.deleted;
+        env.log('info', `node ${node.name}: ${r.deleted} rows deleted from ${node.target.table}, whose key the source no longer has`, { node: node.name, event: 'deleted', rows: r.deleted });
+      }
       if (r.schemaChanges) {
         notes.push(`target ${node.target.table}: ${r.schemaChanges}`);
         env.log('info', `node ${node.name}: target ${node.target.table}: ${r.schemaChanges}`, { node: node.name, event: 'schema_changed' });
@@ -235,7 +255,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   const final = checkpoint.state;
   await finish(env, node, area, final, watermark);
   env.fault?.(`${node.name}:finished`);
-  const counts = sumCounts(final.chunks);
+  const counts = sumCounts(final.chunks, deleted);
   return {
     rowsExported,
     rowsImported: result.rows,
@@ -278,6 +298,8 @@ async function planLoad(
   );
   const specs = w.nothingNew ? [] : await session(() => source.planChunks(exportRequest(node, w.window), signal));
   const gzip = env.pipeline.staging.compress === 'gzip';
+  const keys = keySetPlan(node);
+  const keyChunks = keys ? await session(() => source.planChunks(keys, signal)) : undefined;
   return {
     version: 1,
     node: node.name,
@@ -287,10 +309,25 @@ async function planLoad(
     ...(w.watermarkTo !== undefined ? { watermark_to: w.watermarkTo } : {}),
     columns,
     chunks: specs.map((s) => ({ ...s, file: chunkFile(s, gzip), done: false })),
+    ...(keys && keyChunks
+      ? {
+          key_columns: node.target.key!.map((k) => columns.find((c) => c.name === k) ?? { name: k, type: 'text' as const, nullable: true }),
+          key_chunks: keyChunks.map((s) => ({ ...s, file: chunkFile(s, gzip, 'keys'), done: false })),
+        }
+      : {}),
     imported: false,
     ...(full ? { full_refresh: true } : {}),
     created_at: new Date().toISOString(),
   };
+}
+
+/**
+ * `deletes: detect`: the request that exports the source's whole key set (the key's columns of every row the
+ * source selects, without the incremental window).
+ */
+function keySetPlan(node: NodeConfig): ExportRequest | undefined {
+  if (node.deletes !== 'detect' || node.target.mode !== 'merge' || !node.target.key) return undefined;
+  return exportRequest({ ...node, source: { ...node.source, columns: node.target.key } }, undefined);
 }
 
 /**
@@ -328,9 +365,9 @@ async function needsFullRefresh(
  * The checkpoint's chunks, a finished one still marked done only if its file holds exactly the bytes recorded when
  * it was exported (size and SHA-256): a file damaged or removed between a crash and the retry is exported again.
  */
-async function reusableChunks(area: StagingArea, cp: NodeCheckpoint, env: NodeEnv, node: string, notes: string[]): Promise<ChunkCheckpoint[]> {
+async function reusableChunks(area: StagingArea, list: readonly ChunkCheckpoint[], env: NodeEnv, node: string, notes: string[]): Promise<ChunkCheckpoint[]> {
   const out: ChunkCheckpoint[] = [];
-  for (const c of cp.chunks) {
+  for (const c of list) {
     if (!c.done) {
       out.push(c);
       continue;
@@ -357,8 +394,8 @@ async function finish(env: NodeEnv, node: NodeConfig, area: StagingArea, cp: Nod
   if (!env.pipeline.staging.keep) await area.clear();
 }
 
-function sumCounts(chunks: readonly ChunkCheckpoint[]): Record<string, number> | undefined {
-  let out: Record<string, number> | undefined;
+function sumCounts(chunks: readonly ChunkCheckpoint[], deleted: number | undefined): Record<string, number> | undefined {
+  let out: Record<string, number> | undefined = deleted === undefined ? undefined : { deleted };
   for (const c of chunks) {
     for (const [k, n] of Object.entries(c.counts ?? {})) {
       out ??= {};

@@ -15,6 +15,7 @@ export type SqlDialect = 'mysql' | 'postgres' | 'sqlite';
 
 const int = (name: string, nullable = true): ColumnSchema => ({ name, type: 'int64', nullable });
 const text = (name: string): ColumnSchema => ({ name, type: 'text', nullable: true });
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 function data(columns: readonly ColumnSchema[], rows: readonly (readonly (string | null)[])[]): Dataset {
   return { columns, rows };
@@ -127,6 +128,20 @@ export function sqlTargetContract(subject: ContractSubject, dialect: SqlDialect)
         const back = await h.read('t');
         assert.deepEqual(back.columns.map((c) => c.name), ['id', 'w']);
         assertSameRows(back, next);
+      });
+    });
+
+    test('deletes: detect removes the target rows whose key the source no longer has, in the merge', async () => {
+      await withPlace(subject, async (h) => {
+        const cols = [int('id'), text('v')];
+        const all = range(1, 300).map((i) => [String(i), `v${i}`]);
+        await h.load('t', 'merge', data(cols, all), { key: ['id'], deletes: 'detect' });
+        await h.exec(`INSERT INTO t VALUES (NULL, 'null key')`);
+        // 1% of the keys are gone from the source, one row changed; the NULL key is gone too.
+        const kept = all.filter(([id]) => Number(id) % 100 !== 0).map((r) => (r[0] === '5' ? ['5', 'changed'] : r));
+        const r = await h.load('t', 'merge', data(cols, kept), { key: ['id'], deletes: 'detect', behaviour: { chunks: 3 } });
+        assert.equal(r.counts?.['deleted'], 4, 'three keys and the NULL key deleted');
+        assertSameRows(await h.read('t'), data(cols, kept));
       });
     });
 

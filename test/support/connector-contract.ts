@@ -208,6 +208,7 @@ interface LoadOptions {
   /** The node allows values the target cannot hold exactly (`target.lossy: allow`). */
   readonly lossy?: boolean;
   readonly schemaChanges?: NodeConfig['schema_changes'];
+  readonly deletes?: NodeConfig['deletes'];
   readonly behaviour?: Partial<SourceBehaviour>;
   readonly lineage?: string;
   readonly signal?: AbortSignal;
@@ -247,6 +248,7 @@ export class Harness {
       source: { connection: 'src', table: 'data' },
       ...(o.incremental ? { incremental: o.incremental } : {}),
       ...(o.schemaChanges ? { schema_changes: o.schemaChanges } : {}),
+      ...(o.deletes ? { deletes: o.deletes } : {}),
       target: { connection: 'dst', table, mode, create: 'if_missing', ...(mode === 'merge' && o.key ? { key: o.key } : {}), ...(o.lossy ? { lossy: 'allow' as const } : {}) },
       retries: 0,
       retry_delay: 0,

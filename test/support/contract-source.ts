@@ -46,11 +46,18 @@ class ContractSource implements Connector {
     return d;
   }
 
+  /** The dataset's columns the request selects (`source.columns`), as indexes. */
+  #projection(req: ExportRequest): number[] {
+    const { columns } = this.#dataset(req);
+    return (req.source.columns ?? columns.map((c) => c.name)).map((n) => columns.findIndex((c) => c.name === n));
+  }
+
   async open(): Promise<void> {}
   async close(): Promise<void> {}
 
   async describe(req: ExportRequest): Promise<readonly ColumnSchema[]> {
-    return this.#dataset(req).columns;
+    const { columns } = this.#dataset(req);
+    return this.#projection(req).map((i) => columns[i]!);
   }
 
   async maxValue(req: ExportRequest, column: string): Promise<string | null> {
@@ -71,6 +78,7 @@ class ContractSource implements Connector {
     const { columns, rows: all } = this.#dataset(req);
     const inWindow = rangeFilter(req.window, columns.map((c) => c.name), columns);
     const rows = all.filter((r) => inWindow(r));
+    const pick = this.#projection(req);
     const of = Number(chunk.part?.['of'] ?? 1);
     const size = Math.ceil(rows.length / of);
     const mine = rows.slice((chunk.index - 1) * size, chunk.index * size);
@@ -86,7 +94,7 @@ class ContractSource implements Connector {
       if (chunk.index === this.#b.failAt && n === Math.floor(mine.length / 2)) {
         throw new PipelineError('EXPORT_FAILED', `the contract source fails chunk ${chunk.index} on purpose`);
       }
-      if (!sink.row(row)) await sink.drain();
+      if (!sink.row(pick.map((i) => row[i] ?? null))) await sink.drain();
       n++;
     }
     return n;

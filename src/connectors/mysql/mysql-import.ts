@@ -1,4 +1,4 @@
-import type { PoolConnection } from 'mysql2';
+import type { PoolConnection, ResultSetHeader } from 'mysql2';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { stagedImport, targetColumn, type StagedLoad } from '../sql/staged-import.js';
@@ -22,13 +22,15 @@ import { loadChunks, type LoadTarget } from './mysql-load-chunks.js';
 import { query, scalar, textCast, withImportSqlMode, type MysqlSessions } from './mysql-session.js';
 import { buildRange } from '../sql/select-builder.js';
 import { mysqlDialect, mysqlSql, type ColumnDef } from './mysql-sql.js';
-import { importColumn, kindOfPortable, mysqlType, mysqlTypes, targetKind } from './mysql-columns.js';
+import { importColumn, kindOfPortable, mysqlType, mysqlTypes, targetKind, type ImportColumn } from './mysql-columns.js';
 import { describeHolds } from '../lossy.js';
 import { widenedColumn, type SchemaChanges } from '../sql/schema-changes.js';
 
 /** Tables a failed import must drop, as far as it got. */
 interface Created {
   staging?: string;
+  /** deletes: detect: the source's key set. */
+  keys?: string;
   old?: string;
   target?: string;
 }
@@ -55,7 +57,7 @@ export async function mysqlImport(sessions: MysqlSessions, req: ImportRequest, f
     // On a fresh connection: the import's own may be gone (killed on abort, lost with the server).
     await sessions
       .run(undefined, async (conn) => {
-        for (const t of [created.staging, created.old, created.target]) {
+        for (const t of [created.staging, created.keys, created.old, created.target]) {
           if (t !== undefined) await query(conn, { sql: mysqlSql.dropTable(t) }).catch(() => {});
         }
       })
@@ -99,6 +101,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
   readonly #schema: string | undefined;
   readonly #name: string;
   #defs: ColumnDef[] = [];
+  #plan: ImportColumn[] = [];
   #staging = '';
   /** Overwrite by RENAME (else, in one transaction, by DELETE and INSERT). */
   #swap = false;
@@ -163,7 +166,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     const req = this.#req;
     const conn = this.#conn;
     const created = mysqlTypes(req.columns);
-    const plan = req.columns.map((c, i) => {
+    const plan = (this.#plan = req.columns.map((c, i) => {
       const existing = target && targetColumn(target.columns, c.name, true);
       this.#defs.push(
         existing
@@ -172,7 +175,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
       );
       const single = existing ? existing.dataType.toLowerCase() === 'float' : c.type === 'float32';
       return importColumn(c, existing ? targetKind(existing.dataType) : kindOfPortable(c.type), this.#sessions.limits, single);
-    });
+    }));
     const inSchema = (t: string) => (this.#schema === undefined ? t : `${this.#schema}.${t}`);
     this.#staging = inSchema(workTableName(STAGING_PREFIX, req.table, req.loadId));
     this.#swap = req.mode === 'overwrite' && (!target || (await swappable(conn, this.#schema, this.#name)));
@@ -195,7 +198,20 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     return loadChunks(this.#sessions, conn, into, feed, this.#signal, withSeq ? undefined : req.spareSession);
   }
 
-  async commit(target: MysqlTarget | undefined, rows: number): Promise<void> {
+  /** deletes: detect: the source's key set, loaded like the rows into a staging table of the key's columns. */
+  async loadKeys(_target: MysqlTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const req = this.#req;
+    const key = req.key ?? [];
+    const defs = key.map((k) => this.#defs.find((d) => d.name.toLowerCase() === k.toLowerCase())!);
+    const plan = key.map((k) => this.#plan.find((p) => p.name.toLowerCase() === k.toLowerCase())!);
+    const keys = (this.#created.keys = `${this.#schema === undefined ? '' : `${this.#schema}.`}${workTableName(STAGING_PREFIX, req.table, `${req.loadId}#keys`)}`);
+    await query(this.#conn, { sql: mysqlSql.createStaging(keys, defs) });
+    const n = await loadChunks(this.#sessions, this.#conn, { table: req.table, staging: keys, names: key, plan, seq: true }, feed, this.#signal, undefined);
+    if (defs.every(indexable)) await query(this.#conn, { sql: mysqlSql.stagingKeyIndex(keys, key) });
+    return n;
+  }
+
+  async commit(target: MysqlTarget | undefined, rows: number): Promise<void | { deleted: number }> {
     const req = this.#req;
     const conn = this.#conn;
     const staging = this.#staging;
@@ -235,6 +251,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     if (indexKey && indexKey.every((k) => indexable(this.#defs.find((d) => d.name.toLowerCase() === k.toLowerCase())))) {
       await query(conn, { sql: mysqlSql.stagingKeyIndex(staging, indexKey) });
     }
+    let deleted: number | undefined;
     await query(conn, { sql: mysqlSql.begin });
     try {
       if (byKey) {
@@ -255,6 +272,9 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
         if (update) await query(conn, { sql: update });
         await query(conn, { sql: mysqlSql.mergeInsert(req.table, staging, names, key) });
       }
+      if (created.keys !== undefined) {
+        deleted = (await query<ResultSetHeader>(conn, { sql: mysqlSql.deleteMissing(req.table, created.keys, key) })).rows.affectedRows;
+      }
       await query(conn, record);
       await query(conn, { sql: mysqlSql.commit });
     } catch (e) {
@@ -264,6 +284,11 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     created.target = undefined;
     await query(conn, { sql: mysqlSql.dropTable(staging) });
     created.staging = undefined;
+    if (created.keys !== undefined) {
+      await query(conn, { sql: mysqlSql.dropTable(created.keys) });
+      created.keys = undefined;
+    }
+    return deleted === undefined ? undefined : { deleted };
   }
 
   /** For an overwrite of a table that other tables reference: the key its rows are replaced by (keyed-overwrite.ts). */

@@ -199,6 +199,9 @@ export const mysqlSql = {
   orphanedReference: (child: string, target: string, staging: string, fk: Reference, key: readonly string[]) =>
     `SELECT 1 FROM ${qt(child)} AS c JOIN ${qt(target)} AS t ON ${fk.columns.map((col, i) => `c.${q(col)} = t.${q(fk.referenced[i]!)}`).join(' AND ')} ` +
     `WHERE NOT EXISTS (SELECT 1 FROM ${qt(staging)} AS s WHERE ${keyMatch(key, 's', 't')} AND ${fk.referenced.map((r) => `s.${q(r)} <=> t.${q(r)}`).join(' AND ')}) LIMIT 1`,
+  /** deletes: detect: the target's rows whose key is not in the source's key set (NULL-safe). */
+  deleteMissing: (target: string, keys: string, key: readonly string[]) =>
+    `DELETE FROM ${qt(target)} WHERE NOT EXISTS (SELECT 1 FROM ${qt(keys)} AS k WHERE ${key.map((c) => `k.${q(c)} <=> ${qt(target)}.${q(c)}`).join(' AND ')})`,
   /** Overwrite by key, for a table that others reference: rows whose key is not loaded go… */
   replaceDelete: (target: string, staging: string, key: readonly string[]) =>
     `DELETE t FROM ${qt(target)} AS t LEFT JOIN ${qt(staging)} AS s ON ${keyMatch(key, 't', 's')} WHERE s.${q(SEQ_COLUMN)} IS NULL`,

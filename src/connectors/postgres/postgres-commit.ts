@@ -20,6 +20,7 @@ import {
   swapBlockers,
   tableComment,
   type ColumnSource,
+  type StagingColumn,
 } from './postgres-sql.js';
 
 /** A table as the import sees it: where it is (or would be created), and its oid when it exists. */
@@ -50,6 +51,10 @@ export interface LoadPlan {
   readonly blockers: string;
   /** Merge through INSERT … ON CONFLICT (the target has a unique index on exactly the key). */
   readonly upsert: boolean;
+  /** The staging table's columns (types of the target, or text for values converted on the way in). */
+  readonly stagingColumns: readonly StagingColumn[];
+  /** deletes: detect: the staging table of the source's key set, whose missing keys the commit deletes. */
+  readonly keys?: string;
 }
 
 /** Drops tables in one transaction; a table still locked by a dying backend is left for the next load. */
@@ -67,7 +72,7 @@ export async function dropQuietly(s: Session, schema: string, names: readonly st
 }
 
 /** The swap, append or merge, and the load record: one transaction, so it happens once or not at all. */
-export async function commitLoad(s: Session, req: ImportRequest, target: TargetRef, plan: LoadPlan, rows: number, created: string[]): Promise<void> {
+export async function commitLoad(s: Session, req: ImportRequest, target: TargetRef, plan: LoadPlan, rows: number, created: string[]): Promise<void | { deleted: number }> {
   const exec = (sql: string, values: readonly unknown[] = []) => s.client.query({ text: sql, values: [...values] });
   const swapping = req.mode === 'overwrite' && target.oid !== undefined && plan.blockers === '';
   // The table swapped in, when it is not the staging table itself: a copy of the target filled with converted values.
@@ -130,9 +135,16 @@ export async function commitLoad(s: Session, req: ImportRequest, target: TargetR
         }
         break;
     }
+    let deleted: number | undefined;
+    if (plan.keys !== undefined) {
+      const keySources = (req.key ?? []).map((k) => plan.sources.find((c) => c.name === k)!);
+      deleted = 0;
+      for (const nullKeys of [false, true]) deleted += (await exec(pgSql.deleteMissing(target.qualified, plan.keys, keySources, req.key ?? [], nullKeys))).rowCount ?? 0;
+    }
     await exec(pgSql.recordLoad(target.schema), [req.loadId, req.table, String(rows)]);
     for (const n of drop) await exec(pgSql.dropTable(qualified(target.schema, n)));
     await exec('COMMIT');
+    return deleted === undefined ? undefined : { deleted };
   } catch (e) {
     await exec('ROLLBACK').catch(() => {
       s.broken = true;

@@ -180,7 +180,22 @@ class PgLoad implements StagedLoad<PgTarget> {
     return loaded;
   }
 
-  commit(_target: PgTarget | undefined, loaded: number): Promise<void> {
+  /** deletes: detect: the source's key set, COPYed into a staging table of the key's columns. */
+  async loadKeys(_target: PgTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const plan = this.#plan!;
+    const key = this.#req.key ?? [];
+    const name = workTableName(STAGING_PREFIX, this.#req.table, `${this.#req.loadId}#keys`);
+    const stagingQ = qualified(this.#ref!.schema, name);
+    await this.#s.client.query(pgSql.createStaging(stagingQ, key.map((k) => plan.stagingColumns.find((c) => c.name === k)!)));
+    this.created.push(name);
+    const n = await this.#copyAll({ ...plan, kind: 'typed', copy: pgSql.copyFrom(stagingQ, key) }, feed);
+    await this.#s.client.query(pgSql.stagingIndex(stagingQ, key));
+    await this.#s.client.query(pgSql.analyze(stagingQ));
+    this.#plan = { ...plan, keys: stagingQ };
+    return n;
+  }
+
+  commit(_target: PgTarget | undefined, loaded: number): Promise<void | { deleted: number }> {
     return commitLoad(this.#s, this.#req, this.#ref!, this.#plan!, loaded, this.created);
   }
 
@@ -230,6 +245,7 @@ class PgLoad implements StagedLoad<PgTarget> {
         : {}),
       blockers,
       upsert,
+      stagingColumns: stagingCols,
       before: this.#before,
     };
   }

@@ -329,6 +329,7 @@ export const pgSql = {
   addColumn: (table: string, column: string, type: string) => `ALTER TABLE ${table} ADD COLUMN ${q(column)} ${type}`,
   alterColumnType: (table: string, column: string, type: string) => `ALTER TABLE ${table} ALTER COLUMN ${q(column)} TYPE ${type}`,
   analyze: (table: string) => `ANALYZE ${table}`,
+  stagingIndex: (table: string, key: readonly string[]) => `CREATE INDEX ON ${table} (${key.map(q).join(', ')})`,
   copyFrom: (staging: string, columns: readonly string[]) =>
     `COPY ${staging} (${columns.map(q).join(', ')}) FROM STDIN WITH (FORMAT csv, HEADER true, NULL E'\\\\N')`,
 
@@ -367,6 +368,17 @@ export const pgSql = {
     `SELECT ${selectList(columns, 's')} FROM (${lastPerKey(staging, key)}) AS s WHERE ${nullKeys ? `NOT (${noNullKey(key)})` : noNullKey(key)} ` +
     `AND NOT EXISTS (SELECT 1 FROM ${target} AS t WHERE ${keyMatch(columns, key, nullKeys ? 'IS NOT DISTINCT FROM' : '=')}) ORDER BY s.${q(SEQ_COLUMN)}`,
 
+  /**
+   * deletes: detect: the target's rows whose key is not in the source's key set; rows whose key has no NULL part
+   * (by equality, so an index on the key helps), then those with one (IS NOT DISTINCT FROM).
+   */
+  deleteMissing: (target: string, keys: string, columns: readonly ColumnSource[], key: readonly string[], nullKeys: boolean) => {
+    const whole = key.map((k) => `t.${q(k)} IS NOT NULL`).join(' AND ');
+    return (
+      `DELETE FROM ${target} AS t WHERE ${nullKeys ? `NOT (${whole})` : whole} ` +
+      `AND NOT EXISTS (SELECT 1 FROM ${keys} AS s WHERE ${keyMatch(columns, key, nullKeys ? 'IS NOT DISTINCT FROM' : '=')})`
+    );
+  },
   /** A key that appears twice in the staging table (an overwrite by key needs each once). */
   duplicateKey: (staging: string, columns: readonly ColumnSource[], key: readonly string[]) =>
     `SELECT ${key.map((k) => `(${keyExpr(columns, k)})::text`).join(', ')} FROM ${staging} AS s GROUP BY ${key.map((k) => keyExpr(columns, k)).join(', ')} HAVING count(*) > 1 LIMIT 1`,

@@ -42,8 +42,14 @@ export interface StagedLoad<T extends TargetTable> {
   replace?(target: T): Promise<void>;
   /** Creates the staging table and loads every chunk of the feed into it; returns the rows loaded. */
   load(target: T | undefined, feed: ChunkFeed): Promise<number>;
+  /**
+   * `deletes: detect`: loads the source's key set (ImportRequest.deleteMissing) into a staging table of its own, for
+   * the commit to delete the target's rows whose key is not in it; returns the keys loaded. An engine without it
+   * refuses such a node.
+   */
+  loadKeys?(target: T | undefined, keys: ChunkFeed): Promise<number>;
   /** The swap, append or merge together with the load record: happens once or not at all. */
-  commit(target: T | undefined, rows: number): Promise<void>;
+  commit(target: T | undefined, rows: number): Promise<void | { readonly deleted?: number }>;
   /**
    * After a failure: drops what this load created, if it can (the next load drops leftovers anyway). Engines whose
    * session may be gone by then clean up on a fresh one after `stagedImport` returns instead.
@@ -76,16 +82,25 @@ export async function stagedImport<T extends TargetTable>(
   await load.dropLeftovers();
   try {
     const loaded = await load.load(target, feed);
-    const expected = await abortable(feed.totalRows(), signal);
-    if (loaded !== expected) {
-      throw new PipelineError('ROW_COUNT_MISMATCH', `loaded ${loaded} rows into staging but the export wrote ${expected}`, { table: req.table });
+    await expectRows(req, loaded, feed, signal);
+    if (req.deleteMissing) {
+      if (!load.loadKeys) throw new PipelineError('UNSUPPORTED', `this target cannot detect deleted keys of \`${req.table}\``, { table: req.table });
+      await expectRows(req, await load.loadKeys(target, req.deleteMissing), req.deleteMissing, signal);
     }
     signal?.throwIfAborted();
-    await load.commit(target, loaded);
-    return { rows: loaded, ...(changed ? { schemaChanges: changed } : {}) };
+    const done = await load.commit(target, loaded);
+    return { rows: loaded, ...(changed ? { schemaChanges: changed } : {}), ...(done?.deleted !== undefined ? { deleted: done.deleted } : {}) };
   } catch (e) {
     await load.abandon?.().catch(() => {});
     throw e;
+  }
+}
+
+/** The staging table must hold exactly the rows the export wrote. */
+async function expectRows(req: ImportRequest, loaded: number, feed: ChunkFeed, signal: AbortSignal | undefined): Promise<void> {
+  const expected = await abortable(feed.totalRows(), signal);
+  if (loaded !== expected) {
+    throw new PipelineError('ROW_COUNT_MISMATCH', `loaded ${loaded} rows into staging but the export wrote ${expected}`, { table: req.table });
   }
 }
 

@@ -42,6 +42,8 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
   readonly #staging: string;
   /** Schema changes the commit makes first, in its transaction (schema_changes). */
   readonly #before: string[] = [];
+  /** deletes: detect: the staging table of the source's key set. */
+  #keys: string | undefined;
 
   constructor(db: Db, req: ImportRequest, signal: AbortSignal | undefined) {
     this.#db = db;
@@ -83,15 +85,28 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
     }
   }
 
-  async load(target: SqliteTarget | undefined, feed: ChunkFeed): Promise<number> {
+  load(target: SqliteTarget | undefined, feed: ChunkFeed): Promise<number> {
+    return this.#fill(this.#staging, this.#req.columns, target, feed);
+  }
+
+  /** deletes: detect: the source's key set, into a staging table of the key's columns. */
+  loadKeys(target: SqliteTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const key = this.#req.key ?? [];
+    this.#keys = workTableName(STAGING_PREFIX, this.#req.table, `${this.#req.loadId}#keys`);
+    return this.#fill(this.#keys, key.map((k) => this.#req.columns.find((c) => c.name === k)!), target, feed, key);
+  }
+
+  /** Creates `staging` with these columns (and the load order) and inserts every row of the feed in batches. */
+  async #fill(staging: string, columns: readonly ColumnSchema[], target: SqliteTarget | undefined, feed: ChunkFeed, index?: readonly string[]): Promise<number> {
     const db = this.#db;
     const req = this.#req;
-    const names = req.columns.map((c) => c.name);
-    db.exec(sqliteSql.createStaging(this.#staging, req.columns.map((c) => ({ name: c.name, declared: target?.declared.get(c.name) ?? sqliteType(c) }))));
-    const insert = db.prepare(sqliteSql.insert(this.#staging, names));
+    const names = columns.map((c) => c.name);
+    db.exec(sqliteSql.createStaging(staging, columns.map((c) => ({ name: c.name, declared: target?.declared.get(c.name) ?? sqliteType(c) }))));
+    if (index) db.exec(sqliteSql.stagingIndex(staging, index));
+    const insert = db.prepare(sqliteSql.insert(staging, names));
     // Values are checked against the target's own column types when it exists: SQLite would store 'abc' in an
     // INTEGER column without complaint, and the target's types are what its readers rely on.
-    const decoders = req.columns.map((c) => decoderFor(target ? { ...c, ...portableFromSqlite(target.declared.get(c.name) ?? null) } : c));
+    const decoders = columns.map((c) => decoderFor(target ? { ...c, ...portableFromSqlite(target.declared.get(c.name) ?? null) } : c));
     const insertBatch = db.transaction((batch: unknown[][]) => {
       for (const r of batch) insert.run(r);
     });
@@ -150,17 +165,28 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
     this.#before.push(sqliteSql.dropTable(this.#req.table));
   }
 
-  async commit(target: SqliteTarget | undefined, rows: number): Promise<void> {
-    commit(this.#db, this.#req, this.#staging, this.#req.columns.map((c) => c.name), !target, rows, this.#before);
+  async commit(target: SqliteTarget | undefined, rows: number): Promise<void | { deleted: number }> {
+    return commit(this.#db, this.#req, this.#staging, this.#req.columns.map((c) => c.name), !target, rows, this.#before, this.#keys);
   }
 
   async abandon(): Promise<void> {
     this.#db.exec(sqliteSql.dropTable(this.#staging));
+    if (this.#keys !== undefined) this.#db.exec(sqliteSql.dropTable(this.#keys));
   }
 }
 
 /** The swap, append or merge: one IMMEDIATE transaction together with the load record, so it happens once or not at all. */
-function commit(db: Db, req: ImportRequest, staging: string, names: readonly string[], create: boolean, rows: number, before: readonly string[]): void {
+function commit(
+  db: Db,
+  req: ImportRequest,
+  staging: string,
+  names: readonly string[],
+  create: boolean,
+  rows: number,
+  before: readonly string[],
+  keys: string | undefined,
+): { deleted: number } | undefined {
+  let deleted: number | undefined;
   const tx = db.transaction(() => {
     if (db.prepare(sqliteSql.loadCommitted).get(req.loadId, req.table)) return;
     for (const sql of before) db.exec(sql);
@@ -192,10 +218,15 @@ function commit(db: Db, req: ImportRequest, staging: string, names: readonly str
         break;
       }
     }
+    if (keys !== undefined) {
+      deleted = db.prepare(sqliteSql.deleteMissing(req.table, keys, req.key ?? [])).run().changes;
+      db.exec(sqliteSql.dropTable(keys));
+    }
     db.prepare(sqliteSql.recordLoad).run(req.loadId, req.table, rows, new Date().toISOString());
     db.exec(sqliteSql.dropTable(staging));
   });
   tx.immediate();
+  return deleted === undefined ? undefined : { deleted };
 }
 
 /** Foreign keys of the database's tables that reference `table` (SQLite enforces them when foreign_keys is on). */

@@ -47,6 +47,9 @@ export const sqliteSql = {
     `WHERE s.${q(SEQ_COLUMN)} IN (${lastSeqs(staging, key)}) AND NOT EXISTS (SELECT 1 FROM ${q(target)} AS t WHERE ${keyMatch(key)}) ` +
     `ORDER BY s.${q(SEQ_COLUMN)}`,
 
+  /** deletes: detect: the target's rows whose key is not in the source's key set (`IS`: NULL matches NULL). */
+  deleteMissing: (target: string, keys: string, key: readonly string[]) =>
+    `DELETE FROM ${q(target)} AS t WHERE NOT EXISTS (SELECT 1 FROM ${q(keys)} AS s WHERE ${keyMatch(key)})`,
   /** Tables whose foreign keys reference `?` (one row per column pair; `to` is NULL for the implicit primary key). */
   referencingKeys:
     `SELECT m.name AS child, f.id AS id, f."from" AS "from", f."to" AS "to", f.on_delete AS on_delete ` +
