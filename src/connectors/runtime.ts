@@ -4,6 +4,9 @@ import { PipelineError, toPipelineError } from '../errors/pipeline-error.js';
 import type { Connector, ConnectorKind, ConnectorOptions } from './contract.js';
 import { getConnectorKind } from './registry.js';
 
+/** How long closing one connection may take at the end of a run. */
+const CLOSE_GRACE_MS = 5_000;
+
 /**
  * Owns every connector of a run: opens each connection once, on first use; bounds the sessions used at once per
  * connection by `max_connections`, over all nodes; refuses use after close; closes in reverse order of opening and
@@ -85,16 +88,29 @@ export class ConnectionManager {
     return Math.max(1, config?.max_connections ?? kind?.capabilities.defaultMaxConnections ?? 1);
   }
 
-  /** Closes everything opened, newest first; returns close errors instead of throwing them. */
-  async closeAll(): Promise<unknown[]> {
+  /**
+   * Closes everything opened, newest first; returns close errors instead of throwing them. A close that does not
+   * finish within `graceMs` (a server that stopped answering cannot acknowledge a goodbye) is given up, as an error:
+   * the run's end must not wait on it.
+   */
+  async closeAll(graceMs = CLOSE_GRACE_MS): Promise<unknown[]> {
     this.#closed = true;
     const errors: unknown[] = [];
     for (const name of [...this.#opened].reverse()) {
+      let timer: NodeJS.Timeout | undefined;
       try {
         const c = await this.#open.get(name);
-        await c?.close();
+        await Promise.race([
+          c?.close(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new PipelineError('TIMEOUT', `connection \`${name}\` did not close within ${graceMs / 1000} s`, { connection: name })), graceMs);
+            timer.unref();
+          }),
+        ]);
       } catch (e) {
         errors.push(e);
+      } finally {
+        clearTimeout(timer);
       }
     }
     return errors;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pipeline as pipelineCallback } from 'node:stream';
 import { constants, createGunzip, createGzip } from 'node:zlib';
@@ -271,7 +271,17 @@ export async function openChunkFile(path: string, gzip: boolean): Promise<Readab
   }
   const input = file.createReadStream({ highWaterMark: 64 * 1024 });
   if (!gzip) return input;
-  return pipelineCallback(input, createGunzip(), () => {
-    // Errors reach the consumer through the gunzip stream, which pipeline() destroys with them.
+  // A file that does not decompress was damaged after it was written (its checksum was verified when it was
+  // reused): the error says so, and is transient, since a retry verifies the file and exports the chunk again.
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  pipelineCallback(input, createGunzip(), out, (e) => {
+    if (!e || out.destroyed) return;
+    const zlib = typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).code!.startsWith('Z_');
+    out.destroy(
+      zlib
+        ? new PipelineError('CHECKSUM_MISMATCH', `staging file ${path} is damaged (${e.message}): a retry exports its chunk again`, { chunk: path, cause: e, transient: true })
+        : e,
+    );
   });
+  return out;
 }

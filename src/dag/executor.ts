@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { NodeConfig, Pipeline } from '../config/types.js';
 import { PipelineError, toPipelineError } from '../errors/pipeline-error.js';
@@ -52,6 +53,8 @@ export async function execute(opts: ExecuteOptions): Promise<RunResult> {
   const limit = pLimit(Math.max(1, opts.concurrency));
   const stopAll = new AbortController();
   const runSignal = AbortSignal.any([opts.signal, stopAll.signal]);
+  // Every running node listens to the run's signal: more than Node's default of 10 is normal.
+  setMaxListeners(0, runSignal, opts.signal);
   const sleep = opts.sleep ?? abortableSleep;
   const random = opts.random ?? Math.random;
   const inFlight = new Set<Promise<void>>();
@@ -209,6 +212,7 @@ async function runAttempt(node: NodeConfig, opts: ExecuteOptions, progress: Node
     node.timeout,
   );
   const signal = AbortSignal.any([runSignal, timeout.signal]);
+  setMaxListeners(0, signal);
   const attempt = (async () => opts.runAttempt(node, progress, signal))();
   attempt.catch(() => {});
   const stopped = new Promise<'stopped'>((resolve) => {

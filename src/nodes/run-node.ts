@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { ConnectionConfig, NodeConfig, Pipeline, SourceConfig } from '../config/types.js';
 import { renderTemplate } from '../config/templates.js';
 import type { Connector, ExportRequest, ImportRequest } from '../connectors/contract.js';
@@ -143,6 +144,8 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   );
   const inner = new AbortController();
   const innerSignal = AbortSignal.any([signal, inner.signal]);
+  // Every chunk, session and wait of the node listens to this signal: more than Node's default of 10 is normal.
+  setMaxListeners(0, innerSignal);
   const checkpoint = new CheckpointWriter(area, { ...cp, chunks, ...(keyChunks ? { key_chunks: keyChunks } : {}) });
   const exportInto = (q: ChunkQueue, list: 'chunks' | 'key_chunks', req: ExportRequest, columns: readonly ColumnSchema[], counted: NodeProgress) =>
     exportChunks({

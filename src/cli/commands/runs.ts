@@ -37,7 +37,9 @@ export async function runsCommand(common: CommonOptions, limit = 20): Promise<nu
     const nodes = await store.readNodes(id);
     const ok = [...nodes.values()].filter((n) => n.state === 'succeeded').length;
     const dur = r.finished_at ? formatDuration(Date.parse(r.finished_at) - Date.parse(r.started_at)) : '';
-    rows.push([r.id, r.pipeline, r.status, `${ok}/${r.nodes.length}`, r.started_at.replace('T', ' ').slice(0, 19), dur, r.retry_of ? `retry of ${r.retry_of}` : '']);
+    // A run whose process was killed never wrote its end: it is recorded as running for good.
+    const status = r.status === 'running' && !isAlive(r.pid) ? 'interrupted (process gone)' : r.status;
+    rows.push([r.id, r.pipeline, status, `${ok}/${r.nodes.length}`, r.started_at.replace('T', ' ').slice(0, 19), dur, r.retry_of ? `retry of ${r.retry_of}` : '']);
   }
   if (rows.length === 0) process.stdout.write('no runs yet\n');
   else process.stdout.write(table(['run', 'pipeline', 'status', 'nodes ok', 'started (UTC)', 'time', ''], rows) + '\n');

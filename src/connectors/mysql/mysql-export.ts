@@ -147,13 +147,25 @@ export class MysqlExport {
             );
           });
           const q = conn.query({ sql, values: [...base.params], rowsAsArray: true, typeCast: false });
-          await new Promise<void>((resolve, reject) => {
-            failed = reject;
-            attachRowEncoder(q, encoder, reject);
-            q.on('error', reject);
-            q.on('end', () => resolve());
-            onAbort(() => reject(signal?.reason ?? new Error('aborted')));
-          });
+          // A connection the server closes (KILL of the session, a restart) fails a query without a callback only
+          // on the connection, never on the query: without these listeners the export would wait for ever.
+          let lost: (e: unknown) => void = () => {};
+          const onEnd = () => lost(Object.assign(new Error('Connection lost: the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
+          try {
+            await new Promise<void>((resolve, reject) => {
+              failed = reject;
+              lost = reject;
+              attachRowEncoder(q, encoder, reject);
+              q.on('error', reject);
+              q.on('end', () => resolve());
+              conn.on('error', reject);
+              conn.on('end', onEnd);
+              onAbort(() => reject(signal?.reason ?? new Error('aborted')));
+            });
+          } finally {
+            conn.off('error', lost);
+            conn.off('end', onEnd);
+          }
           ended = true;
           encoder.end();
           await abortable(sink.drain(), signal);

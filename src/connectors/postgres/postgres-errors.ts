@@ -7,9 +7,10 @@ import { recordAtLine, recordStartOfLine } from '../sql/record-lines.js';
 /**
  * SQLSTATEs where the same work may succeed a little later: serialization failure, deadlock, admin or crash
  * shutdown, cannot connect now, too many connections, lock_timeout, a session ended by idle_in_transaction or
- * idle_session timeouts; and class 08 (connection exceptions).
+ * idle_session timeouts, a statement cancelled (pg_cancel_backend, statement_timeout: as MySQL's KILL QUERY); and
+ * class 08 (connection exceptions). pigeon's own aborts terminate the backend and never reach here.
  */
-const TRANSIENT_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '55P03', '25P03', '57P05']);
+const TRANSIENT_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '55P03', '25P03', '57P05', '57014']);
 
 export interface DatabaseErrorLike extends Error {
   code?: string;

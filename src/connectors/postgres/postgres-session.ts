@@ -95,6 +95,8 @@ export class PgSessions {
       ...this.#clientConfig(),
       max: this.config.maxConnections,
       idleTimeoutMillis: 30_000,
+      // A server that does not answer (stopped, a dead host) must fail the attempt, not hold it.
+      connectionTimeoutMillis: 30_000,
       onConnect: async (client) => {
         await client.query(setup);
         const r = await client.query<{ pid: string }>(backendPid);
