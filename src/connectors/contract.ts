@@ -213,6 +213,13 @@ export type ConnectorFactory = (config: ConnectionConfig, options: ConnectorOpti
 export interface ConnectorKind {
   readonly kind: string;
   readonly capabilities: Capabilities;
+  /**
+   * The keys a node's `source` may set besides `connection` (default: `table`, `query`, `columns`, `where`,
+   * `split`); validate refuses another kind's keys at their position.
+   */
+  readonly sourceKeys?: readonly string[];
+  /** Source keys that must be set (default: `table` or `query`, when the kind takes them). */
+  readonly requiredSourceKeys?: readonly string[];
   /** The statement (or description) of what an export would read, for `pigeon plan`; `?` marks bound values. */
   renderExport(req: ExportRequest, chunk?: ChunkSpec): string;
   load(): Promise<ConnectorFactory>;

@@ -112,9 +112,12 @@ export function rowReader(columns: readonly ColumnSchema[]): (hit: JsonComposite
   };
 }
 
-function sourceFilter(columns: readonly ColumnSchema[]): readonly string[] | false {
-  const paths = columns.filter((c) => c !== ID_COLUMN).map((c) => c.name);
-  return paths.length === 0 ? false : paths;
+/**
+ * Whole `_source` or none: the server returns it byte for byte only unfiltered (a filtered `_source` is re-written
+ * through doubles: `12345678901234.123456` comes back as `1.2345678901234123E13`).
+ */
+function sourceFilter(columns: readonly ColumnSchema[]): boolean {
+  return columns.some((c) => c !== ID_COLUMN);
 }
 
 export class SearchExport {
@@ -134,7 +137,7 @@ export class SearchExport {
     const all = await describeSource(this.#ctx, { index: src.index }, signal);
     const c = all.find((x) => x.name === column);
     if (!c) throw new PipelineError('SOURCE_NOT_FOUND', `field \`${column}\` is not in the mapping of \`${src.index}\``, { column, table: src.index });
-    const body = { size: 1, query: searchQuery(src, all, req.window, { column, lower: undefined, includeNull: false }), sort: [{ [column]: { order: 'desc' } }], _source: [column], track_total_hits: false };
+    const body = { size: 1, query: searchQuery(src, all, req.window, { column, lower: undefined, includeNull: false }), sort: [{ [column]: { order: 'desc' } }], track_total_hits: false };
     const reply = await this.#ctx.http.call('POST', `/${encodeURIComponent(src.index)}/_search`, JSON.stringify(body), { code: 'EXPORT_FAILED', signal, context: { table: src.index, column } });
     const answer = parseLossless(reply.text);
     const hits = answer instanceof JsonComposite ? (answer.get('hits') as JsonComposite | undefined)?.get('hits') : undefined;

@@ -60,7 +60,7 @@ export class SearchHttp {
   send(method: string, path: string, body: string | readonly Buffer[] | undefined, signal?: AbortSignal, ndjson = false): Promise<HttpReply> {
     const url = new URL(this.#config.base.href);
     const [p, q] = path.split('?', 2) as [string, string | undefined];
-    url.pathname = `${url.pathname}${p}`;
+    url.pathname = `${url.pathname.replace(/\/+$/, "")}${p}`;
     if (q !== undefined) url.search = q;
     const parts = body === undefined ? [] : typeof body === 'string' ? [Buffer.from(body)] : body;
     const length = parts.reduce((n, b) => n + b.length, 0);

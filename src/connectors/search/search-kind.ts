@@ -1,6 +1,6 @@
 import { DEFAULT_CAPABILITIES, type ConnectorKind } from '../contract.js';
 import type { SearchFlavor } from './search-flavor.js';
-import { rangeClause, searchSource } from './search-source.js';
+import { rangeClause, SEARCH_SOURCE_KEYS, searchSource } from './search-source.js';
 
 /** `elasticsearch` and `opensearch`: one implementation, the differences as data (search-flavor.ts). */
 function searchKind(kind: SearchFlavor['kind']): ConnectorKind {
@@ -14,6 +14,8 @@ function searchKind(kind: SearchFlavor['kind']): ConnectorKind {
       replaceWindow: false,
       rejects: true,
     },
+    sourceKeys: SEARCH_SOURCE_KEYS,
+    requiredSourceKeys: ['index'],
     renderExport: (req, chunk) => {
       const src = searchSource(req.source, req.node);
       const filters = [src.query, req.window ? rangeClause(req.window, undefined) : undefined].filter(Boolean);
