@@ -17,8 +17,10 @@ export interface Rejection extends ItemOrigin {
 }
 
 interface Item extends ItemOrigin {
-  /** The action line and the document line (if any), each ending in a newline. */
+  /** The operations' lines (action, document), each ending in a newline. */
   readonly lines: string;
+  /** Operations in `lines`: the server answers each; the item is applied when all of them are. */
+  readonly ops: number;
 }
 
 export interface BulkOptions {
@@ -59,14 +61,14 @@ export class BulkWriter {
     this.#o = o;
   }
 
-  /** Queues one operation (`lines`: action and document, newline-terminated). */
-  add(origin: ItemOrigin, lines: string): Promise<void> | undefined {
+  /** Queues one document's operations (`lines`: action and document lines, newline-terminated; `ops` of them). */
+  add(origin: ItemOrigin, lines: string, ops = 1): Promise<void> | undefined {
     if (this.#failure !== undefined) throw this.#failure;
     const size = Buffer.byteLength(lines);
     const { batchDocs, batchBytes } = this.#ctx.options;
     let wait: Promise<void> | undefined;
     if (this.#batch.length > 0 && this.#bytes + size > batchBytes) wait = this.#send();
-    this.#batch.push({ ...origin, lines });
+    this.#batch.push({ ...origin, lines, ops });
     this.#bytes += size;
     if (this.#batch.length >= batchDocs) wait = this.#send() ?? wait;
     return wait;
@@ -113,17 +115,16 @@ export class BulkWriter {
       }
       const answer = JSON.parse(reply.text) as { errors?: boolean; items?: Record<string, { status: number; error?: ServerError }>[] };
       const again: Item[] = [];
-      (answer.items ?? []).forEach((entry, i) => {
-        const item = pending[i]!;
-        const result = Object.values(entry)[0]!;
-        if (result.status < 300 || (result.status === 409 && this.#o.conflictsSupersede)) {
-          this.applied++;
-        } else if (result.status === 429 || result.status >= 500) {
-          again.push(item);
-        } else {
-          this.#reject(item, result.status, result.error ? errorReason(result.error) : `HTTP ${result.status}`);
-        }
-      });
+      const results = (answer.items ?? []).map((entry) => Object.values(entry)[0]!);
+      let at = 0;
+      for (const item of pending) {
+        const mine = results.slice(at, at + item.ops);
+        at += item.ops;
+        const failed = mine.find((r) => !(r.status < 300 || (r.status === 409 && this.#o.conflictsSupersede)));
+        if (!failed) this.applied++;
+        else if (failed.status === 429 || failed.status >= 500) again.push(item);
+        else this.#reject(item, failed.status, failed.error ? errorReason(failed.error) : `HTTP ${failed.status}`);
+      }
       if (again.length === 0) return;
       if (attempt >= options.retries) {
         throw new PipelineError('IMPORT_FAILED', `${again.length} documents were still refused as busy (HTTP 429/5xx) after ${options.retries} retries`, {

@@ -84,7 +84,8 @@ export class SearchImport {
         await this.#swap(table, work, target, signal);
         committed = true;
         await this.#record(table, req, load.rows, signal);
-        for (const old of target.indices) await this.#deleteIndex(old, signal);
+        // An index of the table's own name went in the swap (remove_index); the alias's old indices go now.
+        for (const old of target.alias ? target.indices : []) await this.#deleteIndex(old, signal);
       } else {
         await this.#copy(work, table, req, signal);
         await this.#ctx.http.call('POST', `/${encodeURIComponent(table)}/_refresh`, undefined, { code: 'IMPORT_FAILED', signal, context: { table } });
@@ -157,7 +158,10 @@ export class SearchImport {
     const create = (unsignedLong: boolean) => {
       const properties: Record<string, unknown> = { ...(inherited.properties ?? {}) };
       const existing = new Set(leafFields(inherited.properties).map(([name]) => name));
-      for (const c of req.columns) if (!existing.has(c.name)) properties[c.name] = fieldFor(c, unsignedLong);
+      // A field the target has (a leaf, or an object of them) keeps its mapping: the work index must refuse what the
+      // target would.
+      const has = (name: string) => existing.has(name) || [...existing].some((f) => f.startsWith(`${name}.`));
+      for (const c of req.columns) if (!has(c.name)) properties[c.name] = fieldFor(c, unsignedLong);
       return {
         settings: { index: { ...copiedSettings(target.settings), number_of_replicas: 0, refresh_interval: '-1' } },
         mappings: { ...inherited, _meta: { ...(inherited._meta ?? {}), pigeon: meta }, properties },
@@ -250,7 +254,7 @@ export class SearchImport {
         const source = (hit.get('_source') as JsonComposite).raw();
         const action = `{"${req.mode === 'merge' ? 'update' : 'index'}":{"_id":${JSON.stringify(id)}}}\n`;
         const lines = req.mode === 'merge' ? `${reset ? action + reset : ''}${action}{"doc":${source},"doc_as_upsert":true}\n` : `${action}${source}\n`;
-        const wait = bulk.add({ id }, lines);
+        const wait = bulk.add({ id }, lines, req.mode === 'merge' && reset ? 2 : 1);
         if (wait) await wait;
       }
     }, signal);

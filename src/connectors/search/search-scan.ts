@@ -40,12 +40,13 @@ export async function scan(ctx: SearchContext, r: ScanRequest, onPage: (hits: re
   await scanScroll(ctx, r, onPage, signal);
 }
 
-function pageBody(ctx: SearchContext, r: ScanRequest, extra: Record<string, unknown>): Record<string, unknown> {
+function pageBody(ctx: SearchContext, r: ScanRequest, extra: Record<string, unknown>, countHits = false): Record<string, unknown> {
   return {
     size: ctx.options.pageSize,
     query: r.query,
     _source: r.source,
-    track_total_hits: false,
+    // A scroll refuses not to count.
+    ...(countHits ? {} : { track_total_hits: false }),
     ...(r.slice && r.slice.max > 1 ? { slice: r.slice } : {}),
     ...extra,
   };
@@ -99,7 +100,7 @@ async function scanPit(ctx: SearchContext, r: ScanRequest, onPage: (hits: readon
 async function scanScroll(ctx: SearchContext, r: ScanRequest, onPage: (hits: readonly JsonComposite[]) => Promise<void>, signal?: AbortSignal): Promise<void> {
   const { http } = ctx;
   // A scroll page moves the cursor on the server: it is never repeated (a failure fails the chunk, which is retried).
-  const first = await http.call('POST', `/${encodeURIComponent(r.index)}/_search?scroll=${KEEP_ALIVE}`, JSON.stringify(pageBody(ctx, r, { sort: ['_doc'] })), {
+  const first = await http.call('POST', `/${encodeURIComponent(r.index)}/_search?scroll=${KEEP_ALIVE}`, JSON.stringify(pageBody(ctx, r, { sort: ['_doc'] }, true)), {
     code: r.code,
     signal,
     once: true,
