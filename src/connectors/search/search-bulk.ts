@@ -102,7 +102,7 @@ export class BulkWriter {
     const { http, options } = this.#ctx;
     let pending = items;
     for (let attempt = 0; ; attempt++) {
-      const body = pending.map((i) => Buffer.from(i.lines));
+      const body = [Buffer.from(pending.map((i) => i.lines).join(''))];
       const reply = await http.call('POST', `/${encodeURIComponent(this.#o.index)}/_bulk?filter_path=errors,items.*.status,items.*.error`, body, {
         code: 'IMPORT_FAILED',
         ndjson: true,
