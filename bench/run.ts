@@ -360,8 +360,10 @@ async function main(): Promise<void> {
 async function resetTarget(s: Servers, d: Direction): Promise<void> {
   if (d === 'postgres→opensearch') {
     // The index, what an overwrite left behind it, and pigeon's load records.
-    const indices = await searchCall<{ index: string }[]>('GET', '/_cat/indices/orders*,pigeon_loads?format=json&h=index');
-    for (const { index } of Array.isArray(indices) ? indices : []) await searchCall('DELETE', `/${index}`);
+    const indices = await searchCall<{ index: string }[]>('GET', '/_cat/indices?format=json&h=index');
+    for (const { index } of indices.filter((i) => i.index === 'orders' || i.index.startsWith('orders_') || i.index === 'pigeon_loads')) {
+      await searchCall('DELETE', `/${index}`);
+    }
   } else if (d === 'mysql→postgres') await psql(s, DB, 'TRUNCATE orders', 'CHECKPOINT');
   else await mysql(s, 'TRUNCATE orders_rev', DB);
 }

@@ -2,7 +2,7 @@
  * The bench's baseline for PostgreSQL → OpenSearch: a plain `_bulk` loader, what one would write by hand. PostgreSQL
  * turns each row into JSON (`row_to_json`, streamed by COPY), the loader adds an action line with the row's id and
  * posts batches of `batch` documents, `concurrency` requests in flight, into a new index (no replicas, no refresh
- * while loading), then refreshes it.
+ * while loading), then refreshes it. Like pigeon, it retries a request answered 429 or 5xx, with backoff.
  *
  *   node dist/bench/search-loader.js <pg connection string> <table> <search url> <index> <batch> <concurrency>
  */
@@ -15,15 +15,22 @@ if (!pgUrl || !table || !url || !index) throw new Error('usage: search-loader <p
 const batch = Number(batchArg ?? 1000);
 const concurrency = Number(concurrencyArg ?? 2);
 
+/** One request; a 429 or 5xx (the server's breakers trip under load on a small heap) is retried with backoff. */
 async function call(method: string, path: string, body?: string, ndjson = false): Promise<string> {
-  const r = await fetch(`${url}${path}`, {
-    method,
-    headers: { 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' },
-    ...(body === undefined ? {} : { body }),
-  });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text.slice(0, 300)}`);
-  return text;
+  for (let attempt = 0; ; attempt++) {
+    const r = await fetch(`${url}${path}`, {
+      method,
+      headers: { 'content-type': ndjson ? 'application/x-ndjson' : 'application/json' },
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await r.text();
+    if (r.ok) return text;
+    if ((r.status === 429 || r.status >= 500) && attempt < 8) {
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      continue;
+    }
+    throw new Error(`${method} ${path}: ${r.status} ${text.slice(0, 300)}`);
+  }
 }
 
 await call('PUT', `/${index}`, JSON.stringify({ settings: { index: { number_of_replicas: 0, refresh_interval: '-1' } } }));

@@ -163,6 +163,23 @@ for (const kind of ['opensearch', 'elasticsearch'] as const) {
       assert.equal(await admin.openContexts(), 0, 'every point in time and scroll is closed');
     });
 
+    test('an incremental export by watermark reads only what is new since the last run', async () => {
+      await admin.wipe();
+      const put = async (from: number, to: number) => {
+        const lines: unknown[] = [];
+        for (let i = from; i <= to; i++) lines.push({ index: { _id: String(i) } }, { n: i, at: `2026-03-01T00:00:${String(i % 60).padStart(2, '0')}.${String(i).padStart(6, '0')}Z` });
+        assert.equal((await admin.req<{ errors: boolean }>('POST', '/feed/_bulk?refresh=true', lines)).body.errors, false);
+      };
+      await put(1, 100);
+      await pg.exec('DROP TABLE IF EXISTS feed_out');
+      const node = '  feed:\n    source: { connection: es, index: feed }\n    incremental: { column: n, strategy: watermark }\n    target: { connection: pg, table: feed_out, mode: append }';
+      assert.equal((await run(node)).code, 0);
+      await put(101, 150);
+      const r = await run(node);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((await pg.rows('SELECT count(*), count(DISTINCT n), max(n), min(at)::text FROM feed_out'))[0]!.map(String), ['150', '150', '150', '2026-03-01 00:00:00.000060+00']);
+    });
+
     test('a server refusing requests for a while (429, its in-flight requests breaker) is waited out with backoff', async () => {
       await admin.wipe();
       await pg.exec('DROP TABLE IF EXISTS busy_src');
