@@ -59,6 +59,10 @@ export class SearchConnector implements Connector {
     return new SearchImport(this.#context).import(req, feed, signal);
   }
 
+  probeTarget(table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'> {
+    return new SearchImport(this.#context).probe(table, signal);
+  }
+
   isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean> {
     return new SearchImport(this.#context).isCommitted(table, loadId, signal);
   }

@@ -5,6 +5,7 @@ import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { drainFeed } from '../feed.js';
 import { describeHolds, lossyInto } from '../lossy.js';
+import { describeChanges } from '../sql/schema-changes.js';
 import { BulkWriter, describeRejection, type Rejection } from './search-bulk.js';
 import { getMappings, leafFields, type IndexMapping, type PigeonMeta } from './search-export.js';
 import { JsonComposite } from './search-json.js';
@@ -71,12 +72,13 @@ export class SearchImport {
     if (target.indices.length === 0 && req.create === 'never') {
       throw this.#fail(`index \`${table}\` does not exist and create is \`never\``, table);
     }
-    this.#checkLossy(req, target);
+    const changed = this.#schemaChanges(req, target);
+    if (!changed?.recreate) this.#checkLossy(req, target);
     const work = workIndexName(table, req.loadId);
     await this.#dropLeftovers(table, target, signal);
     let committed = false;
     try {
-      await this.#createWork(work, req, target, signal);
+      await this.#createWork(work, req, changed?.recreate ? { ...target, mapping: undefined, settings: undefined } : target, signal);
       const load = await this.#load(work, req, feed, signal);
       const commitBySwap = req.mode === 'overwrite' || target.indices.length === 0;
       await this.#ready(work, target, commitBySwap, signal);
@@ -93,7 +95,7 @@ export class SearchImport {
         committed = true;
         await this.#deleteIndex(work, signal);
       }
-      return load;
+      return { ...load, ...(changed ? { schemaChanges: changed.text } : {}) };
     } catch (e) {
       if (!committed) await this.#deleteIndex(work).catch(() => {});
       if (signal?.aborted) throw signal.reason;
@@ -142,6 +144,33 @@ export class SearchImport {
         });
       }
     }
+  }
+
+  /**
+   * `schema_changes` against an existing index: columns the target has no field for fail the load (`fail`, the
+   * default), become fields (`add_columns`), or an overwrite builds the new index from the export alone (`recreate`).
+   */
+  #schemaChanges(req: ImportRequest, target: TargetState): { text: string; recreate: boolean } | undefined {
+    if (!target.mapping) return undefined;
+    const fields = leafFields(target.mapping.properties).map(([name]) => name);
+    const added = req.columns.filter((c) => !fields.some((f) => f === c.name || f.startsWith(`${c.name}.`)));
+    if (added.length === 0) return undefined;
+    const text = describeChanges({ added, removed: [], widened: [], retyped: [] });
+    const policy = req.schemaChanges ?? 'fail';
+    if (policy === 'recreate' && req.mode === 'overwrite') return { text: `recreated from the export's schema (${text})`, recreate: true };
+    if (policy === 'add_columns') return { text, recreate: false };
+    throw new PipelineError('SCHEMA_CHANGED', `the export's columns differ from index \`${req.table}\`: ${text}`, {
+      connection: this.#ctx.connection,
+      table: req.table,
+      column: added[0]!.name,
+      hint: `set \`schema_changes: add_columns\` on the node (or in \`defaults\`) to add them as fields${req.mode === 'overwrite' ? ', or `recreate` to build the index from the export' : ''}`,
+    });
+  }
+
+  /** Whether the name exists and holds a document. */
+  async probe(table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'> {
+    const r = await this.#json<{ count?: number }>('GET', `/${encodeURIComponent(table)}/_count`, undefined, table, signal, [404]);
+    return r.status === 404 ? 'missing' : (r.count ?? 0) > 0 ? 'filled' : 'empty';
   }
 
   /** Work indices of earlier loads into this name that crashed before their commit. */
