@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { getConnectorKind } from '../../src/connectors/registry.js';
 import type { ColumnSchema } from '../../src/csv/types.js';
 import { pigeon, tempDir } from '../support/cli.js';
-import { Harness } from '../support/connector-contract.js';
+import { assertSameRows, Harness } from '../support/connector-contract.js';
 import { createDb, type EngineDb } from '../support/engines.js';
 import { SearchAdmin, searchEndpoint } from '../support/search.js';
 
@@ -185,6 +185,23 @@ for (const kind of ['opensearch', 'elasticsearch'] as const) {
       ];
       await h.load('wide', 'merge', { columns, rows: [['2', 'b', '3.5']] }, { key: ['id'], schemaChanges: 'add_columns' });
       assert.deepEqual((await admin.docs('wide')).get('2'), { id: 2, v: 'b', w: 3.5 });
+    });
+
+    test('deletes: detect removes the documents whose key the source no longer has, in the merge', async () => {
+      await admin.wipe();
+      const place = { config: { url: admin.url }, cleanup: async () => {} };
+      const h = new Harness({ kind: getConnectorKind(kind)!, place: async () => place, sourceOf: (table) => ({ index: table }) }, place, t.dir);
+      const columns: ColumnSchema[] = [
+        { name: 'id', type: 'int32', nullable: false },
+        { name: 'v', type: 'text', nullable: true },
+      ];
+      const all = Array.from({ length: 300 }, (_, i) => [String(i + 1), `v${i + 1}`]);
+      await h.load('kept', 'merge', { columns, rows: all }, { key: ['id'], deletes: 'detect' });
+      const kept = all.filter(([id]) => Number(id) % 100 !== 0).map((r) => (r[0] === '5' ? ['5', 'changed'] : r));
+      const r = await h.load('kept', 'merge', { columns, rows: kept }, { key: ['id'], deletes: 'detect', behaviour: { chunks: 3 } });
+      assert.equal(r.counts?.['deleted'], 3);
+      assertSameRows(await h.read('kept'), { columns, rows: kept });
+      assert.deepEqual(await admin.leftovers(), []);
     });
 
     test('an incremental export by watermark reads only what is new since the last run', async () => {

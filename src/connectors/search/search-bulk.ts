@@ -32,6 +32,8 @@ export interface BulkOptions {
    * older row arriving later is superseded.
    */
   readonly conflictsSupersede?: boolean;
+  /** A delete of a document that is not there (404) is done, not refused. */
+  readonly missingIsDone?: boolean;
 }
 
 /** Kept in full for the first few; the rest are counted. */
@@ -120,7 +122,7 @@ export class BulkWriter {
       for (const item of pending) {
         const mine = results.slice(at, at + item.ops);
         at += item.ops;
-        const failed = mine.find((r) => !(r.status < 300 || (r.status === 409 && this.#o.conflictsSupersede)));
+        const failed = mine.find((r) => !(r.status < 300 || (r.status === 409 && this.#o.conflictsSupersede) || (r.status === 404 && this.#o.missingIsDone)));
         if (!failed) this.applied++;
         else if (failed.status === 429 || failed.status >= 500) again.push(item);
         else this.#reject(item, failed.status, failed.error ? errorReason(failed.error) : `HTTP ${failed.status}`);

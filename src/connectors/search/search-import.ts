@@ -67,7 +67,10 @@ export class SearchImport {
     const table = req.table;
     checkIndexName(table, this.#ctx.connection);
     checkColumns(req, this.#ctx.connection);
-    if (await this.isCommitted(table, req.loadId, signal)) return { rows: await drainFeed(feed, signal) };
+    if (await this.isCommitted(table, req.loadId, signal)) {
+      if (req.deleteMissing) await drainFeed(req.deleteMissing, signal);
+      return { rows: await drainFeed(feed, signal) };
+    }
     const target = await this.#target(table, signal);
     if (target.indices.length === 0 && req.create === 'never') {
       throw this.#fail(`index \`${table}\` does not exist and create is \`never\``, table);
@@ -82,7 +85,11 @@ export class SearchImport {
       const load = await this.#load(work, req, feed, signal);
       const commitBySwap = req.mode === 'overwrite' || target.indices.length === 0;
       await this.#ready(work, target, commitBySwap, signal);
+      let deleted: number | undefined;
       if (commitBySwap) {
+        // A new index holds only this load's documents: no key of it can be missing from the source.
+        if (req.deleteMissing) await drainFeed(req.deleteMissing, signal);
+        if (req.deleteMissing) deleted = 0;
         await this.#swap(table, work, target, signal);
         committed = true;
         await this.#record(table, req, load.rows, signal);
@@ -90,14 +97,16 @@ export class SearchImport {
         for (const old of target.alias ? target.indices : []) await this.#deleteIndex(old, signal);
       } else {
         await this.#copy(work, table, req, signal);
+        if (req.deleteMissing) deleted = await this.#deleteMissing(work, table, req, req.deleteMissing, signal);
         await this.#ctx.http.call('POST', `/${encodeURIComponent(table)}/_refresh`, undefined, { code: 'IMPORT_FAILED', signal, context: { table } });
         await this.#record(table, req, load.rows, signal);
         committed = true;
         await this.#deleteIndex(work, signal);
       }
-      return { ...load, ...(changed ? { schemaChanges: changed.text } : {}) };
+      return { ...load, ...(changed ? { schemaChanges: changed.text } : {}), ...(deleted !== undefined ? { deleted } : {}) };
     } catch (e) {
       if (!committed) await this.#deleteIndex(work).catch(() => {});
+      await this.#deleteIndex(`${work}-keys`).catch(() => {});
       if (signal?.aborted) throw signal.reason;
       throw toPipelineError(e, 'IMPORT_FAILED', { connection: this.#ctx.connection, table });
     }
@@ -294,6 +303,52 @@ export class SearchImport {
         table,
         transient: false,
       });
+    }
+  }
+
+  /**
+   * `deletes: detect`: the source's keys go into an index of their own (`<work index>-keys`, ids only); then every
+   * document of the target whose id is not among them is deleted. Like the copy, repeatable, not atomic to searches.
+   */
+  async #deleteMissing(work: string, table: string, req: ImportRequest, keys: ChunkFeed, signal?: AbortSignal): Promise<number> {
+    const keysIndex = `${work}-keys`;
+    const mappings = { dynamic: false, _meta: { pigeon: { alias: table } }, properties: {} };
+    await this.#json('PUT', `/${encodeURIComponent(keysIndex)}`, { settings: { index: { number_of_replicas: 0, refresh_interval: '-1' } }, mappings }, table, signal);
+    try {
+      const bulk = new BulkWriter(this.#ctx, { index: keysIndex, ...(signal ? { signal } : {}) });
+      let rows = 0;
+      for await (const chunk of keys) {
+        const csv = await openCsv(await chunk.open(), { name: chunk.name });
+        const idOf = keyIdOf(req.key ?? [], csv.header);
+        for await (const row of csv.rows) {
+          rows++;
+          // A NULL key is never a document id: such source rows keep no document.
+          if (row.cells.some((c) => c === null)) continue;
+          const id = idOf(row.cells);
+          const wait = bulk.add({ id, chunk: chunk.name, line: row.line }, `{"index":{"_id":${JSON.stringify(id)}}}\n{}\n`);
+          if (wait) await wait;
+        }
+      }
+      await bulk.finish();
+      const expected = await keys.totalRows();
+      if (rows !== expected) throw new PipelineError('ROW_COUNT_MISMATCH', `read ${rows} keys from the key chunks but the export wrote ${expected}`, { table });
+      await this.#ctx.http.call('POST', `/${encodeURIComponent(keysIndex)}/_refresh`, undefined, { code: 'IMPORT_FAILED', signal, context: { table } });
+      const deletes = new BulkWriter(this.#ctx, { index: table, missingIsDone: true, ...(signal ? { signal } : {}) });
+      await scan(this.#ctx, { index: table, query: { match_all: {} }, source: false, code: 'IMPORT_FAILED' }, async (hits) => {
+        const ids = hits.map((h) => h.get('_id') as string);
+        const body = { size: ids.length, query: { ids: { values: ids } }, _source: false, track_total_hits: false };
+        const found = await this.#json<{ hits: { hits: { _id: string }[] } }>('POST', `/${encodeURIComponent(keysIndex)}/_search`, body, table, signal);
+        const known = new Set(found.hits.hits.map((h) => h._id));
+        for (const id of ids) {
+          if (known.has(id)) continue;
+          const wait = deletes.add({ id }, `{"delete":{"_id":${JSON.stringify(id)}}}\n`);
+          if (wait) await wait;
+        }
+      }, signal);
+      await deletes.finish();
+      return deletes.applied;
+    } finally {
+      await this.#deleteIndex(keysIndex).catch(() => {});
     }
   }
 
