@@ -50,16 +50,6 @@ export function parseLossless(text: string): JsonValue {
   return v;
 }
 
-/** A value read back as a plain JavaScript value (numbers through Number): for small control responses. */
-export function toPlain(v: JsonValue | undefined): unknown {
-  if (v instanceof JsonNumber) return Number(v.text);
-  if (v instanceof JsonComposite) {
-    if (v.isArray) return v.items().map(toPlain);
-    return Object.fromEntries(v.entries.map(([k, x]) => [k, toPlain(x)]));
-  }
-  return v;
-}
-
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 class Parser {

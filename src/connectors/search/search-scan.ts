@@ -2,7 +2,7 @@ import { PipelineError, type ErrorCode } from '../../errors/pipeline-error.js';
 import type { SearchOptions } from './search-config.js';
 import type { SearchServer } from './search-flavor.js';
 import type { SearchHttp } from './search-http.js';
-import { JsonComposite, parseLossless, toPlain } from './search-json.js';
+import { JsonComposite, parseLossless } from './search-json.js';
 
 /** What a scan needs of its connection. */
 export interface SearchContext {
@@ -120,9 +120,4 @@ async function scanScroll(ctx: SearchContext, r: ScanRequest, onPage: (hits: rea
   } finally {
     if (typeof id === 'string') await http.send('DELETE', '/_search/scroll', JSON.stringify({ scroll_id: [id] })).catch(() => {});
   }
-}
-
-/** A plain JSON body of a control request, parsed (numbers through Number). */
-export function plainOf<T>(text: string): T {
-  return toPlain(parseLossless(text)) as T;
 }
