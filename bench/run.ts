@@ -40,7 +40,10 @@ const DB = 'pigeon_bench';
 const EXCHANGE_DIR = join(tmpdir(), 'pigeon-bench-native');
 const WORK_DIR = join(tmpdir(), 'pigeon-bench-work');
 
-type Direction = 'mysql→postgres' | 'postgres→mysql';
+type Direction = 'mysql→postgres' | 'postgres→mysql' | 'postgres→opensearch';
+
+/** The OpenSearch of the search direction: the test server (scripts/services/opensearch.sh), started if need be. */
+const OPENSEARCH = process.env.BENCH_OPENSEARCH_URL ?? 'http://127.0.0.1:9400';
 
 interface Options {
   readonly rows: number;
@@ -48,6 +51,9 @@ interface Options {
   readonly chunks: number;
   readonly connections: number;
   readonly directions: readonly Direction[];
+  /** postgres→opensearch: documents per _bulk request and requests in flight, the same for pigeon and the loader. */
+  readonly batch: number;
+  readonly concurrency: number;
   readonly tools: readonly string[];
   readonly profile: boolean;
 }
@@ -67,6 +73,8 @@ function parseOptions(): Options {
       rounds: { type: 'string', default: '3' },
       chunks: { type: 'string', default: '8' },
       connections: { type: 'string', default: '2' },
+      batch: { type: 'string', default: '1000' },
+      concurrency: { type: 'string', default: '2' },
       only: { type: 'string' },
       tools: { type: 'string', default: 'pigeon,native,pgloader' },
       profile: { type: 'boolean', default: false },
@@ -78,13 +86,15 @@ function parseOptions(): Options {
     return n;
   };
   const only = values.only;
-  if (only !== undefined && only !== 'm2p' && only !== 'p2m') throw new Error('--only must be m2p or p2m');
+  if (only !== undefined && only !== 'm2p' && only !== 'p2m' && only !== 'p2o') throw new Error('--only must be m2p, p2m or p2o');
   return {
     rows: int('rows', values.rows),
     rounds: int('rounds', values.rounds),
     chunks: int('chunks', values.chunks),
     connections: int('connections', values.connections),
-    directions: only === 'm2p' ? ['mysql→postgres'] : only === 'p2m' ? ['postgres→mysql'] : ['mysql→postgres', 'postgres→mysql'],
+    directions: only === 'm2p' ? ['mysql→postgres'] : only === 'p2m' ? ['postgres→mysql'] : only === 'p2o' ? ['postgres→opensearch'] : ['mysql→postgres', 'postgres→mysql', 'postgres→opensearch'],
+    batch: int('batch', values.batch),
+    concurrency: int('concurrency', values.concurrency),
     tools: (values.tools ?? '').split(',').map((t) => t.trim()),
     profile: values.profile ?? false,
   };
@@ -137,6 +147,7 @@ async function pgChecksum(s: Servers, table: string): Promise<string> {
 // ---- tools --------------------------------------------------------------------------------------------------------
 
 function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
+  if (direction === 'postgres→opensearch') return pigeonSearchTool(s, o);
   const m2p = direction === 'mysql→postgres';
   const name = m2p ? 'm2p' : 'p2m';
   const dir = join(WORK_DIR, `pigeon-${name}`);
@@ -173,7 +184,62 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
   };
 }
 
-function nativeTool(s: Servers, direction: Direction): Tool {
+function pigeonSearchTool(s: Servers, o: Options): Tool {
+  const dir = join(WORK_DIR, 'pigeon-p2o');
+  const pg = `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${DB}`;
+  const pipeline = [
+    'version: 1',
+    'name: bench_p2o',
+    'connections:',
+    `  pg: { type: postgres, url: "${pg}", max_connections: ${o.connections} }`,
+    `  os: { type: opensearch, url: "${OPENSEARCH}", options: { batch_docs: ${o.batch}, batch_bytes: 104857600, concurrency: ${o.concurrency} } }`,
+    'staging: { dir: staging }',
+    'nodes:',
+    '  orders:',
+    `    source: { connection: pg, table: orders_src, split: { column: id, chunks: ${o.chunks} } }`,
+    '    target: { connection: os, table: orders, mode: overwrite, key: [id] }',
+    '',
+  ].join('\n');
+  return {
+    name: 'pigeon',
+    direction: 'postgres→opensearch',
+    async run() {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'pipeline.yaml'), pipeline);
+      return measure(join(REPO, 'bin', 'pigeon.js'), ['run', 'pipeline.yaml', '--state-dir', 'state'], { cwd: dir });
+    },
+  };
+}
+
+/** The plain _bulk loader of bench/search-loader.ts, with pigeon's batch size and concurrency. */
+function bulkLoaderTool(s: Servers, o: Options): Tool {
+  const pg = `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${DB}`;
+  return {
+    name: 'native',
+    direction: 'postgres→opensearch',
+    run: () => measure(process.execPath, [join(REPO, 'dist', 'bench', 'search-loader.js'), pg, 'orders_src', OPENSEARCH, 'orders', String(o.batch), String(o.concurrency)]),
+  };
+}
+
+async function searchCall<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const r = await fetch(`${OPENSEARCH}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return (await r.json()) as T;
+}
+
+/** Documents in the index `orders` and the sum of their ids, as `count\tsum` (the source's: count(*), sum(id)). */
+async function searchChecksum(): Promise<string> {
+  await searchCall('POST', '/orders/_refresh');
+  const r = await searchCall<{ hits: { total: { value: number } }; aggregations: { ids: { value: number } } }>('POST', '/orders/_search', {
+    size: 0,
+    track_total_hits: true,
+    aggs: { ids: { sum: { field: 'id' } } },
+  });
+  return `${r.hits.total.value}\t${r.aggregations.ids.value}`;
+}
+
+function nativeTool(s: Servers, direction: Direction, o?: Options): Tool {
+  if (direction === 'postgres→opensearch') return bulkLoaderTool(s, o!);
   const file = join(EXCHANGE_DIR, direction === 'mysql→postgres' ? 'm2p.tsv' : 'p2m.tsv');
   if (direction === 'mysql→postgres') {
     return {
@@ -258,11 +324,16 @@ async function main(): Promise<void> {
   await mkdir(WORK_DIR, { recursive: true });
   const sum = await setup(s, o.rows);
   log(`source ready: ${sum.replace('\t', ' rows, checksum ')}`);
+  let searchSum = '';
+  if (o.directions.includes('postgres→opensearch')) {
+    execFileSync('bash', [join(REPO, 'scripts', 'services', 'opensearch.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    searchSum = (await psql(s, DB, `SELECT count(*) || E'\\t' || sum(id) FROM orders_src`)).trim();
+  }
 
   const tools: Tool[] = [];
   for (const d of o.directions) {
     if (o.tools.includes('pigeon')) tools.push(pigeonTool(s, o, d));
-    if (o.tools.includes('native')) tools.push(nativeTool(s, d));
+    if (o.tools.includes('native')) tools.push(nativeTool(s, d, o));
     if (o.tools.includes('pgloader') && d === 'mysql→postgres') tools.push(pgloaderTool(s));
   }
   const results: Result[] = tools.map((t) => ({ tool: t.name, direction: t.direction, samples: [], ...(t.skip ? { skipped: t.skip } : {}) }));
@@ -276,8 +347,9 @@ async function main(): Promise<void> {
       if (tool.skip) continue;
       await resetTarget(s, tool.direction);
       const sample = await tool.run();
-      const got = tool.direction === 'mysql→postgres' ? await pgChecksum(s, 'orders') : await mysqlChecksum(s, 'orders_rev');
-      if (got !== sum) throw new Error(`${tool.name} ${tool.direction}: the target holds ${got}, the source ${sum}`);
+      const expected = tool.direction === 'postgres→opensearch' ? searchSum : sum;
+      const got = tool.direction === 'mysql→postgres' ? await pgChecksum(s, 'orders') : tool.direction === 'postgres→mysql' ? await mysqlChecksum(s, 'orders_rev') : await searchChecksum();
+      if (got !== expected) throw new Error(`${tool.name} ${tool.direction}: the target holds ${got}, the source ${expected}`);
       results[i]!.samples.push(sample);
       log(`round ${round}: ${tool.direction} ${tool.name} ${(sample.ms / 1000).toFixed(2)} s, ${mib(sample.rssKiB)} (target verified)`);
     }
@@ -286,7 +358,13 @@ async function main(): Promise<void> {
 }
 
 async function resetTarget(s: Servers, d: Direction): Promise<void> {
-  if (d === 'mysql→postgres') await psql(s, DB, 'TRUNCATE orders', 'CHECKPOINT');
+  if (d === 'postgres→opensearch') {
+    // The index, what an overwrite left behind it, and pigeon's load records.
+    const indices = await searchCall<{ index: string }[]>('GET', '/_cat/indices?format=json&h=index');
+    for (const { index } of indices.filter((i) => i.index === 'orders' || i.index.startsWith('orders_') || i.index === 'pigeon_loads')) {
+      await searchCall('DELETE', `/${index}`);
+    }
+  } else if (d === 'mysql→postgres') await psql(s, DB, 'TRUNCATE orders', 'CHECKPOINT');
   else await mysql(s, 'TRUNCATE orders_rev', DB);
 }
 
@@ -322,6 +400,14 @@ function report(o: Options, results: readonly Result[]): void {
   const title = `${o.rows.toLocaleString('en')} rows, ${o.rounds} rounds, median wall time; ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}); pigeon: split ${o.chunks} chunks, max_connections ${o.connections}`;
   console.log(`\n${title}\n\n${table}\n`);
   console.log('peak RSS: the pigeon process; for native and pgloader, the largest client process (the servers do most of their work)');
+  const search = rows.filter((r) => r.direction === 'postgres→opensearch' && r.median_s !== null);
+  if (search.length > 0) {
+    const rate = (r: (typeof search)[number]) => Math.round(o.rows / r.median_s!);
+    const line = search.map((r) => `${r.tool === 'native' ? 'plain _bulk loader' : r.tool} ${rate(r).toLocaleString('en')} documents/s`).join(', ');
+    const p = search.find((r) => r.tool === 'pigeon');
+    const n = search.find((r) => r.tool === 'native');
+    console.log(`postgres→opensearch (batch ${o.batch} documents, ${o.concurrency} requests in flight): ${line}${p && n ? `; pigeon/loader ${(rate(p) / rate(n)).toFixed(2)}×` : ''}`);
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(REPO, 'bench', 'results', `${stamp}.json`);
   void mkdir(dirname(out), { recursive: true })

@@ -275,7 +275,8 @@ class PipelineSource {
     const uses = findTemplates(scalar.value);
     if (uses.length === 0 || path[0] !== 'nodes' || path.length < 4) return [];
     const field = `${String(path[2])}.${String(path[3])}`;
-    const rendered = path.length === 4 && (TEMPLATE_FIELDS as readonly string[]).includes(field);
+    // A search query is a map: its strings are rendered too.
+    const rendered = (path.length === 4 || field === 'source.query') && (TEMPLATE_FIELDS as readonly string[]).includes(field);
     // Outside a node's source/target/incremental (descriptions, say) braces are just text.
     if (!rendered && !['source', 'target', 'incremental'].includes(String(path[2]))) return [];
     return uses.flatMap((use) => {

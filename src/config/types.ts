@@ -26,10 +26,17 @@ export interface SourceConfig {
   readonly connection: string;
   /** Exactly one of table and query is set. */
   readonly table?: string;
-  readonly query?: string;
+  /** SQL kinds: a SELECT. Search kinds: a query clause (a map), or its JSON text. */
+  readonly query?: string | { readonly [key: string]: unknown };
   readonly columns?: readonly string[];
   readonly where?: string;
   readonly split?: SplitConfig;
+  /** Search kinds: the index, alias or pattern to read. */
+  readonly index?: string;
+  /** Search kinds: `_source` paths to read as columns (`_id`: the document id). */
+  readonly fields?: readonly string[];
+  /** Search kinds: parallel slices of the export. */
+  readonly slices?: number;
 }
 
 export interface IncrementalConfig {
@@ -69,6 +76,8 @@ export interface TargetConfig {
    * column.
    */
   readonly lossy?: 'allow';
+  /** Rows a target that can refuse single rows (search kinds) may refuse before the node fails; default 0. */
+  readonly max_rejects?: number;
 }
 
 export interface NodeConfig {

@@ -31,6 +31,12 @@ const registryKinds: KindLookup = { get: getConnectorKind, names: connectorKindN
 
 type Fields = Readonly<Record<string, unknown>>;
 
+/** The source keys of kinds that read tables (ConnectorKind.sourceKeys when a kind does not say). */
+const TABLE_SOURCE_KEYS: readonly string[] = ['table', 'query', 'columns', 'where', 'split'];
+
+/** Every source key some kind takes: another kind's key is UNSUPPORTED here, an unknown one the schema's. */
+const SOURCE_KEY_OWNERS: Readonly<Record<string, true>> = { table: true, query: true, columns: true, where: true, split: true, index: true, fields: true, slices: true };
+
 /**
  * Every semantic problem of `raw` (the parsed file, `${ENV}` substituted), each located with `locate`.
  * Returns an empty list for a pipeline that may be built.
@@ -107,14 +113,42 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
         report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) cannot split an export`,
           at(['source', 'split'], 'key'), 'remove `split`');
       }
-      const hasTable = source['table'] !== undefined;
-      const hasQuery = source['query'] !== undefined;
-      if (hasTable && hasQuery) {
-        report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
-          at(['source', 'query'], 'key'));
-      } else if (!hasTable && !hasQuery && !Object.keys(source).some((k) => misspells(k, ['table', 'query']))) {
-        // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
-        report('SCHEMA', `node \`${name}\`: source needs \`table\` or \`query\``, at(['source'], 'key'));
+      // Keys of another kind's sources (`index` on a SQL source, `table` on a search source).
+      const keys = kind?.sourceKeys ?? TABLE_SOURCE_KEYS;
+      const foreign = kind === undefined ? [] : Object.keys(source).filter((k) => k !== 'connection' && !keys.includes(k) && Object.hasOwn(SOURCE_KEY_OWNERS, k));
+      for (const key of foreign) {
+        report('UNSUPPORTED', `node \`${name}\`: a ${kind!.kind} source (connection \`${connection}\`) does not take \`${key}\``,
+          at(['source', key], 'key'), `a ${kind!.kind} source takes ${keys.map((k) => `\`${k}\``).join(', ')}`);
+      }
+      if (keys.includes('table')) {
+        const hasTable = source['table'] !== undefined;
+        const hasQuery = source['query'] !== undefined;
+        if (hasTable && hasQuery) {
+          report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
+            at(['source', 'query'], 'key'));
+        } else if (!hasTable && !hasQuery && !foreign.length && !Object.keys(source).some((k) => misspells(k, ['table', 'query']))) {
+          // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
+          report('SCHEMA', `node \`${name}\`: source needs \`table\` or \`query\``, at(['source'], 'key'));
+        }
+        if (typeof source['query'] === 'object' && source['query'] !== null) {
+          report('SCHEMA', `node \`${name}\`: a ${kind?.kind ?? 'SQL'} source's \`query\` is a SELECT statement, not a map`, at(['source', 'query']));
+        }
+      }
+      for (const key of kind?.requiredSourceKeys ?? []) {
+        if (source[key] === undefined && !Object.keys(source).some((k) => misspells(k, [key]))) {
+          report('SCHEMA', `node \`${name}\`: a ${kind!.kind} source needs \`${key}\``, at(['source'], 'key'));
+        }
+      }
+    }
+
+    // A window append must replace its interval, or a day run twice would be loaded twice.
+    const incremental = asFields(node['incremental']);
+    const targetFields = asFields(node['target']);
+    if (incremental !== undefined && (incremental['strategy'] ?? 'window') === 'window' && targetFields?.['mode'] === 'append') {
+      const kind = typeof targetFields['connection'] === 'string' ? kindOf.get(targetFields['connection']) : undefined;
+      if (kind !== undefined && !kind.capabilities.replaceWindow) {
+        report('UNSUPPORTED', `node \`${name}\`: a ${kind.kind} target cannot replace an interval's rows, so an append of a \`window\` interval would load a day twice when it is run twice`,
+          at(['incremental'], 'key'), 'use `mode: merge` with a `key` (a rerun updates the same documents), or `strategy: watermark`');
       }
     }
 
@@ -133,6 +167,10 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
           at(['target', 'mode']),
           `supported modes: ${kind.capabilities.modes.join(', ')}`,
         );
+      }
+      if (kind !== undefined && target['max_rejects'] !== undefined && !kind.capabilities.rejects) {
+        report('UNSUPPORTED', `node \`${name}\`: a ${kind.kind} target loads all rows or none: \`max_rejects\` is for targets that refuse single rows (elasticsearch, opensearch)`,
+          at(['target', 'max_rejects'], 'key'), 'remove `max_rejects`');
       }
       if (mode === 'merge' && target['key'] === undefined) {
         const message = `node \`${name}\`: target mode merge needs \`key\`, the columns that identify a row`;

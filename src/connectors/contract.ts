@@ -15,6 +15,13 @@ export interface Capabilities {
   readonly split: boolean;
   /** Sessions opened at once when the connection does not say `max_connections`. */
   readonly defaultMaxConnections: number;
+  /**
+   * An append of a `window` interval replaces the target's rows of that interval (ImportRequest.replaceWindow).
+   * Without it, validate refuses a window append into the kind, so a rerun of a day can never load it twice.
+   */
+  readonly replaceWindow: boolean;
+  /** The target may refuse single rows and load the rest: a node may allow some (`target.max_rejects`). */
+  readonly rejects: boolean;
 }
 
 export const DEFAULT_CAPABILITIES: Capabilities = {
@@ -23,6 +30,8 @@ export const DEFAULT_CAPABILITIES: Capabilities = {
   modes: ['append', 'merge', 'overwrite'],
   split: false,
   defaultMaxConnections: 4,
+  replaceWindow: true,
+  rejects: false,
 };
 
 /** A predicate on one column with string-encoded bounds; missing bounds are open. */
@@ -127,6 +136,11 @@ export interface ImportRequest {
    */
   readonly deleteMissing?: ChunkFeed;
   /**
+   * Rows the target may refuse (kinds with `capabilities.rejects`, `target.max_rejects`); more fail the load and leave
+   * the target unchanged. Default 0.
+   */
+  readonly maxRejects?: number;
+  /**
    * Runs `work` on one more session of the target connection if the connection's limit has one free right now, and
    * returns undefined (without running it) if not. An import may use it to load chunks over several sessions; it
    * never waits for a session, so it can neither exceed `max_connections` nor deadlock against other nodes.
@@ -135,11 +149,16 @@ export interface ImportRequest {
 }
 
 export interface ImportResult {
+  /** Rows loaded. */
   readonly rows: number;
   /** What the load changed in the target's definition (schema_changes), as a person reads it. */
   readonly schemaChanges?: string;
   /** Rows deleted because the source no longer has their key (`deletes: detect`). */
   readonly deleted?: number;
+  /** Rows the target refused, within ImportRequest.maxRejects: loaded and refused rows add up to the rows exported. */
+  readonly rejected?: number;
+  /** What the node's record should say about the load (the rejected rows and why). */
+  readonly note?: string;
 }
 
 /**
@@ -194,6 +213,13 @@ export type ConnectorFactory = (config: ConnectionConfig, options: ConnectorOpti
 export interface ConnectorKind {
   readonly kind: string;
   readonly capabilities: Capabilities;
+  /**
+   * The keys a node's `source` may set besides `connection` (default: `table`, `query`, `columns`, `where`,
+   * `split`); validate refuses another kind's keys at their position.
+   */
+  readonly sourceKeys?: readonly string[];
+  /** Source keys that must be set (default: `table` or `query`, when the kind takes them). */
+  readonly requiredSourceKeys?: readonly string[];
   /** The statement (or description) of what an export would read, for `pigeon plan`; `?` marks bound values. */
   renderExport(req: ExportRequest, chunk?: ChunkSpec): string;
   load(): Promise<ConnectorFactory>;

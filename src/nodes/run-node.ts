@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { ConnectionConfig, NodeConfig, Pipeline, SourceConfig } from '../config/types.js';
 import { renderTemplate } from '../config/templates.js';
-import type { Connector, ExportRequest, ImportRequest } from '../connectors/contract.js';
+import type { Connector, ExportRequest, ImportRequest, ImportResult } from '../connectors/contract.js';
 import type { ConnectionManager } from '../connectors/runtime.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 import type { StagingArea, StagingStore } from '../staging/staging.js';
@@ -49,10 +49,18 @@ export interface NodeAttemptResult {
 export function renderNode(node: NodeConfig, vars: Readonly<Record<string, string>>): NodeConfig {
   const source: SourceConfig = {
     ...node.source,
-    ...(node.source.query !== undefined ? { query: renderTemplate(node.source.query, vars) } : {}),
+    ...(node.source.query !== undefined ? { query: renderDeep(node.source.query, vars) } : {}),
     ...(node.source.where !== undefined ? { where: renderTemplate(node.source.where, vars) } : {}),
   };
   return { ...node, source, target: { ...node.target, table: renderTemplate(node.target.table, vars) } };
+}
+
+/** Templates rendered in a string, or in every string of a search query clause. */
+function renderDeep<T>(value: T, vars: Readonly<Record<string, string>>): T {
+  if (typeof value === 'string') return renderTemplate(value, vars) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => renderDeep(v, vars)) as T;
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars)])) as T;
+  return value;
 }
 
 /** Identifies one node's load in one run lineage; the same across retries, so a rerun can ask if it committed. */
@@ -196,6 +204,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     ...(node.schema_changes ? { schemaChanges: node.schema_changes } : {}),
     ...(mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
     ...(keyQueue ? { deleteMissing: keyQueue } : {}),
+    ...(node.target.max_rejects !== undefined ? { maxRejects: node.target.max_rejects } : {}),
     columns: cp.columns,
     loadId,
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
@@ -228,7 +237,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   };
 
   let rowsExported: number;
-  let result: { rows: number };
+  let result: ImportResult;
   try {
     // Export and import overlap unless they share a connection, whose session limit could then deadlock them.
     if (node.source.connection !== node.target.connection) {
@@ -249,8 +258,13 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     await checkpoint.settled();
   }
 
-  if (result.rows !== rowsExported) {
-    throw new PipelineError('ROW_COUNT_MISMATCH', `exported ${rowsExported} rows but imported ${result.rows}`, { node: node.name });
+  const rejected = result.rejected ?? 0;
+  if (result.rows + rejected !== rowsExported) {
+    throw new PipelineError('ROW_COUNT_MISMATCH', `exported ${rowsExported} rows but imported ${result.rows}${rejected > 0 ? ` (and ${rejected} rejected)` : ''}`, { node: node.name });
+  }
+  if (result.note) {
+    notes.push(result.note);
+    env.log('warn', `node ${node.name}: ${result.note}`, { node: node.name, rejected });
   }
   env.fault?.(`${node.name}:imported`);
   await checkpoint.save((s) => ({ ...s, imported: true, rows_imported: result.rows }));
@@ -258,7 +272,8 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   const final = checkpoint.state;
   await finish(env, node, area, final, watermark);
   env.fault?.(`${node.name}:finished`);
-  const counts = sumCounts(final.chunks, deleted);
+  const exportCounts = sumCounts(final.chunks, deleted);
+  const counts = rejected > 0 ? { ...exportCounts, rejected } : exportCounts;
   return {
     rowsExported,
     rowsImported: result.rows,

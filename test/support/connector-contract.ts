@@ -350,9 +350,16 @@ function canonical(c: ColumnSchema, v: Cell): Cell {
   if (v === null) return null;
   switch (c.type) {
     case 'decimal':
-    case 'timestamp':
-    case 'timestamptz':
       return v.includes('.') ? v.replace(/0+$/, '').replace(/\.$/, '').replace(/^-0$/, '0') : v;
+    case 'time':
+    case 'timestamp':
+    case 'timestamptz': {
+      // Fractional zeros are the engine's spelling (`00:00:00.000000`, `…:01.5+00`); so is `+00` against `+00:00`.
+      const m = /^(.*?)(Z|[+-]\d{2}(?::?\d{2})?)?$/.exec(v)!;
+      const zone = m[2] === undefined ? '' : /^(Z|[+-]00(:?00)?)$/.test(m[2]) ? '+00' : m[2];
+      const time = m[1]!.includes('.') ? m[1]!.replace(/0+$/, '').replace(/\.$/, '') : m[1]!;
+      return `${time}${zone}`;
+    }
     case 'float32':
     case 'float64':
       return String(Number(v));

@@ -62,7 +62,7 @@ describe('loading good-full.yaml', () => {
     assert.deepEqual(orders.source.split, { column: 'id', chunks: 8 });
     assert.deepEqual(orders.target.key, ['id']);
     assert.equal(totals.target.table, 'totals_{{ ds_nodash }}');
-    assert.match(totals.source.query ?? '', /'\{\{ data_interval_start \}\}'/);
+    assert.match(String(totals.source.query), /'\{\{ data_interval_start \}\}'/);
     assert.equal(users.incremental, undefined);
   });
 

@@ -1,4 +1,5 @@
 import type { ChunkSpec, ExportRequest, RangePredicate } from '../contract.js';
+import { PipelineError } from '../../errors/pipeline-error.js';
 import { quoteTable, type SqlDialect } from './dialect.js';
 
 export interface BuiltQuery {
@@ -17,6 +18,7 @@ export function buildSelect(d: SqlDialect, req: ExportRequest, chunk?: ChunkSpec
   const projection = cols && cols.length > 0 ? cols.map((c) => d.quoteIdent(c)).join(', ') : '*';
   let from: string;
   if (req.source.query !== undefined) {
+    if (typeof req.source.query !== 'string') throw new PipelineError('INVALID_CONFIG', `node \`${req.node}\`: a SQL source's \`query\` is a SELECT statement`, { node: req.node });
     from = `(${stripSemicolon(req.source.query)}) AS pigeon_q`;
   } else {
     from = quoteTable(d, req.source.table ?? '');
