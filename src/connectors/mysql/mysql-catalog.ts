@@ -1,10 +1,10 @@
 import type { PoolConnection } from 'mysql2';
-import { OLD_PREFIX, STAGING_PREFIX, workTablePrefix } from '../sql/work-tables.js';
+import { OLD_PREFIX, STAGING_PREFIX, workTableLock, workTablePrefix } from '../sql/work-tables.js';
 import type { Holds } from '../lossy.js';
 import type { Reference } from '../sql/keyed-overwrite.js';
 import type { TargetColumn, TargetTable } from '../sql/staged-import.js';
 import { likePrefix, mysqlSql, type ColumnDef } from './mysql-sql.js';
-import { query, textCast } from './mysql-session.js';
+import { query, scalar, textCast } from './mysql-session.js';
 
 /** What the import reads about a target table from information_schema. */
 
@@ -168,10 +168,7 @@ export function indexable(def: ColumnDef | undefined): boolean {
   return def !== undefined && !/text|blob|json|geometry|point|polygon|linestring/i.test(def.definition);
 }
 
-/**
- * Staging (and swapped-out) tables of the same target left by crashed loads. Only one load writes a given target at
- * a time (one run per pipeline holds the lock), so they belong to dead processes.
- */
+/** Staging (and swapped-out) tables of the same target left by crashed loads: those whose load's lock is free. */
 export async function dropLeftovers(conn: PoolConnection, schema: string | undefined, table: string): Promise<void> {
   for (const prefix of [STAGING_PREFIX, OLD_PREFIX]) {
     const { rows } = await query<string[][]>(conn, {
@@ -181,6 +178,8 @@ export async function dropLeftovers(conn: PoolConnection, schema: string | undef
       typeCast: textCast,
     });
     for (const [leftover] of rows) {
+      // A work table whose lock is held belongs to a load running now (another pipeline into the same table).
+      if ((await scalar(conn, mysqlSql.isFreeLock, [workTableLock(leftover!)])) !== '1') continue;
       await query(conn, { sql: mysqlSql.dropTable(schema === undefined ? leftover! : `${schema}.${leftover}`) });
     }
   }

@@ -16,7 +16,8 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'ER_SERVER_SHUTDOWN', 'ER_QUERY_INTERRUPTED', 'ER_TOO_MANY_USER_CONNECTIONS', 'ER_NET_READ_ERROR', 'ER_NET_READ_INTERRUPTED',
   'ER_NET_ERROR_ON_WRITE', 'ER_NET_WRITE_INTERRUPTED', 'ER_CLIENT_INTERACTION_TIMEOUT',
 ]);
-const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([1927]);
+/** ER_TABLE_EXISTS_ERROR: a missing target created by another load meanwhile (see postgres-errors.ts). */
+const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([1927, 1050]);
 
 /** Server errors and warnings about a value the column cannot take. */
 const BAD_VALUE_ERRNOS = new Set([

@@ -4,7 +4,7 @@ import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { stagedImport, targetColumn, type StagedLoad } from '../sql/staged-import.js';
 import { newTableKey } from '../sql/new-table.js';
 import { duplicateKeyError, orphanError, replacementKey, type Reference } from '../sql/keyed-overwrite.js';
-import { LOADS_TABLE, OLD_PREFIX, STAGING_PREFIX, workTableName } from '../sql/work-tables.js';
+import { LOADS_TABLE, OLD_PREFIX, STAGING_PREFIX, workTableLock, workTableName } from '../sql/work-tables.js';
 import {
   describeTarget,
   dropLeftovers,
@@ -51,7 +51,12 @@ export async function mysqlImport(sessions: MysqlSessions, req: ImportRequest, f
         });
       }
       await query(conn, { sql: mysqlSql.createLoads });
-      return withImportSqlMode(conn, signal, () => stagedImport(req, feed, signal, new MysqlLoad(sessions, conn, req, signal, created)));
+      try {
+        return await withImportSqlMode(conn, signal, () => stagedImport(req, feed, signal, new MysqlLoad(sessions, conn, req, signal, created)));
+      } finally {
+        // The locks on this load's work tables go with them (a lost session releases them by itself).
+        if (!signal?.aborted) await query(conn, { sql: mysqlSql.releaseLocks }).catch(() => {});
+      }
     });
   } catch (e) {
     // On a fresh connection: the import's own may be gone (killed on abort, lost with the server).
@@ -129,6 +134,12 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     return dropLeftovers(this.#conn, this.#schema, this.#req.table);
   }
 
+  /** Takes the named lock of a work table before it exists (see workTableLock). */
+  async #claim(table: string): Promise<void> {
+    const name = table.slice(table.lastIndexOf('.') + 1);
+    await scalar(this.#conn, mysqlSql.claim, [workTableLock(name)]);
+  }
+
   /**
    * schema_changes add_columns: one ALTER TABLE before the load (MySQL commits DDL at once; an added column is
    * nullable, so a load that fails after it leaves the table's rows as they were). A column with a default, a
@@ -182,6 +193,7 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     if (this.#replacing) this.#swap = true;
     const withSeq = !this.#swap;
     this.#created.staging = this.#staging;
+    await this.#claim(this.#staging);
     if (withSeq) await query(conn, { sql: mysqlSql.createStaging(this.#staging, this.#defs) });
     else if (target) await query(conn, { sql: mysqlSql.createStagingLike(this.#staging, req.table) });
     else await query(conn, { sql: mysqlSql.createTable(this.#staging, this.#defs, newTableKey(req)) });
@@ -204,7 +216,9 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     const key = req.key ?? [];
     const defs = key.map((k) => this.#defs.find((d) => d.name.toLowerCase() === k.toLowerCase())!);
     const plan = key.map((k) => this.#plan.find((p) => p.name.toLowerCase() === k.toLowerCase())!);
-    const keys = (this.#created.keys = `${this.#schema === undefined ? '' : `${this.#schema}.`}${workTableName(STAGING_PREFIX, req.table, `${req.loadId}#keys`)}`);
+    const name = workTableName(STAGING_PREFIX, req.table, `${req.loadId}#keys`);
+    await this.#claim(name);
+    const keys = (this.#created.keys = `${this.#schema === undefined ? '' : `${this.#schema}.`}${name}`);
     await query(this.#conn, { sql: mysqlSql.createStaging(keys, defs) });
     const n = await loadChunks(this.#sessions, this.#conn, { table: req.table, staging: keys, names: key, plan, seq: true }, feed, this.#signal, undefined);
     if (defs.every(indexable)) await query(this.#conn, { sql: mysqlSql.stagingKeyIndex(keys, key) });
@@ -224,7 +238,9 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
       // crash in between only means a retry finds no record and overwrites again with the same rows: overwrite is
       // idempotent.
       if (target || this.#replacing) {
-        created.old = `${this.#schema === undefined ? '' : `${this.#schema}.`}${workTableName(OLD_PREFIX, req.table, req.loadId)}`;
+        const old = workTableName(OLD_PREFIX, req.table, req.loadId);
+        await this.#claim(old);
+        created.old = `${this.#schema === undefined ? '' : `${this.#schema}.`}${old}`;
         await query(conn, { sql: mysqlSql.swap(req.table, created.old, staging) });
         created.staging = undefined;
         await query(conn, { sql: mysqlSql.dropTable(created.old) });

@@ -83,6 +83,10 @@ export const mysqlSql = {
     'OR (UNIQUE_CONSTRAINT_SCHEMA = COALESCE(?, DATABASE()) AND REFERENCED_TABLE_NAME = ?))',
   /** Tables whose names start with a prefix (given already LIKE-escaped). */
   tablesLike: 'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME LIKE ?',
+  /** A load's named lock on one of its work tables (see workTableLock), released with the session or at its end. */
+  claim: 'SELECT GET_LOCK(?, 0)',
+  isFreeLock: 'SELECT IS_FREE_LOCK(?)',
+  releaseLocks: 'SELECT RELEASE_ALL_LOCKS()',
 
   /** A table pigeon creates: the columns, NOT NULL and comments where given, and the primary key. */
   createTable: (table: string, columns: readonly ColumnDef[], key?: readonly string[]) =>

@@ -8,9 +8,13 @@ import { recordAtLine, recordStartOfLine } from '../sql/record-lines.js';
  * SQLSTATEs where the same work may succeed a little later: serialization failure, deadlock, admin or crash
  * shutdown, cannot connect now, too many connections, lock_timeout, a session ended by idle_in_transaction or
  * idle_session timeouts, a statement cancelled (pg_cancel_backend, statement_timeout: as MySQL's KILL QUERY); and
- * class 08 (connection exceptions). pigeon's own aborts terminate the backend and never reach here.
+ * class 08 (connection exceptions). pigeon's own aborts terminate the backend and never reach here. And
+ * duplicate_table: pigeon creates a missing target, or a staging table named after its own load, only after finding
+ * no such table, so another load created it meanwhile (two first loads into one table); the retry finds it there.
  */
-const TRANSIENT_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '55P03', '25P03', '57P05', '57014']);
+const TRANSIENT_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300', '55P03', '25P03', '57P05', '57014', '42P07']);
+
+const CATALOG_NAME_INDEXES: ReadonlySet<string> = new Set(['pg_type_typname_nsp_index', 'pg_class_relname_nsp_index']);
 
 export interface DatabaseErrorLike extends Error {
   code?: string;
@@ -31,6 +35,8 @@ function isPgTransient(e: unknown, message: string): boolean {
   for (let cur: unknown = e, depth = 0; cur && depth < 8; depth++) {
     const code = (cur as { code?: unknown }).code;
     if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || /^08/.test(code))) return true;
+    // Two sessions creating a table of the same name at once may collide in the catalog before either sees the table.
+    if (code === '23505' && CATALOG_NAME_INDEXES.has(String((cur as { constraint?: unknown }).constraint))) return true;
     cur = (cur as { cause?: unknown }).cause;
   }
   return isTransient(e);

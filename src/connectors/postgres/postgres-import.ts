@@ -3,7 +3,7 @@ import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
 import { spreadChunks } from '../feed.js';
 import { stagedImport, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
-import { STAGING_PREFIX, workTableName, workTablePrefix } from '../sql/work-tables.js';
+import { STAGING_PREFIX, workTableLock, workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { newTableKey } from '../sql/new-table.js';
 import { commitLoad, dropQuietly, type LoadPlan, type TargetRef } from './postgres-commit.js';
 import { copyError, isDatabaseError } from './postgres-errors.js';
@@ -16,6 +16,10 @@ import {
   loadsTableExists,
   pgSql,
   qualified,
+  claimLeftover,
+  claimWorkTable,
+  releaseWorkTable,
+  releaseWorkTables,
   stagingTables,
   swapBlockers,
   tableColumns,
@@ -59,6 +63,8 @@ export async function pgImport(sessions: PgSessions, req: ImportRequest, feed: C
     throw sessions.error(e, 'IMPORT_FAILED', { table: req.table });
   } finally {
     stop();
+    // The locks on this load's work tables go with them (a discarded session releases them by itself).
+    if (!s.broken && !s.released) await s.client.query(releaseWorkTables).catch(() => {});
     sessions.release(s);
   }
 }
@@ -140,8 +146,17 @@ class PgLoad implements StagedLoad<PgTarget> {
   async dropLeftovers(): Promise<void> {
     const schema = this.#ref!.schema;
     const prefix = workTablePrefix(STAGING_PREFIX, this.#req.table);
-    const names = (await rows<{ name: string }>(this.#s, stagingTables, [schema, prefix])).map((r) => r.name);
-    if (names.length > 0) await dropQuietly(this.#s, schema, names);
+    for (const { name } of await rows<{ name: string }>(this.#s, stagingTables, [schema, prefix])) {
+      // A staging table whose lock is held belongs to a load running now (another pipeline into the same table).
+      if ((await rows<{ free: string }>(this.#s, claimLeftover, [workTableLock(name)]))[0]?.free !== 't') continue;
+      await dropQuietly(this.#s, schema, [name]);
+      await rows(this.#s, releaseWorkTable, [workTableLock(name)]);
+    }
+  }
+
+  /** Takes the advisory lock of a work table before it exists (see workTableLock). */
+  async #claim(name: string): Promise<void> {
+    await rows(this.#s, claimWorkTable, [workTableLock(name)]);
   }
 
   /**
@@ -170,6 +185,7 @@ class PgLoad implements StagedLoad<PgTarget> {
 
   async load(target: PgTarget | undefined, feed: ChunkFeed): Promise<number> {
     const plan = (this.#plan = await this.#planLoad(target));
+    await this.#claim(plan.staging);
     await this.#s.client.query(plan.createStaging);
     this.created.push(plan.staging);
     const loaded = await this.#copyAll(plan, feed);
@@ -185,6 +201,7 @@ class PgLoad implements StagedLoad<PgTarget> {
     const plan = this.#plan!;
     const key = this.#req.key ?? [];
     const name = workTableName(STAGING_PREFIX, this.#req.table, `${this.#req.loadId}#keys`);
+    await this.#claim(name);
     const stagingQ = qualified(this.#ref!.schema, name);
     await this.#s.client.query(pgSql.createStaging(stagingQ, key.map((k) => plan.stagingColumns.find((c) => c.name === k)!)));
     this.created.push(name);

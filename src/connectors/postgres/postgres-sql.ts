@@ -283,6 +283,13 @@ ORDER BY i.indexrelid`;
 
 export const tableComment = `SELECT obj_description($1::oid, 'pg_class') AS comment`;
 
+/** A load's advisory lock on one of its work tables (see workTableLock), for the session's life or until released. */
+export const claimWorkTable = `SELECT pg_advisory_lock(hashtextextended($1, 0))`;
+/** Takes the lock of a leftover work table when nobody holds it (its load is dead); 't' when taken. */
+export const claimLeftover = `SELECT pg_try_advisory_lock(hashtextextended($1, 0))::text AS free`;
+export const releaseWorkTable = `SELECT pg_advisory_unlock(hashtextextended($1, 0))`;
+export const releaseWorkTables = `SELECT pg_advisory_unlock_all()`;
+
 export const stagingTables = `
 SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relkind = 'r' AND starts_with(c.relname, $2)`;

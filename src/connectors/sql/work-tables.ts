@@ -17,6 +17,15 @@ export function workTablePrefix(prefix: string, table: string): string {
   return `${prefix}${shortHash(table)}_`;
 }
 
+/**
+ * The name of the lock a load holds on a work table while it lives (a named lock, an advisory lock): the work tables
+ * of another load into the same table, from another pipeline or directory, are left alone while their lock is held,
+ * and dropped as leftovers of a crash only once it is free.
+ */
+export function workTableLock(name: string): string {
+  return `pigeon:${name}`;
+}
+
 /** `<prefix><table hash>_<load hash>`: unique per load (and short enough for any engine's identifier limit). */
 export function workTableName(prefix: string, table: string, loadId: string): string {
   return `${workTablePrefix(prefix, table)}${shortHash(loadId)}`;

@@ -77,7 +77,9 @@ export class SqliteConnector implements Connector {
 
   #wrap(e: unknown, code: 'EXPORT_FAILED' | 'IMPORT_FAILED' | 'CONNECT_FAILED', extra: { table?: string } = {}) {
     const sqliteCode = (e as { code?: string }).code ?? '';
-    const transient = sqliteCode.startsWith('SQLITE_BUSY') || sqliteCode.startsWith('SQLITE_LOCKED');
+    // A target created by another load meanwhile (two first loads into one table): the retry finds it there.
+    const created = sqliteCode === 'SQLITE_ERROR' && /^table .* already exists$/.test((e as Error).message ?? '');
+    const transient = sqliteCode.startsWith('SQLITE_BUSY') || sqliteCode.startsWith('SQLITE_LOCKED') || created;
     if (e instanceof PipelineError) return e.withContext({ connection: this.#config.name, ...extra });
     return toPipelineError(e, code, { connection: this.#config.name, transient, ...extra });
   }

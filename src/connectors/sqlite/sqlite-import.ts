@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Database as Db } from 'better-sqlite3';
 import { openCsv } from '../../csv/reader.js';
 import type { ColumnSchema } from '../../csv/types.js';
@@ -24,6 +25,28 @@ function holdsOf(declared: string): Holds | undefined {
   if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return { type: 'float64' };
   if (t.includes('DEC') || t.includes('NUMERIC')) return { type: 'decimal', precision: 15 };
   return undefined;
+}
+
+/** Work tables this process is loading now (two nodes may append to one table at once). */
+const LIVE = new Set<string>();
+
+/**
+ * Whether the process that made a work table is provably gone: it ran on this host and its pid is not alive, or
+ * nobody recorded it (a pigeon from before the owners table). A table of a process on another host is kept.
+ */
+function ownerGone(db: Db, name: string): boolean {
+  if (LIVE.has(name)) return false;
+  const owner = db.prepare(sqliteSql.ownerOf).get(name) as { pid: number | bigint; host: string } | undefined;
+  if (!owner) return true;
+  if (owner.host !== hostname()) return false;
+  const pid = Number(owner.pid);
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** Rows inserted per synchronous transaction: big enough to be fast, small enough to let the event loop breathe. */
@@ -75,14 +98,23 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
    */
   async dropLeftovers(): Promise<void> {
     const prefix = workTablePrefix(STAGING_PREFIX, this.#req.table);
+    this.#db.exec(sqliteSql.createOwners);
     for (const { name } of this.#db.prepare(sqliteSql.stagingTables).all() as { name: string }[]) {
-      if (!name.startsWith(prefix)) continue;
+      if (!name.startsWith(prefix) || !ownerGone(this.#db, name)) continue;
       try {
         this.#db.exec(sqliteSql.dropTable(name));
+        this.#db.prepare(sqliteSql.releaseOwner).run(name);
       } catch {
         // In use by another writer: leave it.
       }
     }
+  }
+
+  /** Records this process as the maker of a work table before it exists (see ownerGone). */
+  #claim(name: string): void {
+    this.#db.exec(sqliteSql.createOwners);
+    this.#db.prepare(sqliteSql.claimOwner).run(name, process.pid, hostname());
+    LIVE.add(name);
   }
 
   load(target: SqliteTarget | undefined, feed: ChunkFeed): Promise<number> {
@@ -101,6 +133,7 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
     const db = this.#db;
     const req = this.#req;
     const names = columns.map((c) => c.name);
+    this.#claim(staging);
     db.exec(sqliteSql.createStaging(staging, columns.map((c) => ({ name: c.name, declared: target?.declared.get(c.name) ?? sqliteType(c) }))));
     if (index) db.exec(sqliteSql.stagingIndex(staging, index));
     const insert = db.prepare(sqliteSql.insert(staging, names));
@@ -170,8 +203,12 @@ export class SqliteLoad implements StagedLoad<SqliteTarget> {
   }
 
   async abandon(): Promise<void> {
-    this.#db.exec(sqliteSql.dropTable(this.#staging));
-    if (this.#keys !== undefined) this.#db.exec(sqliteSql.dropTable(this.#keys));
+    for (const name of [this.#staging, this.#keys]) {
+      if (name === undefined) continue;
+      this.#db.exec(sqliteSql.dropTable(name));
+      this.#db.prepare(sqliteSql.releaseOwner).run(name);
+      LIVE.delete(name);
+    }
   }
 }
 
@@ -221,9 +258,13 @@ function commit(
     if (keys !== undefined) {
       deleted = db.prepare(sqliteSql.deleteMissing(req.table, keys, req.key ?? [])).run().changes;
       db.exec(sqliteSql.dropTable(keys));
+      db.prepare(sqliteSql.releaseOwner).run(keys);
+      LIVE.delete(keys);
     }
     db.prepare(sqliteSql.recordLoad).run(req.loadId, req.table, rows, new Date().toISOString());
     db.exec(sqliteSql.dropTable(staging));
+    db.prepare(sqliteSql.releaseOwner).run(staging);
+    LIVE.delete(staging);
   });
   tx.immediate();
   return deleted === undefined ? undefined : { deleted };

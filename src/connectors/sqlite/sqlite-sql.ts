@@ -73,6 +73,14 @@ export const sqliteSql = {
   loadCommitted: `SELECT 1 FROM ${q(LOADS_TABLE)} WHERE load_id = ? AND target = ?`,
   recordLoad: `INSERT INTO ${q(LOADS_TABLE)} (load_id, target, rows, committed_at) VALUES (?, ?, ?, ?)`,
   stagingTables: `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_pigeon\\_stg\\_%' ESCAPE '\\'`,
+  /**
+   * Who made each work table (SQLite has no session locks): the process, by pid and host. A leftover is dropped
+   * only when its process is provably gone; a table another live process is loading is left alone.
+   */
+  createOwners: `CREATE TABLE IF NOT EXISTS ${q('_pigeon_work_owners')} (name TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL)`,
+  claimOwner: `INSERT OR REPLACE INTO ${q('_pigeon_work_owners')} (name, pid, host) VALUES (?, ?, ?)`,
+  ownerOf: `SELECT pid, host FROM ${q('_pigeon_work_owners')} WHERE name = ?`,
+  releaseOwner: `DELETE FROM ${q('_pigeon_work_owners')} WHERE name = ?`,
 };
 
 /** The load sequence numbers of the last row of each key. */
