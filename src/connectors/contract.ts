@@ -140,6 +140,8 @@ export interface ImportRequest {
    * the target unchanged. Default 0.
    */
   readonly maxRejects?: number;
+  /** Told when the import starts its commit (for progress, and for what a timeout says it was doing). */
+  readonly onCommit?: () => void;
   /**
    * Runs `work` on one more session of the target connection if the connection's limit has one free right now, and
    * returns undefined (without running it) if not. An import may use it to load chunks over several sessions; it

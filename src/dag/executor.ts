@@ -147,6 +147,7 @@ async function runWithRetries(
     progress.rowsExported = 0;
     progress.rowsImported = 0;
     progress.bytes = 0;
+    progress.phase = undefined;
     for (const o of opts.observers) await o.nodeStarted?.(node.name, attempt);
     const ticker =
       opts.progressEveryMs && opts.progressEveryMs > 0
@@ -208,7 +209,18 @@ type AttemptOutcome =
 async function runAttempt(node: NodeConfig, opts: ExecuteOptions, progress: NodeProgress, runSignal: AbortSignal): Promise<AttemptOutcome> {
   const timeout = new AbortController();
   const timer = setTimeout(
-    () => timeout.abort(new PipelineError('TIMEOUT', `node \`${node.name}\` did not finish within its timeout of ${Math.round(node.timeout / 1000)}s`, { node: node.name, transient: true })),
+    () => {
+      const doing = progress.phase ? `, while ${progress.phase}` : '';
+      // A commit that cannot finish in time is almost always waiting for a lock another session holds on the target.
+      const hint = progress.phase?.startsWith('committing') ? 'the commit waits for locks on the target table: another session may hold one (a long transaction, an open cursor)' : undefined;
+      timeout.abort(
+        new PipelineError('TIMEOUT', `node \`${node.name}\` did not finish within its timeout of ${Math.round(node.timeout / 1000)}s${doing}`, {
+          node: node.name,
+          transient: true,
+          ...(hint ? { hint } : {}),
+        }),
+      );
+    },
     node.timeout,
   );
   const signal = AbortSignal.any([runSignal, timeout.signal]);

@@ -10,6 +10,8 @@ export interface NodeProgress {
   rowsExported: number;
   rowsImported: number;
   bytes: number;
+  /** What the attempt is doing now, in words a message can use ("planning", "exporting and loading", "committing"). */
+  phase?: string;
 }
 
 export const CHECKPOINT = 'checkpoint.json';

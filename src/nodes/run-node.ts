@@ -125,6 +125,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
 
   if (!cp) {
     const planStarted = Date.now();
+    progress.phase = 'planning';
     cp = await planLoad(node, env, source, definition, loadId, watermark, full, signal);
     env.log('debug', `node ${node.name}: planned ${cp.chunks.length} chunks`, { node: node.name, event: 'planned', chunks: cp.chunks.length, duration_ms: Date.now() - planStarted });
     await area.writeJson('schema.json', { format: 'pigeon-csv/1', columns: cp.columns });
@@ -208,7 +209,11 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     columns: cp.columns,
     loadId,
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
+    onCommit: () => {
+      progress.phase = `committing into ${node.target.table}`;
+    },
   };
+  progress.phase = 'exporting and loading';
   const watermarkTo = cp.watermark_to;
   let deleted: number | undefined;
   const importAll = async () => {

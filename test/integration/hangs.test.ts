@@ -218,3 +218,43 @@ nodes:
     t.cleanup();
   }
 });
+
+test('a commit that times out waiting for a lock on the target says so', async () => {
+  const t = tempDir('pigeon-lock-timeout-');
+  const src = await createDb('postgres', t.dir);
+  const dst = await createDb('postgres', t.dir);
+  const holder = await openSession(dst);
+  try {
+    await src.exec(`CREATE TABLE s AS SELECT i AS id FROM generate_series(1, 100) AS i`);
+    await dst.exec(`CREATE TABLE s (id int)`);
+    writeFileSync(
+      join(t.dir, 'p.yaml'),
+      `version: 1
+name: locked
+connections:
+  src: ${src.yaml}
+  dst: ${dst.yaml}
+defaults: { retries: 0, timeout: 3s }
+nodes:
+  s:
+    source: { connection: src, table: s }
+    target: { connection: dst, table: s, mode: append }
+`,
+    );
+    // Readers pass, writers wait: the load fills its staging table and then blocks in the commit.
+    await holder.exec('BEGIN');
+    await holder.exec('LOCK TABLE s IN SHARE ROW EXCLUSIVE MODE');
+    const r = await pigeon(['run', 'p.yaml', '--progress', '0'], { cwd: t.dir });
+    assert.equal(r.code, 1);
+    const node = nodeOf(await status(t.dir), 's');
+    assert.equal(node.error?.code, 'TIMEOUT');
+    assert.match(node.error?.message ?? '', /while committing into s/);
+    assert.match(r.stderr, /lock/);
+  } finally {
+    await holder.exec('ROLLBACK').catch(() => {});
+    await holder.close();
+    await src.drop().catch(() => {});
+    await dst.drop().catch(() => {});
+    t.cleanup();
+  }
+});

@@ -88,6 +88,7 @@ export async function stagedImport<T extends TargetTable>(
       await expectRows(req, await load.loadKeys(target, req.deleteMissing), req.deleteMissing, signal);
     }
     signal?.throwIfAborted();
+    req.onCommit?.();
     const done = await load.commit(target, loaded);
     return { rows: loaded, ...(changed ? { schemaChanges: changed } : {}), ...(done?.deleted !== undefined ? { deleted: done.deleted } : {}) };
   } catch (e) {
