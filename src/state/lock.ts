@@ -2,6 +2,7 @@ import { link, open, readFile, stat, unlink, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
+import { processAlive } from './process.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 
 export interface LockInfo {
@@ -39,7 +40,7 @@ export async function acquireLock(path: string, runId: string): Promise<Lock> {
       };
     }
     const holder = await readLock(path);
-    if (holder && isAlive(holder)) throw lockedBy(holder, path);
+    if (holder && processAlive(holder.pid, holder.host)) throw lockedBy(holder, path);
     const outcome = await removeStale(path, info);
     if (outcome.holder) throw lockedBy(outcome.holder, path);
     if (outcome.removed) takenOver = outcome.removed;
@@ -108,14 +109,14 @@ async function removeStale(path: string, info: LockInfo): Promise<{ removed?: Lo
   if (!(await createExclusive(guard, info))) {
     const other = await readLock(guard);
     // A guard whose process died mid-takeover would block every run: it goes (a guard is never half-written).
-    if (other && !isAlive(other)) await unlink(guard).catch(() => {});
+    if (other && !processAlive(other.pid, other.host)) await unlink(guard).catch(() => {});
     return {};
   }
   try {
     // Gone already (its remover may be creating its own lock right now): nothing to remove, try again.
     if (!(await exists(path))) return {};
     const current = await readLock(path);
-    if (current && isAlive(current)) return { holder: current };
+    if (current && processAlive(current.pid, current.host)) return { holder: current };
     await unlink(path).catch(() => {});
     return { removed: current ?? { pid: 0, host: '?', run_id: '(unreadable lock)', started_at: '?' } };
   } finally {
@@ -137,15 +138,5 @@ async function readLock(path: string): Promise<LockInfo | undefined> {
     return JSON.parse(await readFile(path, 'utf8')) as LockInfo;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(l: LockInfo): boolean {
-  if (l.host !== hostname()) return true; // cannot tell for another machine: assume it runs
-  try {
-    process.kill(l.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,3 +1,4 @@
+import { processAlive } from './process.js';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -23,7 +24,7 @@ export async function removeStaleTemps(dir: string, depth: number): Promise<stri
       continue;
     }
     const m = TEMP.exec(e.name);
-    if (!m || isAlive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     try {
       await unlink(p);
       removed.push(p);
@@ -32,14 +33,4 @@ export async function removeStaleTemps(dir: string, depth: number): Promise<stri
     }
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -2,6 +2,7 @@ import { formatDuration } from '../../config/duration.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import { RunStore, type RunRecord } from '../../state/run-store.js';
 import { EXIT } from '../exit-codes.js';
+import { processAlive } from '../../state/process.js';
 import { table } from '../output.js';
 import { stateDirs, type CommonOptions } from '../context.js';
 import { runPipeline, settleFinishedRun } from './run.js';
@@ -38,7 +39,7 @@ export async function runsCommand(common: CommonOptions, limit = 20): Promise<nu
     const ok = [...nodes.values()].filter((n) => n.state === 'succeeded').length;
     const dur = r.finished_at ? formatDuration(Date.parse(r.finished_at) - Date.parse(r.started_at)) : '';
     // A run whose process was killed never wrote its end: it is recorded as running for good.
-    const status = r.status === 'running' && !isAlive(r.pid) ? 'interrupted (process gone)' : r.status;
+    const status = r.status === 'running' && !processAlive(r.pid) ? 'interrupted (process gone)' : r.status;
     rows.push([r.id, r.pipeline, status, `${ok}/${r.nodes.length}`, r.started_at.replace('T', ' ').slice(0, 19), dur, r.retry_of ? `retry of ${r.retry_of}` : '']);
   }
   if (rows.length === 0) process.stdout.write('no runs yet\n');
@@ -54,7 +55,7 @@ export async function statusCommand(id: string | undefined, common: CommonOption
     process.stdout.write(JSON.stringify({ run, nodes: run.nodes.map((n) => nodes.get(n) ?? { node: n, state: 'pending' }) }, null, 2) + '\n');
     return EXIT.OK;
   }
-  const alive = run.status === 'running' && !isAlive(run.pid) ? ' (its process is gone: the run was killed)' : '';
+  const alive = run.status === 'running' && !processAlive(run.pid) ? ' (its process is gone: the run was killed)' : '';
   process.stdout.write(
     `run ${run.id}: pipeline ${run.pipeline}, ${run.status}${alive}${run.retry_of ? `, retry of ${run.retry_of}` : ''}\n` +
       `data interval ${run.data_interval.start} → ${run.data_interval.end}; file ${run.invocation.file}\n\n`,
@@ -93,13 +94,4 @@ export async function retryCommand(id: string | undefined, common: CommonOptions
   }
   process.stderr.write(`retrying run ${run.id}: ${[...todo].join(', ')}\n`);
   return runPipeline({ invocation: run.invocation, retryOf: run, retryNodes: todo, ...(progressEveryMs !== undefined ? { progressEveryMs } : {}) }, common);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

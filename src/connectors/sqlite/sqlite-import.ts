@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { processAlive } from '../../state/process.js';
 import type { Database as Db } from 'better-sqlite3';
 import { openCsv } from '../../csv/reader.js';
 import type { ColumnSchema } from '../../csv/types.js';
@@ -38,15 +39,9 @@ function ownerGone(db: Db, name: string): boolean {
   if (LIVE.has(name)) return false;
   const owner = db.prepare(sqliteSql.ownerOf).get(name) as { pid: number | bigint; host: string } | undefined;
   if (!owner) return true;
-  if (owner.host !== hostname()) return false;
   const pid = Number(owner.pid);
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  // This process's own table of a load it no longer runs (not in LIVE) is a leftover too.
+  return owner.host === hostname() && (pid === process.pid || !processAlive(pid, owner.host));
 }
 
 /** Rows inserted per synchronous transaction: big enough to be fast, small enough to let the event loop breathe. */
