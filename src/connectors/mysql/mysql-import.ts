@@ -134,10 +134,16 @@ class MysqlLoad implements StagedLoad<MysqlTarget> {
     return dropLeftovers(this.#conn, this.#schema, this.#req.table);
   }
 
-  /** Takes the named lock of a work table before it exists (see workTableLock). */
+  /**
+   * Takes the named lock of a work table before it exists (see workTableLock). A table of that name is then this
+   * load's own, left by an earlier attempt of it: the lock waited for that attempt's session to end, and it goes.
+   */
   async #claim(table: string): Promise<void> {
     const name = table.slice(table.lastIndexOf('.') + 1);
-    await scalar(this.#conn, mysqlSql.claim, [workTableLock(name)]);
+    if ((await scalar(this.#conn, mysqlSql.claim, [workTableLock(name)])) !== '1') {
+      throw new PipelineError('IMPORT_FAILED', `work table ${name} is still held by an earlier attempt of this load after 60 s`, { table: this.#req.table, transient: true });
+    }
+    await query(this.#conn, { sql: mysqlSql.dropTable(table) });
   }
 
   /**

@@ -84,7 +84,7 @@ export const mysqlSql = {
   /** Tables whose names start with a prefix (given already LIKE-escaped). */
   tablesLike: 'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME LIKE ?',
   /** A load's named lock on one of its work tables (see workTableLock), released with the session or at its end. */
-  claim: 'SELECT GET_LOCK(?, 0)',
+  claim: 'SELECT GET_LOCK(?, 60)',
   isFreeLock: 'SELECT IS_FREE_LOCK(?)',
   releaseLocks: 'SELECT RELEASE_ALL_LOCKS()',
 

@@ -154,9 +154,13 @@ class PgLoad implements StagedLoad<PgTarget> {
     }
   }
 
-  /** Takes the advisory lock of a work table before it exists (see workTableLock). */
+  /**
+   * Takes the advisory lock of a work table before it exists (see workTableLock). A table of that name is then this
+   * load's own, left by an earlier attempt of it: the lock waited for that attempt's backend to end, and it goes.
+   */
   async #claim(name: string): Promise<void> {
     await rows(this.#s, claimWorkTable, [workTableLock(name)]);
+    await this.#s.client.query(pgSql.dropTable(qualified(this.#ref!.schema, name)));
   }
 
   /**
