@@ -13,7 +13,7 @@ import { schemaErrors } from './schema-errors.js';
 import { collectSecrets, connectionsOf, secretsInText } from './secrets.js';
 import { substituteScalars } from './substitute.js';
 import type { Pipeline } from './types.js';
-import { validatePipeline, type KindLookup } from './validate.js';
+import { registryKinds, validatePipeline, type KindLookup } from './validate.js';
 import { yamlErrors } from './yaml-errors.js';
 
 export interface LoadOptions {
@@ -99,7 +99,8 @@ function load(file: string, env: Env, kinds: KindLookup | undefined): Loaded {
     const error = new PipelineError('YAML_SYNTAX', message, { file, line: 1, col: 1, cause: e });
     return { errors: [...errors, error], secrets: secretsInText(text) };
   }
-  errors.push(...schemaErrors(written, source));
+  const schemaProblems = schemaErrors(written, source, (kinds ?? registryKinds).names());
+  errors.push(...schemaProblems.map((p) => p.error));
 
   const substitutions = substituteScalars(source, env, errors);
   const resolved: unknown = doc.toJS();

@@ -2,40 +2,51 @@
  * The JSON schema check of a pipeline file, and its errors in a person's words: ajv explains one mistake in several
  * errors, so they are collapsed to the one that helps, and each is located at the key or value it is about.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import ajvModule, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 import { displayPath, type PipelineSource } from './pipeline-source.js';
+import { pipelineSchema } from './schema.js';
 import { suggest } from './suggest.js';
 import type { PathSegment } from './validate.js';
 
-let compiledSchema: ValidateFunction | undefined;
+const compiled = new Map<string, ValidateFunction>();
 
-function schemaValidator(): ValidateFunction {
-  if (compiledSchema !== undefined) return compiledSchema;
-  // dist/src/config/schema-errors.js and src/config/schema-errors.ts sit at different depths below the repository root.
-  const candidates = ['../../../schemas/pipeline.schema.json', '../../schemas/pipeline.schema.json']
-    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
-  const schemaFile = candidates.find((f) => existsSync(f)) ?? candidates[0] ?? '';
+/** The validator of the pipeline schema composed for these connector kinds (see schema.ts), compiled once. */
+function schemaValidator(kinds: readonly string[]): ValidateFunction {
+  const id = kinds.join('\0');
+  const cached = compiled.get(id);
+  if (cached !== undefined) return cached;
   const Ajv2020 = ajvModule.default;
   // verbose: errors carry their schema, for `x-errors` messages and the keys a "did you mean" can offer.
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false });
   ajv.addKeyword({ keyword: 'x-errors', schemaType: 'object' });
-  compiledSchema = ajv.compile(JSON.parse(readFileSync(schemaFile, 'utf8')) as object);
-  return compiledSchema;
+  const validate = ajv.compile(pipelineSchema(kinds));
+  compiled.set(id, validate);
+  return validate;
 }
 
-export function schemaErrors(value: unknown, source: PipelineSource): PipelineError[] {
-  const validate = schemaValidator();
+/** A schema error and the path of the value it is about. */
+export interface SchemaProblem {
+  readonly error: PipelineError;
+  readonly path: readonly PathSegment[];
+}
+
+/** Every schema problem of `value` (the file as written), for a pipeline whose connections may use `kinds`. */
+export function schemaErrors(value: unknown, source: PipelineSource, kinds: readonly string[]): SchemaProblem[] {
+  const validate = schemaValidator(kinds);
   if (validate(value)) return [];
-  return collapseSchemaErrors(validate.errors ?? []).map((e) => schemaError(e, value, source));
+  return collapseSchemaErrors(validate.errors ?? []).map((e) => ({
+    error: schemaError(e, value, source),
+    path: pointerToPath(e.instancePath, value),
+  }));
 }
 
 /** ajv explains one mistake in several errors; keep the one a person needs. */
 function collapseSchemaErrors(all: readonly ErrorObject[]): ErrorObject[] {
   // `if` failing just says the `then` errors exist; `propertyNames` wraps the error on the name itself.
   let errors = all.filter((e) => e.keyword !== 'if' && e.keyword !== 'propertyNames');
+  // An unknown connection type is validate's to report: with the kinds it knows, a "did you mean" and its own code.
+  errors = errors.filter((e) => e.keyword !== 'enum' || !/^\/connections\/[^/]+\/type$/.test(e.instancePath));
   // For a value matching no alternative, one message about the alternatives, not one per branch.
   const alternatives = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   errors = errors.filter((e) => !alternatives.some((alt) =>
@@ -96,7 +107,8 @@ function schemaError(e: ErrorObject, root: unknown, source: PipelineSource): Pip
     case 'type':
       return schema(`must be ${expectedType(e.params['type'])}${actual(data)}`);
     case 'enum': {
-      const allowed = (e.params['allowedValues'] as unknown[]).map(String);
+      // `null` and "null" read the same in YAML: name each once.
+      const allowed = [...new Set((e.params['allowedValues'] as unknown[]).map(String))];
       const close = typeof data === 'string' ? suggest(data, allowed) : undefined;
       return schema(`must be one of ${allowed.join(', ')}`, close === undefined ? undefined : `did you mean \`${close}\`?`);
     }

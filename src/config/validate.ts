@@ -27,7 +27,7 @@ export interface KindLookup {
   names(): readonly string[];
 }
 
-const registryKinds: KindLookup = { get: getConnectorKind, names: connectorKindNames };
+export const registryKinds: KindLookup = { get: getConnectorKind, names: connectorKindNames };
 
 type Fields = Readonly<Record<string, unknown>>;
 

@@ -46,6 +46,8 @@ const EXPECTED: Readonly<Record<string, readonly `${ErrorCode} ${number}:${numbe
   'env-malformed.yaml': ['INVALID_CONFIG 10:61'],
   'template-typo.yaml': ['TEMPLATE 10:75'],
   'unsupported-split.yaml': ['UNSUPPORTED 10:47'],
+  // Each kind's own keys, engine options included, come from its schema (schemas/connections/<kind>.schema.json).
+  'option-typos.yaml': ['UNKNOWN_KEY 4:43', 'UNKNOWN_KEY 5:61', 'UNKNOWN_KEY 6:70', 'UNKNOWN_KEY 7:37', 'SCHEMA 8:73', 'SCHEMA 8:92'],
 };
 
 /** Every command that reads a pipeline file. */
