@@ -3,18 +3,15 @@
  * checks → semantic checks → the resolved Pipeline. Every problem becomes a PipelineError located at
  * file:line:col, and all of them are collected in one pass rather than stopping at the first.
  */
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
 import { PipelineError, PipelineErrors } from '../errors/pipeline-error.js';
 import { buildPipeline, type RawPipeline } from './build.js';
 import type { Env } from './interpolate.js';
-import { PipelineSource } from './pipeline-source.js';
+import { parsePipelineYaml, readPipelineText } from './parse-yaml.js';
 import { schemaErrors } from './schema-errors.js';
 import { collectSecrets, connectionsOf, secretsInText } from './secrets.js';
 import { substituteScalars } from './substitute.js';
 import type { Pipeline } from './types.js';
-import { registryKinds, validatePipeline, type KindLookup } from './validate.js';
-import { yamlErrors } from './yaml-errors.js';
+import { registryKinds, validatePipeline, type KindLookup, type PathSegment } from './validate.js';
 
 export interface LoadOptions {
   /** Environment for `${VAR}` substitution; default `process.env`. */
@@ -72,23 +69,14 @@ interface Loaded {
 }
 
 function load(file: string, env: Env, kinds: KindLookup | undefined): Loaded {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    // ENOENT says nothing more than "does not exist"; other causes (EACCES, EISDIR) are worth printing.
-    const message = `pipeline file ${file} ${missing ? 'does not exist' : 'cannot be read'}`;
-    return { errors: [new PipelineError('FILE_NOT_FOUND', message, missing ? { file } : { file, cause: e })], secrets: [] };
-  }
-
-  const lineCounter = new LineCounter();
-  // `merge: true` lets people share settings with `<<: *anchor`.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
-  const source = new PipelineSource(file, text, doc, lineCounter);
-  const errors = yamlErrors(source);
-  // Duplicate keys leave a usable document (the last one wins); any other syntax error does not.
-  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { errors, secrets: secretsInText(text) };
+  const read = readPipelineText(file);
+  if ('error' in read) return { errors: [read.error], secrets: [] };
+  const { text } = read;
+  const parsed = parsePipelineYaml(file, text);
+  const errors = [...parsed.errors];
+  if (!parsed.usable || parsed.source === undefined) return { errors, secrets: secretsInText(text) };
+  const { source } = parsed;
+  const { doc } = source;
 
   let written: unknown;
   try {
@@ -102,9 +90,10 @@ function load(file: string, env: Env, kinds: KindLookup | undefined): Loaded {
   const schemaProblems = schemaErrors(written, source, (kinds ?? registryKinds).names());
   errors.push(...schemaProblems.map((p) => p.error));
 
-  const substitutions = substituteScalars(source, env, errors);
+  const { substitutions, problemPaths } = substituteScalars(source, env, errors);
   const resolved: unknown = doc.toJS();
-  errors.push(...validatePipeline(resolved, source.locate, kinds));
+  const reported = reportedPaths([...schemaProblems.map((p) => p.path), ...problemPaths]);
+  errors.push(...validatePipeline(resolved, source.locate, kinds, { reported }));
   // The secrets as substituted and as written (a literal password on the line of an error). What is written with
   // `${…}` is a reference, not a value: its value is among the substituted ones.
   const literal = collectSecrets(connectionsOf(written), []).filter((s) => !s.includes('${'));
@@ -116,4 +105,10 @@ function load(file: string, env: Env, kinds: KindLookup | undefined): Loaded {
   // The schema and the checks above passed, so the document has the shape RawPipeline describes.
   const raw = resolved as RawPipeline;
   return { errors, pipeline: buildPipeline(raw, file, secrets), secrets };
+}
+
+/** Whether a problem was reported at a path or at one of its ancestors. */
+function reportedPaths(paths: readonly (readonly PathSegment[])[]): (path: readonly PathSegment[]) => boolean {
+  const reported = new Set(paths.map((p) => p.map(String).join('\0')));
+  return (path) => path.some((_, i) => reported.has(path.slice(0, i + 1).map(String).join('\0')));
 }

@@ -37,8 +37,14 @@ export function schemaErrors(value: unknown, source: PipelineSource, kinds: read
   if (validate(value)) return [];
   return collapseSchemaErrors(validate.errors ?? []).map((e) => ({
     error: schemaError(e, value, source),
-    path: pointerToPath(e.instancePath, value),
+    path: [...pointerToPath(e.instancePath, value), ...unknownKeyOf(e)],
   }));
+}
+
+/** The key an unknown-key error is about: its path leads to the map holding it. */
+function unknownKeyOf(e: ErrorObject): string[] {
+  const key = e.params['additionalProperty'] ?? e.params['unevaluatedProperty'];
+  return key === undefined ? [] : [String(key)];
 }
 
 /** ajv explains one mistake in several errors; keep the one a person needs. */

@@ -14,14 +14,16 @@ import type { PathSegment } from './validate.js';
 
 /**
  * Substitutes `${ENV}` in every string value (keys are names, never substituted) and checks `{{ templates }}`
- * as written. Reports into `errors`; returns what was substituted for which variable.
+ * as written. Reports into `errors`; returns what was substituted for which variable, and the paths of the values
+ * with a problem.
  */
 export function substituteScalars(
   source: PipelineSource,
   env: Env,
   errors: PipelineError[],
-): { variable: string; text: string }[] {
+): { substitutions: { variable: string; text: string }[]; problemPaths: PathSegment[][] } {
   const substitutions: { variable: string; text: string }[] = [];
+  const problemPaths: PathSegment[][] = [];
   // An alias is neither map, list nor scalar: it is skipped, and its anchor is substituted once, where written.
   const visit = (node: unknown, path: PathSegment[]): void => {
     if (isMap(node)) {
@@ -32,6 +34,7 @@ export function substituteScalars(
       const scalar = node as Scalar<string>;
       errors.push(...templateErrors(source, scalar, path));
       const result = interpolateEnv(scalar.value, env);
+      if (result.problems.length > 0) problemPaths.push(path);
       for (const p of result.problems) {
         const where = source.locateInScalar(scalar, p.offset, scalar.value.slice(p.offset, p.offset + p.length));
         const inField = ` (in ${displayPath(path)})`;
@@ -49,13 +52,15 @@ export function substituteScalars(
       substitutions.push(...result.substitutions);
       if (result.value !== scalar.value && result.problems.length === 0 && isDurationField(path)) {
         // The schema let `${…}` through where a duration belongs: check what it became.
-        errors.push(...durationErrors(result.value, path, source.locate(path)));
+        const problems = durationErrors(result.value, path, source.locate(path));
+        if (problems.length > 0) problemPaths.push(path);
+        errors.push(...problems);
       }
       if (result.value !== scalar.value) scalar.value = result.value;
     }
   };
   visit(source.doc.contents, []);
-  return substitutions;
+  return { substitutions, problemPaths };
 }
 
 function templateErrors(source: PipelineSource, scalar: Scalar<string>, path: readonly PathSegment[]): PipelineError[] {

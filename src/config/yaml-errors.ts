@@ -1,61 +1,64 @@
-/** The YAML parser's errors as PipelineErrors: one per mistake, each at its key or token. */
-import { isMap, isScalar, isSeq } from 'yaml';
+/** The YAML parser's errors as PipelineErrors, one per mistake, each at its token; and duplicate keys. */
+import { isMap, isPair, isScalar, isSeq, type Node, type Pair } from 'yaml';
 import { PipelineError } from '../errors/pipeline-error.js';
 import { displayPath, keyName, type PipelineSource } from './pipeline-source.js';
 import type { PathSegment } from './validate.js';
+
+/**
+ * Syntax errors kept of one file: after the first few, a broken file (a megabyte of `[`) mostly repeats itself, and
+ * the later ones often follow from the first.
+ */
+export const MAX_SYNTAX_ERRORS = 20;
 
 export function yamlErrors(source: PipelineSource): PipelineError[] {
   const { doc } = source;
   // After one unexpected token the parser reports every later token as unexpected too: keep the first.
   const firstUnexpected = doc.errors.find((e) => e.code === 'UNEXPECTED_TOKEN');
   const errors = doc.errors.filter((e) => e.code !== 'UNEXPECTED_TOKEN' || e === firstUnexpected);
-  return errors.map((e) => {
-    const duplicate = e.code === 'DUPLICATE_KEY' ? findKeyAt(doc.contents, e.pos[0], []) : undefined;
-    if (duplicate === undefined) {
-      return new PipelineError('YAML_SYNTAX', e.message, { ...source.span(e.pos[0], e.pos[1]), cause: e });
-    }
-    // The parser marks only the key's first character: use the whole key.
-    const where = source.span(duplicate.range[0], duplicate.range[1]);
-    if (duplicate.path.length !== 1 || duplicate.path[0] !== 'nodes') {
-      const message = `duplicate key \`${duplicate.name}\` in ${displayPath(duplicate.path)}`;
-      return new PipelineError('YAML_SYNTAX', message, where);
-    }
-    return new PipelineError('DUPLICATE_NODE', `node \`${duplicate.name}\` is defined more than once`, {
-      ...where,
-      node: duplicate.name,
-      hint: `first defined on line ${source.linePos(duplicate.firstOffset).line}`,
-    });
+  return errors.slice(0, MAX_SYNTAX_ERRORS).map((e) => {
+    // The composer catches the stack overflow of a document nested too deeply for it.
+    const message = e.code === 'RESOURCE_EXHAUSTION' ? 'the document is nested too deeply to read' : e.message;
+    return new PipelineError('YAML_SYNTAX', message, { ...source.span(e.pos[0], e.pos[1]), cause: e });
   });
 }
 
-interface KeyFound {
-  readonly name: string;
-  /** The map holding the key. */
-  readonly path: readonly PathSegment[];
-  readonly range: readonly [number, number, number];
-  /** Where the first key of the same name in that map is written. */
-  readonly firstOffset: number;
-}
-
-/** The map key written at `offset`. */
-function findKeyAt(node: unknown, offset: number, path: readonly PathSegment[]): KeyFound | undefined {
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const range = isScalar(pair.key) ? pair.key.range : undefined;
-      if (range != null && range[0] === offset) {
-        const name = keyName(pair.key);
-        const first = node.items.find((p) => keyName(p.key) === name);
-        const firstRange = isScalar(first?.key) ? first.key.range : undefined;
-        return { name, path, range, firstOffset: firstRange?.[0] ?? offset };
+/**
+ * Keys written twice in one map (YAML keeps the last): a node defined twice is DUPLICATE_NODE, any other key a
+ * syntax error, each at the second key with the first one's line. Keys are compared as the YAML parser does (the
+ * same scalar value); a walk with one lookup per key, where the parser's own check compares every pair of keys.
+ */
+export function duplicateKeyErrors(source: PipelineSource): PipelineError[] {
+  const errors: PipelineError[] = [];
+  const stack: { node: unknown; path: PathSegment[] }[] = [{ node: source.doc.contents, path: [] }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    if (isMap(node)) {
+      const first = new Map<unknown, Pair>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          const earlier = first.get(pair.key.value);
+          if (earlier === undefined) first.set(pair.key.value, pair);
+          else errors.push(duplicateKey(source, path, pair.key, earlier.key as Node));
+        }
+        stack.push({ node: pair.value, path: [...path, keyName(pair.key)] });
       }
-      const found = findKeyAt(pair.value, offset, [...path, keyName(pair.key)]);
-      if (found !== undefined) return found;
-    }
-  } else if (isSeq(node)) {
-    for (const [i, item] of node.items.entries()) {
-      const found = findKeyAt(item, offset, [...path, i]);
-      if (found !== undefined) return found;
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => stack.push({ node: isPair(item) ? item.value : item, path: [...path, i] }));
     }
   }
-  return undefined;
+  return errors;
+}
+
+function duplicateKey(source: PipelineSource, path: readonly PathSegment[], key: Node, first: Node): PipelineError {
+  const name = keyName(key);
+  const [start = 0, end = start + 1] = key.range ?? [];
+  const where = source.span(start, end);
+  if (path.length !== 1 || path[0] !== 'nodes') {
+    return new PipelineError('YAML_SYNTAX', `duplicate key \`${name}\` in ${displayPath(path)}`, where);
+  }
+  return new PipelineError('DUPLICATE_NODE', `node \`${name}\` is defined more than once`, {
+    ...where,
+    node: name,
+    hint: `first defined on line ${source.linePos(first.range?.[0] ?? start).line}`,
+  });
 }

@@ -130,10 +130,36 @@ export interface Connector {
   isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean>;
 }
 
+/**
+ * A problem in the settings of a connection, source or target, found offline: `path` leads from the checked map to
+ * the value at fault (`['url']`, `['options', 'schema']`; `[]` for the map itself), so validate can report it at
+ * file:line:col. The message never quotes a secret (a URL is never quoted: a password may hide anywhere in it).
+ */
+export interface ConfigProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
 /** Pure, offline facts of a kind: used by validate and plan, which never open a connection. */
 export interface ConnectorKind {
   readonly kind: string;
   readonly capabilities: Capabilities;
+  /**
+   * The keys a node's `source` may set on a connection of this kind, besides `connection`: `table`, `query`,
+   * `columns`, `where`, `split` for SQL kinds; `path`, `pattern` or `index` for others. Validate refuses any other
+   * key at its position. The pipeline schema's `source` lists the union of every kind's keys.
+   */
+  readonly sourceKeys: readonly string[];
+  /**
+   * Offline checks of a connection of this kind, run by validate (and so by plan and run) on the connection as
+   * written with `${ENV}` substituted, once the schema has found nothing wrong with it: what a schema cannot say (a
+   * URL that does not parse, a port from the environment that is not one). Connecting re-checks nothing else.
+   */
+  checkConnection?(connection: ConnectionConfig): readonly ConfigProblem[];
+  /** Offline checks of a node's `source` on a connection of this kind (a table name a file cannot have, …). */
+  checkSource?(source: Readonly<Record<string, unknown>>): readonly ConfigProblem[];
+  /** Offline checks of a node's `target` on a connection of this kind. */
+  checkTarget?(target: Readonly<Record<string, unknown>>): readonly ConfigProblem[];
   /** The statement an export would run, for `pigeon plan`; `?` marks bound values. */
   renderExport(req: ExportRequest, chunk?: ChunkSpec): string;
   /** Loads the implementation (and its driver) only when a pipeline uses this kind. */

@@ -47,6 +47,12 @@ const EXPECTED: Readonly<Record<string, readonly `${ErrorCode} ${number}:${numbe
   'template-typo.yaml': ['TEMPLATE 10:75'],
   'unsupported-split.yaml': ['UNSUPPORTED 10:47'],
   // Each kind's own keys, engine options included, come from its schema (schemas/connections/<kind>.schema.json).
+  // Checked offline by each kind (ConnectorKind.checkConnection/checkSource/checkTarget), never quoting a password.
+  'connection-urls.yaml': [
+    'INVALID_CONFIG 4:26', 'INVALID_CONFIG 5:29', 'INVALID_CONFIG 6:26', 'INVALID_CONFIG 7:52', 'INVALID_CONFIG 8:44',
+    'INVALID_CONFIG 9:53', 'SCHEMA 10:75',
+  ],
+  'file-tables.yaml': ['INVALID_CONFIG 9:39', 'INVALID_CONFIG 12:39', 'INVALID_CONFIG 14:39', 'UNSUPPORTED 14:46'],
   'option-typos.yaml': ['UNKNOWN_KEY 4:43', 'UNKNOWN_KEY 5:61', 'UNKNOWN_KEY 6:70', 'UNKNOWN_KEY 7:37', 'SCHEMA 8:73', 'SCHEMA 8:92'],
 };
 
@@ -124,6 +130,7 @@ describe('a broken pipeline exits 3 with every problem at file:line:col and open
         });
         assert.deepEqual(reported, expected, what);
         assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+\)?\n/, `no stack trace: ${what}`);
+        assert.doesNotMatch(r.stderr, /trap-password/, `no password: ${what}`);
       }
       assert.equal(trap.accepted, 0, 'no connection was opened');
       assert.equal(existsSync(join(t.dir, 'trap')), false, 'no sqlite database or CSV directory was created');
@@ -172,4 +179,90 @@ nodes:
       dir.cleanup();
     }
   });
+});
+
+/** Pipeline files built to exhaust time, memory or the stack, each written by the test (the largest is 50 MB). */
+const HOSTILE: readonly { name: string; what: string; text: () => string; positioned: boolean }[] = [
+  { name: 'brackets.yaml', what: '1 MB of `[`', text: () => '['.repeat(1_000_000), positioned: true },
+  {
+    name: 'cr-only.yaml',
+    what: '270 KB of nodes with CR-only line endings',
+    text: () => {
+      let text = 'version: 1\rname: cr\rconnections:\r  app: { type: sqlite, path: trap/app.db }\rnodes:\r';
+      for (let i = 0; text.length < 270_000; i++) {
+        text += `  n${i}:\r    source: { connection: app, table: t${i} }\r    target: { connection: app, table: u${i}, mode: append }\r`;
+      }
+      return text;
+    },
+    positioned: true,
+  },
+  {
+    name: 'long-line.yaml',
+    what: 'a 1.5 MB line with a syntax error',
+    text: () => `version: 1\nname: x\nconnections: { a: { type: sqlite, path: "${'x'.repeat(1_500_000)} ] : }\n`,
+    positioned: true,
+  },
+  {
+    name: 'huge.yaml',
+    what: 'a 50 MB file',
+    text: () => `version: 1\nname: big\nnodes:\n${`  # ${'c'.repeat(100)}\n`.repeat(480_000)}`,
+    positioned: false,
+  },
+  {
+    name: 'deep-cycle.yaml',
+    what: 'deep nesting and a 3000-node dependency cycle',
+    text: () => {
+      let text = 'version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nnodes:\n';
+      for (let k = 0; k < 3000; k++) {
+        text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
+          `    target: { connection: app, table: u${k}, mode: append }\n`;
+      }
+      return `${text}  deep:\n    description: ${'['.repeat(1000)}${']'.repeat(1000)}\n` +
+        '    source: { connection: app, table: t }\n    target: { connection: app, table: z, mode: append }\n';
+    },
+    positioned: true,
+  },
+  {
+    name: 'nested-aliases.yaml',
+    what: 'aliases that nest each other past the nesting limit, and a 3000-node dependency cycle',
+    text: () => {
+      let text = 'version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nx0: &a0 [[[[[[[[[[1]]]]]]]]]]\n';
+      for (let k = 1; k < 40; k++) text += `x${k}: &a${k} [[[[[[[[[[*a${k - 1}]]]]]]]]]]\n`;
+      text += 'nodes:\n';
+      for (let k = 0; k < 3000; k++) {
+        text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
+          `    target: { connection: app, table: u${k}, mode: append }\n`;
+      }
+      return text;
+    },
+    positioned: true,
+  },
+];
+
+describe('a hostile pipeline file is refused within seconds, in bounded memory, at a position', () => {
+  const t = tempDir('pigeon-hostile-');
+  after(() => t.cleanup());
+
+  for (const { name, what, text, positioned } of HOSTILE) {
+    test(`${what}: every command exits 3`, async () => {
+      writeFileSync(join(t.dir, name), text());
+      for (const command of COMMANDS) {
+        const started = Date.now();
+        // A heap of 256 MiB: a command that needs more dies, and the exit code says so.
+        const r = await pigeon([command[0]!, name, ...command.slice(1)], {
+          cwd: t.dir,
+          env: { NODE_OPTIONS: '--max-old-space-size=256' },
+          killAfterMs: 60_000,
+        });
+        const seconds = (Date.now() - started) / 1000;
+        const what = `pigeon ${command.join(' ')} ${name} (${seconds} s)\n${r.stderr.slice(0, 2000)}`;
+        assert.equal(r.code, 3, what);
+        assert.ok(seconds < 15, `within seconds: ${what}`);
+        assert.ok(r.stderr.length < 100_000, `bounded output (${r.stderr.length} characters): ${what}`);
+        assert.doesNotMatch(r.stderr, /INTERNAL|RangeError|Maximum call stack/, what);
+        if (positioned) assert.match(r.stderr, new RegExp(`^${name}:\\d+:\\d+: error\\[`, 'm'), what);
+      }
+      assert.equal(existsSync(join(t.dir, '.pigeon', 'runs')), false, 'no run was recorded');
+    });
+  }
 });

@@ -31,6 +31,7 @@ function testKind(kind: string, capabilities: Partial<Capabilities>): ConnectorK
   return {
     kind,
     capabilities: { ...DEFAULT_CAPABILITIES, ...capabilities },
+    sourceKeys: ['table', 'query', 'columns', 'where', 'split'],
     renderExport: () => '',
     load: () => Promise.reject(new Error('unit tests never open connections')),
   };
@@ -185,10 +186,9 @@ describe('a broken pipeline file reports every problem at once, each at its line
     ]);
   });
 
-  it('the real registry rejects split on a kind without split support', (t) => {
+  it('the real registry rejects split on a file source: not one of the keys a file source takes', () => {
     const { errors } = load('bad-capabilities.yaml');
-    if (errors.every((e) => e.code !== 'UNSUPPORTED')) t.skip('the file kind supports split now');
-    else assert.deepEqual(found(errors.filter((e) => e.code === 'UNSUPPORTED')), [{ code: 'UNSUPPORTED', line: 20, col: 7 }]);
+    assert.deepEqual(found(errors.filter((e) => e.code === 'UNSUPPORTED')), [{ code: 'UNSUPPORTED', line: 20, col: 7 }]);
   });
 
   it('each mistake gives one error: a wrong type is not also reported by the if/then or anyOf branches', () => {

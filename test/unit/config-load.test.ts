@@ -112,6 +112,7 @@ describe('secrets', () => {
   const kind = (name: string): ConnectorKind => ({
     kind: name,
     capabilities: DEFAULT_CAPABILITIES,
+    sourceKeys: ['table', 'query', 'columns', 'where', 'split'],
     renderExport: () => '',
     load: () => Promise.reject(new Error('unit tests never open connections')),
   });

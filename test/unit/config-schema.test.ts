@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import ajvModule from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { composePipelineSchema, formatJson, pipelineSchema, type JsonObject } from '../../src/config/schema.js';
-import { connectorKindNames } from '../../src/connectors/registry.js';
+import { connectorKindNames, getConnectorKind } from '../../src/connectors/registry.js';
 import { fixturesDir, repoRoot } from '../support/paths.js';
 
 const schemasDir = join(repoRoot, 'schemas');
@@ -38,6 +38,12 @@ describe('the pipeline schema is composed from one schema per connector kind', (
     assert.deepEqual(type['enum'], connectorKindNames());
     const kindDefs = Object.keys(defs).filter((d) => d.endsWith('Connection')).sort();
     assert.deepEqual(kindDefs, connectorKindNames().map((k) => `${k}Connection`).sort());
+  });
+
+  it('a source lists the union of the source keys of every kind', () => {
+    const source = (committed['$defs'] as Record<string, JsonObject>)['source']!;
+    const keys = new Set(connectorKindNames().flatMap((k) => getConnectorKind(k)!.sourceKeys));
+    assert.deepEqual(Object.keys(source['properties'] as object).sort(), ['connection', ...keys].sort());
   });
 
   it('is self-contained: every $ref points inside the file', () => {
