@@ -30,6 +30,7 @@ interface RawNode extends RawTiming {
     readonly mode: ImportMode;
     readonly key?: string[];
     readonly create?: CreatePolicy;
+    readonly shared?: boolean;
   };
 }
 

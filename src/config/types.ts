@@ -51,6 +51,11 @@ export interface TargetConfig {
   /** Required for `merge`: the columns that identify a row. */
   readonly key?: readonly string[];
   readonly create: CreatePolicy;
+  /**
+   * Set on every node that appends to the same table of the same connection: validate refuses two nodes writing one
+   * target table unless all of them append and say so.
+   */
+  readonly shared?: boolean;
 }
 
 export interface NodeConfig {

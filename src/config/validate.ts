@@ -195,6 +195,7 @@ export function validatePipeline(
   }
 
   reportCycles(nodes, locate, errors);
+  reportSharedTargets(nodes, locate, errors);
   return errors;
 }
 
@@ -216,6 +217,40 @@ function reportCycles(nodes: Fields, locate: Locate, errors: PipelineError[]): v
       ...locate(index >= 0 ? ['nodes', first, 'depends_on', index] : ['nodes', first, 'depends_on'], 'value'),
       node: first,
     }));
+  }
+}
+
+/**
+ * Two nodes writing one table of one connection would replace or merge each other's rows and race for its staging
+ * table: refused, each at its `table`, unless every one of them appends and says `shared: true`.
+ */
+function reportSharedTargets(nodes: Fields, locate: Locate, errors: PipelineError[]): void {
+  const writers = new Map<string, { node: string; mode: unknown; shared: boolean }[]>();
+  for (const [node, value] of Object.entries(nodes)) {
+    const target = asFields(asFields(value)?.['target']);
+    const connection = target?.['connection'];
+    const table = target?.['table'];
+    if (typeof connection !== 'string' || typeof table !== 'string') continue;
+    const key = JSON.stringify([connection, table]);
+    const list = writers.get(key) ?? [];
+    list.push({ node, mode: target?.['mode'], shared: target?.['shared'] === true });
+    writers.set(key, list);
+  }
+  for (const [key, list] of writers) {
+    if (list.length < 2 || list.every((w) => w.mode === 'append' && w.shared)) continue;
+    const [connection, table] = JSON.parse(key) as [string, string];
+    const appending = list.every((w) => w.mode === 'append');
+    for (const w of list) {
+      const others = list.filter((o) => o !== w).map((o) => `\`${o.node}\``).join(', ');
+      const message = `node \`${w.node}\` writes table \`${table}\` of connection \`${connection}\`, and so does ${others}`;
+      errors.push(new PipelineError('DUPLICATE_TARGET', message, {
+        ...locate(['nodes', w.node, 'target', 'table']),
+        node: w.node,
+        hint: appending
+          ? 'nodes that append to one table on purpose say so: `shared: true` on each of their targets'
+          : 'give each node its own target table (only nodes that all append may share one, with `shared: true`)',
+      }));
+    }
   }
 }
 

@@ -53,6 +53,8 @@ const EXPECTED: Readonly<Record<string, readonly `${ErrorCode} ${number}:${numbe
     'INVALID_CONFIG 9:53', 'SCHEMA 10:75',
   ],
   'file-tables.yaml': ['INVALID_CONFIG 9:39', 'INVALID_CONFIG 12:39', 'INVALID_CONFIG 14:39', 'UNSUPPORTED 14:46'],
+  // Two nodes writing one table: refused unless all append with `shared: true` (c and d).
+  'shared-target.yaml': ['DUPLICATE_TARGET 9:38', 'DUPLICATE_TARGET 12:38', 'DUPLICATE_TARGET 21:38', 'DUPLICATE_TARGET 24:38'],
   'option-typos.yaml': ['UNKNOWN_KEY 4:43', 'UNKNOWN_KEY 5:61', 'UNKNOWN_KEY 6:70', 'UNKNOWN_KEY 7:37', 'SCHEMA 8:73', 'SCHEMA 8:92'],
 };
 
