@@ -267,4 +267,24 @@ describe('a hostile pipeline file is refused within seconds, in bounded memory, 
       assert.equal(existsSync(join(t.dir, '.pigeon', 'runs')), false, 'no run was recorded');
     });
   }
+
+  test('--date past 9999-12-30 is a usage error, not a year-10000 interval', async () => {
+    const dir = tempDir('pigeon-date-');
+    try {
+      writeFileSync(join(dir.dir, 'p.yaml'), [
+        'version: 1', 'name: p', 'connections:', '  app: { type: sqlite, path: trap/app.db }', 'nodes:',
+        '  a:', '    source: { connection: app, table: t }', '    target: { connection: app, table: u, mode: append }', '',
+      ].join('\n'));
+      for (const command of [['plan'], ['run', '--progress', '0']]) {
+        const r = await pigeon([command[0]!, 'p.yaml', ...command.slice(1), '--date', '9999-12-31'], { cwd: dir.dir });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /error\[USAGE\]/);
+        assert.doesNotMatch(r.stdout + r.stderr, /\+010000/);
+      }
+      const ok = await pigeon(['plan', 'p.yaml', '--date', '9999-12-30'], { cwd: dir.dir });
+      assert.equal(ok.code, 0, ok.stderr);
+    } finally {
+      dir.cleanup();
+    }
+  });
 });
