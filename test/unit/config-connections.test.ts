@@ -34,9 +34,10 @@ function found(errors: readonly PipelineError[]): string[] {
   return errors.map((e) => `${e.code} ${e.location.line}:${e.location.col}`);
 }
 
-function load(text: string, env: Record<string, string> = {}): ReturnType<typeof loadPipeline> {
+/** Loads a pipeline of these connection and node lines (line 4 is the first connection). */
+function load(connections: readonly string[], nodes: readonly string[], env: Record<string, string> = {}): ReturnType<typeof loadPipeline> {
   const file = join(tmp, 'p.yaml');
-  writeFileSync(file, text);
+  writeFileSync(file, ['version: 1', 'name: p', 'connections:', ...connections, 'nodes:', ...nodes, ''].join('\n'));
   return loadPipeline(file, { env });
 }
 
@@ -96,52 +97,37 @@ describe('every SQL kind reads url, host, port and ssl by the same rules', () =>
 });
 
 describe('validate reports what a kind finds at the key, with exit-3 codes', () => {
+  const LOCAL = ['  app: { type: sqlite, path: a.db }', '  out: { type: file, dir: out }'];
+
   it('URL, port and ssl problems of each kind, after ${ENV} substitution, at their values', () => {
     const { errors } = load([
-      'version: 1',
-      'name: p',
-      'connections:',
       `  a: { type: mysql, url: "\${A_URL}" }`,
       `  b: { type: postgres, host: h, port: "\${B_PORT}", ssl: "\${B_SSL}" }`,
       `  c: { type: mysql, url: "mysql://u:${PASSWORD}@h/d", options: { tinyint1: integer, connect_timeout: 0 } }`,
-      'nodes:',
+    ], [
       '  n:',
       '    source: { connection: a, table: t }',
       '    target: { connection: b, table: t, mode: append }',
-      '',
-    ].join('\n'), { A_URL: `mysql://u:${PASSWORD}@h:notaport/d`, B_PORT: '54x', B_SSL: 'yes please' });
+    ], { A_URL: `mysql://u:${PASSWORD}@h:notaport/d`, B_PORT: '54x', B_SSL: 'yes please' });
     assert.deepEqual(found(errors), ['INVALID_CONFIG 4:26', 'INVALID_CONFIG 5:39', 'INVALID_CONFIG 5:57', 'SCHEMA 6:103']);
     for (const e of errors) assert.ok(!e.message.includes(PASSWORD), e.message);
     assert.deepEqual(errors.slice(0, 3).map((e) => e.location.connection), ['a', 'b', 'b']);
   });
 
   it('a key a kind\'s source does not take, and a query a SQL kind cannot run', () => {
-    const { errors } = load([
-      'version: 1',
-      'name: p',
-      'connections:',
-      '  app: { type: sqlite, path: a.db }',
-      '  out: { type: file, dir: out }',
-      'nodes:',
+    const { errors } = load(LOCAL, [
       '  a:',
       '    source: { connection: out, table: t, where: "x > 1", split: { column: id, chunks: 2 } }',
       '    target: { connection: app, table: t, mode: append }',
       '  b:',
       '    source: { connection: app, query: { match: all } }',
       '    target: { connection: app, table: u, mode: append }',
-      '',
-    ].join('\n'));
+    ]);
     assert.deepEqual(found(errors), ['UNSUPPORTED 8:42', 'UNSUPPORTED 8:58', 'INVALID_CONFIG 11:39']);
   });
 
   it('a file table that leaves the directory or is too long for a file name, as source or target', () => {
-    const { errors } = load([
-      'version: 1',
-      'name: p',
-      'connections:',
-      '  app: { type: sqlite, path: a.db }',
-      '  out: { type: file, dir: out }',
-      'nodes:',
+    const { errors } = load(LOCAL, [
       '  a:',
       '    source: { connection: out, table: "../../etc/x" }',
       `    target: { connection: out, table: ${'t'.repeat(300)}, mode: append }`,
@@ -151,8 +137,7 @@ describe('validate reports what a kind finds at the key, with exit-3 codes', () 
       '  c:',
       '    source: { connection: app, table: t }',
       `    target: { connection: out, table: "${'t'.repeat(150)}_{{ ds_nodash }}", mode: append }`,
-      '',
-    ].join('\n'));
+    ]);
     assert.deepEqual(found(errors), ['INVALID_CONFIG 8:39', 'INVALID_CONFIG 9:39', 'INVALID_CONFIG 12:39']);
   });
 });

@@ -1,6 +1,6 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import type { ConfigProblem } from '../contract.js';
-import { readSqlEndpoint, throwConfigProblems, type TlsSetting } from '../sql/url-config.js';
+import { connectionReader, readSqlEndpoint, type ConfigRead, type TlsSetting } from '../sql/url-config.js';
 
 /** What the connector does with TINYINT(1): the MySQL idiom for a boolean, or a small integer like any other. */
 export type Tinyint1Rule = 'boolean' | 'integer';
@@ -48,18 +48,12 @@ const DEFAULT_PORT = 3306;
  * `zero_dates: null|error`, `local_infile: true|false`, `connect_timeout` (ms). Throws INVALID_CONFIG; messages never
  * contain the password.
  */
-export function mysqlConfig(c: ConnectionConfig, defaultMaxConnections: number): MysqlConfig {
-  const { config, problems } = readMysqlConfig(c, defaultMaxConnections);
-  throwConfigProblems(c, problems);
-  return config;
-}
+export const mysqlConfig = connectionReader(readMysqlConfig).config;
 
 /** Every problem of a mysql connection, offline (ConnectorKind.checkConnection). */
-export function mysqlConfigProblems(c: ConnectionConfig): readonly ConfigProblem[] {
-  return readMysqlConfig(c, 1).problems;
-}
+export const mysqlConfigProblems = connectionReader(readMysqlConfig).problems;
 
-function readMysqlConfig(c: ConnectionConfig, defaultMaxConnections: number): { config: MysqlConfig; problems: ConfigProblem[] } {
+function readMysqlConfig(c: ConnectionConfig, defaultMaxConnections: number): ConfigRead<MysqlConfig> {
   const { endpoint, problems } = readSqlEndpoint(c, { schemes: ['mysql', 'mariadb'] });
   const all = [...problems];
   const maxConnections = c.max_connections ?? defaultMaxConnections;

@@ -1,16 +1,9 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import type { ConfigProblem } from '../contract.js';
-import { readSqlEndpoint, throwConfigProblems, type TlsSetting } from '../sql/url-config.js';
+import { connectionReader, readSqlEndpoint, type ConfigRead, type SqlEndpoint } from '../sql/url-config.js';
 
-/** What the `pg` client needs to connect, in its own option names. */
-export interface PgConnectOptions {
-  readonly host?: string;
-  readonly port?: number;
-  readonly user?: string;
-  readonly password?: string;
-  readonly database?: string;
-  readonly ssl?: TlsSetting;
-}
+/** What the `pg` client needs to connect: its option names are the shared SQL endpoint's. */
+export type PgConnectOptions = SqlEndpoint;
 
 export interface PostgresConfig {
   readonly name: string;
@@ -31,22 +24,15 @@ const OPTIONS = new Set(['schema']);
  * separate key wins over the same part of the URL, so the secret can come from its own environment variable. Engine
  * options sit under `options`: `schema`. Throws INVALID_CONFIG; messages never contain the password.
  */
-export function postgresConfig(c: ConnectionConfig, defaultMaxConnections: number): PostgresConfig {
-  const { config, problems } = readPostgresConfig(c, defaultMaxConnections);
-  throwConfigProblems(c, problems);
-  return config;
-}
+export const postgresConfig = connectionReader(readPostgresConfig).config;
 
 /** Every problem of a postgres connection, offline (ConnectorKind.checkConnection). */
-export function postgresConfigProblems(c: ConnectionConfig): readonly ConfigProblem[] {
-  return readPostgresConfig(c, 1).problems;
-}
+export const postgresConfigProblems = connectionReader(readPostgresConfig).problems;
 
-function readPostgresConfig(c: ConnectionConfig, defaultMaxConnections: number): { config: PostgresConfig; problems: ConfigProblem[] } {
+function readPostgresConfig(c: ConnectionConfig, defaultMaxConnections: number): ConfigRead<PostgresConfig> {
   const { endpoint, problems, urlPassword } = readSqlEndpoint(c, { schemes: ['postgres', 'postgresql'] });
   const all = [...problems];
-  const { ssl, ...address } = endpoint;
-  const connect: PgConnectOptions = { ...address, ...(ssl === undefined ? {} : { ssl }) };
+  const connect: PgConnectOptions = endpoint;
 
   let schema: string | undefined;
   if (c.options !== undefined) {

@@ -89,11 +89,29 @@ export function readSqlEndpoint(c: Readonly<Record<string, unknown>>, rules: Sql
   return { endpoint, problems, ...(fromUrl.password === undefined ? {} : { urlPassword: fromUrl.password }) };
 }
 
-/** Throws the problems of a connection as one INVALID_CONFIG error (what a connector does when opened anyway). */
-export function throwConfigProblems(c: Pick<ConnectionConfig, 'name'>, problems: readonly ConfigProblem[]): void {
-  if (problems.length === 0) return;
-  const message = `connection \`${c.name}\`: ${problems.map((p) => p.message).join('; ')}`;
-  throw new PipelineError('INVALID_CONFIG', message, { connection: c.name });
+/** A kind's settings read from a connection, and every problem found (the settings are usable only without). */
+export interface ConfigRead<T> {
+  readonly config: T;
+  readonly problems: readonly ConfigProblem[];
+}
+
+/**
+ * A kind's connection reader in its two uses: the connector's (`config`), which throws the problems as one
+ * INVALID_CONFIG error, and validate's (`problems`, for ConnectorKind.checkConnection), which lists them.
+ */
+export function connectionReader<T>(read: (c: ConnectionConfig, defaultMaxConnections: number) => ConfigRead<T>): {
+  config(c: ConnectionConfig, defaultMaxConnections: number): T;
+  problems(c: ConnectionConfig): readonly ConfigProblem[];
+} {
+  return {
+    config: (c, defaultMaxConnections) => {
+      const { config, problems } = read(c, defaultMaxConnections);
+      if (problems.length === 0) return config;
+      const message = `connection \`${c.name}\`: ${problems.map((p) => p.message).join('; ')}`;
+      throw new PipelineError('INVALID_CONFIG', message, { connection: c.name });
+    },
+    problems: (c) => read(c, 1).problems,
+  };
 }
 
 const URL_SHAPE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#[^]*)?$/;
