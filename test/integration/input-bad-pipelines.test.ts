@@ -207,7 +207,13 @@ const HOSTILE: readonly { name: string; what: string; text: () => string; positi
   {
     name: 'huge.yaml',
     what: 'a 50 MB file',
-    text: () => `version: 1\nname: big\nnodes:\n${`  # ${'c'.repeat(100)}\n`.repeat(480_000)}`,
+    text: () => {
+      const node = (i: number): string =>
+        `  n${i}: { source: { connection: app, table: t }, target: { connection: app, table: u${i}, mode: append } }\n`;
+      const nodes: string[] = [];
+      for (let i = 0, size = 0; size < 50_000_000; i++) size += nodes[nodes.push(node(i)) - 1]!.length;
+      return `version: 1\nname: big\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nnodes:\n${nodes.join('')}`;
+    },
     positioned: false,
   },
   {
@@ -219,8 +225,24 @@ const HOSTILE: readonly { name: string; what: string; text: () => string; positi
         text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
           `    target: { connection: app, table: u${k}, mode: append }\n`;
       }
-      return `${text}  deep:\n    description: ${'['.repeat(1000)}${']'.repeat(1000)}\n` +
+      return `${text}  deep:\n    description: ${'['.repeat(2000)}${']'.repeat(2000)}\n` +
         '    source: { connection: app, table: t }\n    target: { connection: app, table: z, mode: append }\n';
+    },
+    positioned: true,
+  },
+  {
+    name: 'deep-block.yaml',
+    what: 'a map nested 1200 levels deep by indentation, and a 3000-node dependency cycle',
+    text: () => {
+      let text = 'version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nnodes:\n';
+      for (let k = 0; k < 3000; k++) {
+        text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
+          `    target: { connection: app, table: u${k}, mode: append }\n`;
+      }
+      text += '  deep:\n    source: { connection: app, table: t }\n    target: { connection: app, table: z, mode: append }\n';
+      text += '    description:\n';
+      for (let i = 0; i < 1200; i++) text += `${' '.repeat(6 + i)}a:\n`;
+      return text;
     },
     positioned: true,
   },
