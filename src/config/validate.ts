@@ -138,13 +138,18 @@ export function validatePipeline(
       // Keys of another kind's sources; a key no kind takes is the schema's UNKNOWN_KEY.
       const foreign = kind === undefined ? [] : Object.keys(source).filter((k) =>
         k !== 'connection' && !kind.sourceKeys.includes(k) && !reported(['nodes', name, 'source', k]));
-      for (const key of foreign) {
-        report('UNSUPPORTED', `node \`${name}\`: a ${kind!.kind} source (connection \`${connection}\`) does not take \`${key}\``,
-          at(['source', key], 'key'), `a ${kind!.kind} source takes ${kind!.sourceKeys.map((k) => `\`${k}\``).join(', ')}`);
-      }
-      if (kind !== undefined && source['split'] !== undefined && !foreign.includes('split') && !kind.capabilities.split) {
-        report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) cannot split an export`,
-          at(['source', 'split'], 'key'), 'remove `split`');
+      if (kind !== undefined) {
+        const takes = `a ${kind.kind} source takes ${kind.sourceKeys.map((k) => `\`${k}\``).join(', ')}`;
+        for (const key of foreign) {
+          const message = `node \`${name}\`: a ${kind.kind} source (connection \`${connection}\`) does not take \`${key}\``;
+          report('UNSUPPORTED', message, at(['source', key], 'key'), takes);
+        }
+        if (source['split'] !== undefined && !foreign.includes('split') && !kind.capabilities.split) {
+          report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) cannot split an export`,
+            at(['source', 'split'], 'key'), 'remove `split`');
+        }
+        const problems = kind.checkSource?.(source) ?? [];
+        reportProblems(['nodes', name, 'source'], prefixed(`node \`${name}\`: source`, problems), { node: name });
       }
       // What to read: `table` or `query`, for the kinds that read tables (a kind may read a `path` or an `index`).
       const reads = ['table', 'query'].filter((k) => kind === undefined || kind.sourceKeys.includes(k));
@@ -157,7 +162,6 @@ export function validatePipeline(
         // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
         report('SCHEMA', `node \`${name}\`: source needs ${reads.map((k) => `\`${k}\``).join(' or ')}`, at(['source'], 'key'));
       }
-      if (kind?.checkSource !== undefined) reportProblems(['nodes', name, 'source'], prefixed(`node \`${name}\`: source`, kind.checkSource(source)), { node: name });
     }
 
     const target = asFields(node['target']);
@@ -176,7 +180,8 @@ export function validatePipeline(
           `supported modes: ${kind.capabilities.modes.join(', ')}`,
         );
       }
-      if (kind?.checkTarget !== undefined) reportProblems(['nodes', name, 'target'], prefixed(`node \`${name}\`: target`, kind.checkTarget(target)), { node: name });
+      const problems = kind?.checkTarget?.(target) ?? [];
+      reportProblems(['nodes', name, 'target'], prefixed(`node \`${name}\`: target`, problems), { node: name });
       if (mode === 'merge' && target['key'] === undefined) {
         const message = `node \`${name}\`: target mode merge needs \`key\`, the columns that identify a row`;
         report('MERGE_WITHOUT_KEY', message, at(['target'], 'key'), 'add e.g. `key: [id]` to the target');
