@@ -183,6 +183,16 @@ nodes:
   });
 });
 
+/** A pipeline whose 3000 nodes depend on each other in one cycle, with `extra` top-level lines before `nodes:`. */
+function cycleOf3000(extra: string): string {
+  let text = `version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\n${extra}nodes:\n`;
+  for (let k = 0; k < 3000; k++) {
+    text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
+      `    target: { connection: app, table: u${k}, mode: append }\n`;
+  }
+  return text;
+}
+
 /** Pipeline files built to exhaust time, memory or the stack, each written by the test (the largest is 50 MB). */
 const HOSTILE: readonly { name: string; what: string; text: () => string; positioned: boolean }[] = [
   { name: 'brackets.yaml', what: '1 MB of `[`', text: () => '['.repeat(1_000_000), positioned: true },
@@ -220,12 +230,7 @@ const HOSTILE: readonly { name: string; what: string; text: () => string; positi
     name: 'deep-cycle.yaml',
     what: 'deep nesting and a 3000-node dependency cycle',
     text: () => {
-      let text = 'version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nnodes:\n';
-      for (let k = 0; k < 3000; k++) {
-        text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
-          `    target: { connection: app, table: u${k}, mode: append }\n`;
-      }
-      return `${text}  deep:\n    description: ${'['.repeat(2000)}${']'.repeat(2000)}\n` +
+      return `${cycleOf3000('')}  deep:\n    description: ${'['.repeat(2000)}${']'.repeat(2000)}\n` +
         '    source: { connection: app, table: t }\n    target: { connection: app, table: z, mode: append }\n';
     },
     positioned: true,
@@ -234,11 +239,7 @@ const HOSTILE: readonly { name: string; what: string; text: () => string; positi
     name: 'deep-block.yaml',
     what: 'a map nested 1200 levels deep by indentation, and a 3000-node dependency cycle',
     text: () => {
-      let text = 'version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nnodes:\n';
-      for (let k = 0; k < 3000; k++) {
-        text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
-          `    target: { connection: app, table: u${k}, mode: append }\n`;
-      }
+      let text = cycleOf3000('');
       text += '  deep:\n    source: { connection: app, table: t }\n    target: { connection: app, table: z, mode: append }\n';
       text += '    description:\n';
       for (let i = 0; i < 1200; i++) text += `${' '.repeat(6 + i)}a:\n`;
@@ -250,14 +251,9 @@ const HOSTILE: readonly { name: string; what: string; text: () => string; positi
     name: 'nested-aliases.yaml',
     what: 'aliases that nest each other past the nesting limit, and a 3000-node dependency cycle',
     text: () => {
-      let text = 'version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nx0: &a0 [[[[[[[[[[1]]]]]]]]]]\n';
-      for (let k = 1; k < 40; k++) text += `x${k}: &a${k} [[[[[[[[[[*a${k - 1}]]]]]]]]]]\n`;
-      text += 'nodes:\n';
-      for (let k = 0; k < 3000; k++) {
-        text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
-          `    target: { connection: app, table: u${k}, mode: append }\n`;
-      }
-      return text;
+      let anchors = 'x0: &a0 [[[[[[[[[[1]]]]]]]]]]\n';
+      for (let k = 1; k < 40; k++) anchors += `x${k}: &a${k} [[[[[[[[[[*a${k - 1}]]]]]]]]]]\n`;
+      return cycleOf3000(anchors);
     },
     positioned: true,
   },
