@@ -12,7 +12,8 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   let best: { candidate: string; score: number } | undefined;
   for (const candidate of candidates) {
     const c = candidate.toLowerCase();
-    const distance = editDistance(w, c);
+    // Lengths further apart than 2 are further apart than 2 edits: only a prefix can qualify.
+    const distance = Math.abs(w.length - c.length) > 2 ? 3 : editDistance(w, c);
     let score: number | undefined;
     if (distance <= 2 && distance < Math.max(w.length, 2)) score = distance;
     // A prefix ("conn" for "connection") ranks after every near-miss spelling.

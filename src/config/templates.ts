@@ -48,6 +48,8 @@ export interface DataInterval {
 }
 
 const DAY_MS = 86_400_000;
+/** The latest end of a data interval that still reads as `YYYY-MM-DD HH:MM:SS`. */
+const LAST_END = Date.UTC(9999, 11, 31, 23, 59, 59);
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?Z?)?$/;
 
@@ -65,7 +67,12 @@ export function dataInterval(opts: { date?: string; interval?: string; now?: Dat
   if (opts.date !== undefined) {
     const start = DATE.test(opts.date) ? parseUtc(opts.date) : undefined;
     if (start === undefined) throw new PipelineError('USAGE', `--date must be a day as YYYY-MM-DD, got "${opts.date}"`);
-    return { start, end: new Date(start.getTime() + DAY_MS) };
+    const end = new Date(start.getTime() + DAY_MS);
+    if (end.getTime() > LAST_END) {
+      // Its end, 10000-01-01, has no YYYY-MM-DD form: templates and timestamps would read `+010000-01-01`.
+      throw new PipelineError('USAGE', `--date ${opts.date} is past the last day a data interval can cover, 9999-12-30`);
+    }
+    return { start, end };
   }
   if (opts.interval !== undefined) {
     const parts = opts.interval.split('/');

@@ -78,6 +78,11 @@ export interface TargetConfig {
   readonly lossy?: 'allow';
   /** Rows a target that can refuse single rows (search kinds) may refuse before the node fails; default 0. */
   readonly max_rejects?: number;
+  /**
+   * Set on every node that appends to the same table of the same connection: validate refuses two nodes writing one
+   * target table unless all of them append and say so.
+   */
+  readonly shared?: boolean;
 }
 
 export interface NodeConfig {

@@ -6,8 +6,8 @@
  * can. A part with the wrong shape is skipped here (the schema has reported it already).
  */
 import { getConnectorKind, connectorKindNames } from '../connectors/registry.js';
-import type { ConnectorKind } from '../connectors/contract.js';
-import { findCycle } from '../dag/cycle.js';
+import type { ConfigProblem, ConnectorKind } from '../connectors/contract.js';
+import { findCycles } from '../dag/cycle.js';
 import { PipelineError, type ErrorCode, type ErrorLocation } from '../errors/pipeline-error.js';
 import { suggest } from './suggest.js';
 import type { ImportMode } from './types.js';
@@ -27,24 +27,48 @@ export interface KindLookup {
   names(): readonly string[];
 }
 
-const registryKinds: KindLookup = { get: getConnectorKind, names: connectorKindNames };
+export const registryKinds: KindLookup = { get: getConnectorKind, names: connectorKindNames };
 
 type Fields = Readonly<Record<string, unknown>>;
 
-/** The source keys of kinds that read tables (ConnectorKind.sourceKeys when a kind does not say). */
-const TABLE_SOURCE_KEYS: readonly string[] = ['table', 'query', 'columns', 'where', 'split'];
+/** How many unknown connection and node names get a "did you mean" hint. */
+const MAX_NAME_HINTS = 100;
 
-/** Every source key some kind takes: another kind's key is UNSUPPORTED here, an unknown one the schema's. */
-const SOURCE_KEY_OWNERS: Readonly<Record<string, true>> = { table: true, query: true, columns: true, where: true, split: true, index: true, fields: true, slices: true };
+export interface ValidateOptions {
+  /**
+   * Whether an earlier stage (the schema, `${ENV}` substitution) has reported a problem at `path` or above it: the
+   * kinds' own checks skip such values, so one mistake gives one error.
+   */
+  readonly reported?: (path: readonly PathSegment[]) => boolean;
+}
 
 /**
  * Every semantic problem of `raw` (the parsed file, `${ENV}` substituted), each located with `locate`.
  * Returns an empty list for a pipeline that may be built.
  */
-export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup = registryKinds): PipelineError[] {
+export function validatePipeline(
+  raw: unknown,
+  locate: Locate,
+  kinds: KindLookup = registryKinds,
+  options: ValidateOptions = {},
+): PipelineError[] {
   const errors: PipelineError[] = [];
   const report = (code: ErrorCode, message: string, where: ErrorLocation, hint?: string): void => {
     errors.push(new PipelineError(code, message, hint === undefined ? where : { ...where, hint }));
+  };
+  const reported = options.reported ?? (() => false);
+  // A "did you mean" compares a name with every name of its kind: bounded, so thousands of misspelt names in a large
+  // file cost seconds, not minutes. The first ones get hints; the others are still reported.
+  let hints = 0;
+  const suggestName = (word: string, candidates: () => readonly string[]): string | undefined =>
+    hints++ < MAX_NAME_HINTS ? suggest(word, candidates()) : undefined;
+  /** A kind's own check of the map at `base`: each problem an INVALID_CONFIG at its value, unless reported already. */
+  const reportProblems = (base: readonly PathSegment[], problems: readonly ConfigProblem[], context: ErrorLocation): void => {
+    for (const p of problems) {
+      const path = [...base, ...p.path];
+      if (reported(path)) continue;
+      report('INVALID_CONFIG', p.message, { ...locate(path, p.path.length === 0 ? 'key' : 'value'), ...context });
+    }
   };
   const root = asFields(raw);
   if (root === undefined) return errors;
@@ -60,6 +84,8 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
     const kind = kinds.get(type);
     if (kind !== undefined) {
       kindOf.set(name, kind);
+      const problems = kind.checkConnection?.({ ...asFields(value), name, type }) ?? [];
+      reportProblems(['connections', name], prefixed(`connection \`${name}\``, problems), { connection: name });
       continue;
     }
     const known = kinds.names();
@@ -77,7 +103,7 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
     const connection = fields['connection'];
     if (typeof connection !== 'string') return undefined;
     if (!Object.hasOwn(connections, connection)) {
-      const close = suggest(connection, connectionNames);
+      const close = suggestName(connection, () => connectionNames);
       report(
         'UNKNOWN_CONNECTION',
         `node \`${node}\`: ${side} connection \`${connection}\` is not defined`,
@@ -109,30 +135,32 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
         report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) cannot be a source`,
           at(['source', 'connection']));
       }
-      if (kind !== undefined && source['split'] !== undefined && !kind.capabilities.split) {
-        report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) cannot split an export`,
-          at(['source', 'split'], 'key'), 'remove `split`');
-      }
-      // Keys of another kind's sources (`index` on a SQL source, `table` on a search source).
-      const keys = kind?.sourceKeys ?? TABLE_SOURCE_KEYS;
-      const foreign = kind === undefined ? [] : Object.keys(source).filter((k) => k !== 'connection' && !keys.includes(k) && Object.hasOwn(SOURCE_KEY_OWNERS, k));
-      for (const key of foreign) {
-        report('UNSUPPORTED', `node \`${name}\`: a ${kind!.kind} source (connection \`${connection}\`) does not take \`${key}\``,
-          at(['source', key], 'key'), `a ${kind!.kind} source takes ${keys.map((k) => `\`${k}\``).join(', ')}`);
-      }
-      if (keys.includes('table')) {
-        const hasTable = source['table'] !== undefined;
-        const hasQuery = source['query'] !== undefined;
-        if (hasTable && hasQuery) {
-          report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
-            at(['source', 'query'], 'key'));
-        } else if (!hasTable && !hasQuery && !foreign.length && !Object.keys(source).some((k) => misspells(k, ['table', 'query']))) {
-          // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
-          report('SCHEMA', `node \`${name}\`: source needs \`table\` or \`query\``, at(['source'], 'key'));
+      // Keys of another kind's sources; a key no kind takes is the schema's UNKNOWN_KEY.
+      const foreign = kind === undefined ? [] : Object.keys(source).filter((k) =>
+        k !== 'connection' && !kind.sourceKeys.includes(k) && !reported(['nodes', name, 'source', k]));
+      if (kind !== undefined) {
+        const takes = `a ${kind.kind} source takes ${kind.sourceKeys.map((k) => `\`${k}\``).join(', ')}`;
+        for (const key of foreign) {
+          const message = `node \`${name}\`: a ${kind.kind} source (connection \`${connection}\`) does not take \`${key}\``;
+          report('UNSUPPORTED', message, at(['source', key], 'key'), takes);
         }
-        if (typeof source['query'] === 'object' && source['query'] !== null) {
-          report('SCHEMA', `node \`${name}\`: a ${kind?.kind ?? 'SQL'} source's \`query\` is a SELECT statement, not a map`, at(['source', 'query']));
+        if (source['split'] !== undefined && !foreign.includes('split') && !kind.capabilities.split) {
+          report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) cannot split an export`,
+            at(['source', 'split'], 'key'), 'remove `split`');
         }
+        const problems = kind.checkSource?.(source) ?? [];
+        reportProblems(['nodes', name, 'source'], prefixed(`node \`${name}\`: source`, problems), { node: name });
+      }
+      // What to read: `table` or `query`, for the kinds that read tables (a kind may read a `path` or an `index`).
+      const reads = ['table', 'query'].filter((k) => kind === undefined || kind.sourceKeys.includes(k));
+      const given = reads.filter((k) => source[k] !== undefined);
+      if (given.length > 1) {
+        report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
+          at(['source', 'query'], 'key'));
+      } else if (reads.length > 0 && given.length === 0 && !foreign.some((k) => reads.includes(k)) &&
+        !Object.keys(source).some((k) => misspells(k, reads))) {
+        // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
+        report('SCHEMA', `node \`${name}\`: source needs ${reads.map((k) => `\`${k}\``).join(' or ')}`, at(['source'], 'key'));
       }
       for (const key of kind?.requiredSourceKeys ?? []) {
         if (source[key] === undefined && !Object.keys(source).some((k) => misspells(k, [key]))) {
@@ -172,6 +200,8 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
         report('UNSUPPORTED', `node \`${name}\`: a ${kind.kind} target loads all rows or none: \`max_rejects\` is for targets that refuse single rows (elasticsearch, opensearch)`,
           at(['target', 'max_rejects'], 'key'), 'remove `max_rejects`');
       }
+      const problems = kind?.checkTarget?.(target) ?? [];
+      reportProblems(['nodes', name, 'target'], prefixed(`node \`${name}\`: target`, problems), { node: name });
       if (mode === 'merge' && target['key'] === undefined) {
         const message = `node \`${name}\`: target mode merge needs \`key\`, the columns that identify a row`;
         report('MERGE_WITHOUT_KEY', message, at(['target'], 'key'), 'add e.g. `key: [id]` to the target');
@@ -182,7 +212,7 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
     if (Array.isArray(dependsOn)) {
       dependsOn.forEach((dep: unknown, i) => {
         if (typeof dep !== 'string' || Object.hasOwn(nodes, dep)) return;
-        const close = suggest(dep, nodeNames.filter((n) => n !== name));
+        const close = suggestName(dep, () => nodeNames.filter((n) => n !== name));
         report('UNKNOWN_DEPENDENCY', `node \`${name}\` depends on \`${dep}\`, which is not defined`,
           at(['depends_on', i]), close === undefined ? undefined : `did you mean \`${close}\`?`);
       });
@@ -190,22 +220,18 @@ export function validatePipeline(raw: unknown, locate: Locate, kinds: KindLookup
   }
 
   reportCycles(nodes, locate, errors);
+  reportSharedTargets(nodes, locate, errors);
   return errors;
 }
 
-/**
- * Reports every cycle: after one is found, its closing edge is set aside and the search repeats, so two separate
- * cycles give two errors and one cycle gives one.
- */
+/** Reports every cycle (see findCycles), each at the dependency that closes it. */
 function reportCycles(nodes: Fields, locate: Locate, errors: PipelineError[]): void {
   const deps = new Map<string, string[]>();
   for (const [name, value] of Object.entries(nodes)) {
     const dependsOn = asFields(value)?.['depends_on'];
     deps.set(name, Array.isArray(dependsOn) ? dependsOn.filter((d): d is string => typeof d === 'string') : []);
   }
-  for (let found = 0; found < deps.size; found++) {
-    const cycle = findCycle(deps);
-    if (cycle === null) return;
+  for (const cycle of findCycles(deps)) {
     const [first = '', second = ''] = cycle;
     const rawDeps = asFields(nodes[first])?.['depends_on'];
     const index = Array.isArray(rawDeps) ? rawDeps.indexOf(second) : -1;
@@ -216,8 +242,46 @@ function reportCycles(nodes: Fields, locate: Locate, errors: PipelineError[]): v
       ...locate(index >= 0 ? ['nodes', first, 'depends_on', index] : ['nodes', first, 'depends_on'], 'value'),
       node: first,
     }));
-    deps.set(first, (deps.get(first) ?? []).filter((d) => d !== second));
   }
+}
+
+/**
+ * Two nodes writing one table of one connection would replace or merge each other's rows and race for its staging
+ * table: refused, each at its `table`, unless every one of them appends and says `shared: true`.
+ */
+function reportSharedTargets(nodes: Fields, locate: Locate, errors: PipelineError[]): void {
+  const writers = new Map<string, { node: string; mode: unknown; shared: boolean }[]>();
+  for (const [node, value] of Object.entries(nodes)) {
+    const target = asFields(asFields(value)?.['target']);
+    const connection = target?.['connection'];
+    const table = target?.['table'];
+    if (typeof connection !== 'string' || typeof table !== 'string') continue;
+    const key = JSON.stringify([connection, table]);
+    const list = writers.get(key) ?? [];
+    list.push({ node, mode: target?.['mode'], shared: target?.['shared'] === true });
+    writers.set(key, list);
+  }
+  for (const [key, list] of writers) {
+    if (list.length < 2 || list.every((w) => w.mode === 'append' && w.shared)) continue;
+    const [connection, table] = JSON.parse(key) as [string, string];
+    const appending = list.every((w) => w.mode === 'append');
+    for (const w of list) {
+      const others = list.filter((o) => o !== w).map((o) => `\`${o.node}\``).join(', ');
+      const message = `node \`${w.node}\` writes table \`${table}\` of connection \`${connection}\`, and so does ${others}`;
+      errors.push(new PipelineError('DUPLICATE_TARGET', message, {
+        ...locate(['nodes', w.node, 'target', 'table']),
+        node: w.node,
+        hint: appending
+          ? 'nodes that append to one table on purpose say so: `shared: true` on each of their targets'
+          : 'give each node its own target table (only nodes that all append may share one, with `shared: true`)',
+      }));
+    }
+  }
+}
+
+/** `connection \`db\`: the port …`: a kind's problems say what is wrong, validate says where. */
+function prefixed(what: string, problems: readonly ConfigProblem[]): ConfigProblem[] {
+  return problems.map((p) => ({ ...p, message: `${what}: ${p.message}` }));
 }
 
 /** A key that is not one of `keys` but close to one: the schema reports it as unknown, with the right spelling. */

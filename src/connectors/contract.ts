@@ -208,6 +208,16 @@ export interface Connector {
 export type ConnectorFactory = (config: ConnectionConfig, options: ConnectorOptions) => Connector;
 
 /**
+ * A problem in the settings of a connection, source or target, found offline: `path` leads from the checked map to
+ * the value at fault (`['url']`, `['options', 'schema']`; `[]` for the map itself), so validate can report it at
+ * file:line:col. The message never quotes a secret (a URL is never quoted: a password may hide anywhere in it).
+ */
+export interface ConfigProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
  * A kind of system (`mysql`, `file`, …) as the registry knows it: pure, offline facts used by validate and plan,
  * which never open a connection, and `load()`, which imports the implementation (and its driver) only when a
  * pipeline uses the kind.
@@ -216,12 +226,23 @@ export interface ConnectorKind {
   readonly kind: string;
   readonly capabilities: Capabilities;
   /**
-   * The keys a node's `source` may set besides `connection` (default: `table`, `query`, `columns`, `where`,
-   * `split`); validate refuses another kind's keys at their position.
+   * The keys a node's `source` may set on a connection of this kind, besides `connection`: `table`, `query`,
+   * `columns`, `where`, `split` for SQL kinds; `path`, `pattern` or `index` for others. Validate refuses any other
+   * key at its position. The pipeline schema's `source` lists the union of every kind's keys.
    */
-  readonly sourceKeys?: readonly string[];
+  readonly sourceKeys: readonly string[];
   /** Source keys that must be set (default: `table` or `query`, when the kind takes them). */
   readonly requiredSourceKeys?: readonly string[];
+  /**
+   * Offline checks of a connection of this kind, run by validate (and so by plan and run) on the connection as
+   * written with `${ENV}` substituted, once the schema has found nothing wrong with it: what a schema cannot say (a
+   * URL that does not parse, a port from the environment that is not one). Connecting re-checks nothing else.
+   */
+  checkConnection?(connection: ConnectionConfig): readonly ConfigProblem[];
+  /** Offline checks of a node's `source` on a connection of this kind (a table name a file cannot have, …). */
+  checkSource?(source: Readonly<Record<string, unknown>>): readonly ConfigProblem[];
+  /** Offline checks of a node's `target` on a connection of this kind. */
+  checkTarget?(target: Readonly<Record<string, unknown>>): readonly ConfigProblem[];
   /** The statement (or description) of what an export would read, for `pigeon plan`; `?` marks bound values. */
   renderExport(req: ExportRequest, chunk?: ChunkSpec): string;
   load(): Promise<ConnectorFactory>;

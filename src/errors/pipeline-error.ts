@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'UNKNOWN_DEPENDENCY'
   | 'DUPLICATE_NODE'
   | 'CYCLE'
+  | 'DUPLICATE_TARGET'
   | 'MERGE_WITHOUT_KEY'
   | 'ENV_UNSET'
   | 'TEMPLATE'
@@ -99,7 +100,7 @@ export class PipelineError extends Error {
 /** Errors of these codes mean the pipeline file is wrong: `pigeon` exits 3. */
 export const CONFIG_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'YAML_SYNTAX', 'SCHEMA', 'UNKNOWN_KEY', 'UNKNOWN_CONNECTION', 'UNKNOWN_DEPENDENCY', 'DUPLICATE_NODE', 'CYCLE',
-  'MERGE_WITHOUT_KEY', 'ENV_UNSET', 'TEMPLATE', 'INVALID_CONFIG', 'FILE_NOT_FOUND',
+  'DUPLICATE_TARGET', 'MERGE_WITHOUT_KEY', 'ENV_UNSET', 'TEMPLATE', 'INVALID_CONFIG', 'FILE_NOT_FOUND',
 ]);
 
 /** Several problems found at once (validation reports all of them, not the first). */

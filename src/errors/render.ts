@@ -22,12 +22,20 @@ export interface RenderOptions {
 }
 
 const GUTTER_WIDTH = 5;
+/** Longest source line quoted: a longer one is shown around the caret, cut with `…`. */
+const MAX_QUOTED = 160;
+/** Longest message, hint or cause printed. */
+const MAX_TEXT = 1000;
+/** Errors printed by renderErrors; the count line still says how many there are. */
+export const MAX_RENDERED_ERRORS = 50;
 
 export function renderError(err: PipelineError, options: RenderOptions = {}): string {
   const paint = painter(options.color ?? false);
   const redact = options.redact ?? ((t: string) => t);
+  // Mask first, then shorten: a cut secret would no longer be recognised.
+  const show = (text: string): string => printable(shorten(redact(text), MAX_TEXT));
   const loc = err.location;
-  const lines = [`${redact(position(loc))}${paint.error(`error[${err.code}]`)}: ${paint.bold(redact(err.message))}`];
+  const lines = [`${show(position(loc))}${paint.error(`error[${err.code}]`)}: ${paint.bold(show(err.message))}`];
 
   const text = loc.file !== undefined && loc.line !== undefined ? sourceLine(loc.file, loc.line) : undefined;
   if (text !== undefined && loc.line !== undefined) {
@@ -35,29 +43,55 @@ export function renderError(err: PipelineError, options: RenderOptions = {}): st
     const col = Math.min(Math.max(loc.col ?? 1, 1), text.length + 1);
     const length = Math.max(1, Math.min(loc.length ?? 1, text.length - col + 1));
     // The caret goes under the masked text: what comes before it and what it underlines, each masked alone.
-    const before = redact(text.slice(0, col - 1));
+    const masked = redact(text);
+    const at = Math.min(redact(text.slice(0, col - 1)).length, masked.length);
     const under = Math.max(1, redact(text.slice(col - 1, col - 1 + length)).length);
+    const quoted = around(masked, at, under);
     // Keep tabs in the padding so the carets line up with the text above whatever the tab width.
-    const pad = before.replace(/[^\t]/g, ' ');
-    lines.push(`${paint.gutter(`${String(loc.line).padStart(width)} |`)} ${redact(text)}`);
-    lines.push(`${paint.gutter(`${' '.repeat(width)} |`)} ${pad}${paint.error('^'.repeat(under))}`);
+    const pad = quoted.before.replace(/[^\t]/g, ' ');
+    lines.push(`${paint.gutter(`${String(loc.line).padStart(width)} |`)} ${printable(quoted.line)}`);
+    lines.push(`${paint.gutter(`${' '.repeat(width)} |`)} ${pad}${paint.error('^'.repeat(quoted.under))}`);
   }
   if (loc.file === undefined) {
     const context = contextOf(loc);
-    if (context !== '') lines.push(`  in ${redact(context)}`);
+    if (context !== '') lines.push(`  in ${show(context)}`);
   }
-  if (err.hint !== undefined) lines.push(`  ${paint.hint('hint')}: ${redact(err.hint)}`);
+  if (err.hint !== undefined) lines.push(`  ${paint.hint('hint')}: ${show(err.hint)}`);
   const cause = causeText(err);
-  if (cause !== undefined) lines.push(`  cause: ${redact(cause)}`);
+  if (cause !== undefined) lines.push(`  cause: ${show(cause)}`);
   return lines.join('\n');
 }
 
-/** Every error, in file order, then a count: the output of a failed `pigeon validate`. */
+/**
+ * Every error, in file order, then a count: the output of a failed `pigeon validate`. At most MAX_RENDERED_ERRORS
+ * are printed (the first ones, which later ones often follow from).
+ */
 export function renderErrors(errs: readonly PipelineError[], options: RenderOptions = {}): string {
   const sorted = [...errs].sort(compareLocations);
-  const blocks = sorted.map((e) => renderError(e, options));
+  const blocks = sorted.slice(0, MAX_RENDERED_ERRORS).map((e) => renderError(e, options));
+  const hidden = sorted.length - MAX_RENDERED_ERRORS;
+  if (hidden > 0) blocks.push(`… and ${hidden} more (fix the ones above first)`);
   blocks.push(`${errs.length} problem${errs.length === 1 ? '' : 's'}`);
   return blocks.join('\n\n');
+}
+
+/** `line`, or the part of it around [at, at + under) when it is longer than MAX_QUOTED, marked with `…`. */
+function around(line: string, at: number, under: number): { line: string; before: string; under: number } {
+  if (line.length <= MAX_QUOTED) return { line, before: line.slice(0, at), under };
+  const start = Math.max(0, Math.min(at - MAX_QUOTED / 4, line.length - MAX_QUOTED));
+  const end = start + MAX_QUOTED;
+  const head = start > 0 ? '…' : '';
+  const shown = `${head}${line.slice(start, end)}${end < line.length ? '…' : ''}`;
+  return { line: shown, before: `${head}${line.slice(start, at)}`, under: Math.max(1, Math.min(under, end - at)) };
+}
+
+/** Control characters shown, not obeyed by the terminal (a lone CR would overwrite the line); same length. */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => (c === '\r' ? '␍' : '�'));
+}
+
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
 
 function compareLocations(a: PipelineError, b: PipelineError): number {

@@ -46,6 +46,16 @@ const EXPECTED: Readonly<Record<string, readonly `${ErrorCode} ${number}:${numbe
   'env-malformed.yaml': ['INVALID_CONFIG 10:61'],
   'template-typo.yaml': ['TEMPLATE 10:75'],
   'unsupported-split.yaml': ['UNSUPPORTED 10:47'],
+  // Each kind's own keys, engine options included, come from its schema (schemas/connections/<kind>.schema.json).
+  // Checked offline by each kind (ConnectorKind.checkConnection/checkSource/checkTarget), never quoting a password.
+  'connection-urls.yaml': [
+    'INVALID_CONFIG 4:26', 'INVALID_CONFIG 5:29', 'INVALID_CONFIG 6:26', 'INVALID_CONFIG 7:52', 'INVALID_CONFIG 8:44',
+    'INVALID_CONFIG 9:53', 'SCHEMA 10:75',
+  ],
+  'file-tables.yaml': ['INVALID_CONFIG 9:39', 'INVALID_CONFIG 12:39', 'INVALID_CONFIG 14:39', 'UNSUPPORTED 14:46'],
+  // Two nodes writing one table: refused unless all append with `shared: true` (c and d).
+  'shared-target.yaml': ['DUPLICATE_TARGET 9:38', 'DUPLICATE_TARGET 12:38', 'DUPLICATE_TARGET 21:38', 'DUPLICATE_TARGET 24:38'],
+  'option-typos.yaml': ['UNKNOWN_KEY 4:43', 'UNKNOWN_KEY 5:61', 'UNKNOWN_KEY 6:70', 'UNKNOWN_KEY 7:37', 'SCHEMA 8:73', 'SCHEMA 8:92'],
 };
 
 /** Every command that reads a pipeline file. */
@@ -122,6 +132,7 @@ describe('a broken pipeline exits 3 with every problem at file:line:col and open
         });
         assert.deepEqual(reported, expected, what);
         assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+\)?\n/, `no stack trace: ${what}`);
+        assert.doesNotMatch(r.stderr, /trap-password/, `no password: ${what}`);
       }
       assert.equal(trap.accepted, 0, 'no connection was opened');
       assert.equal(existsSync(join(t.dir, 'trap')), false, 'no sqlite database or CSV directory was created');
@@ -167,6 +178,130 @@ nodes:
       assert.ok(trap.accepted > 0, 'run connected to the trap');
     } finally {
       trap.accepted = 0;
+      dir.cleanup();
+    }
+  });
+});
+
+/** A pipeline whose 3000 nodes depend on each other in one cycle, with `extra` top-level lines before `nodes:`. */
+function cycleOf3000(extra: string): string {
+  let text = `version: 1\nname: deep\nconnections:\n  app: { type: sqlite, path: trap/app.db }\n${extra}nodes:\n`;
+  for (let k = 0; k < 3000; k++) {
+    text += `  n${k}:\n    depends_on: [n${(k + 1) % 3000}]\n    source: { connection: app, table: t }\n` +
+      `    target: { connection: app, table: u${k}, mode: append }\n`;
+  }
+  return text;
+}
+
+/** Pipeline files built to exhaust time, memory or the stack, each written by the test (the largest is 50 MB). */
+const HOSTILE: readonly { name: string; what: string; text: () => string; positioned: boolean }[] = [
+  { name: 'brackets.yaml', what: '1 MB of `[`', text: () => '['.repeat(1_000_000), positioned: true },
+  {
+    name: 'cr-only.yaml',
+    what: '270 KB of nodes with CR-only line endings',
+    text: () => {
+      let text = 'version: 1\rname: cr\rconnections:\r  app: { type: sqlite, path: trap/app.db }\rnodes:\r';
+      for (let i = 0; text.length < 270_000; i++) {
+        text += `  n${i}:\r    source: { connection: app, table: t${i} }\r    target: { connection: app, table: u${i}, mode: append }\r`;
+      }
+      return text;
+    },
+    positioned: true,
+  },
+  {
+    name: 'long-line.yaml',
+    what: 'a 1.5 MB line with a syntax error',
+    text: () => `version: 1\nname: x\nconnections: { a: { type: sqlite, path: "${'x'.repeat(1_500_000)} ] : }\n`,
+    positioned: true,
+  },
+  {
+    name: 'huge.yaml',
+    what: 'a 50 MB file',
+    text: () => {
+      const node = (i: number): string =>
+        `  n${i}: { source: { connection: app, table: t }, target: { connection: app, table: u${i}, mode: append } }\n`;
+      const nodes: string[] = [];
+      for (let i = 0, size = 0; size < 50_000_000; i++) size += nodes[nodes.push(node(i)) - 1]!.length;
+      return `version: 1\nname: big\nconnections:\n  app: { type: sqlite, path: trap/app.db }\nnodes:\n${nodes.join('')}`;
+    },
+    positioned: false,
+  },
+  {
+    name: 'deep-cycle.yaml',
+    what: 'deep nesting and a 3000-node dependency cycle',
+    text: () => {
+      return `${cycleOf3000('')}  deep:\n    description: ${'['.repeat(2000)}${']'.repeat(2000)}\n` +
+        '    source: { connection: app, table: t }\n    target: { connection: app, table: z, mode: append }\n';
+    },
+    positioned: true,
+  },
+  {
+    name: 'deep-block.yaml',
+    what: 'a map nested 1200 levels deep by indentation, and a 3000-node dependency cycle',
+    text: () => {
+      let text = cycleOf3000('');
+      text += '  deep:\n    source: { connection: app, table: t }\n    target: { connection: app, table: z, mode: append }\n';
+      text += '    description:\n';
+      for (let i = 0; i < 1200; i++) text += `${' '.repeat(6 + i)}a:\n`;
+      return text;
+    },
+    positioned: true,
+  },
+  {
+    name: 'nested-aliases.yaml',
+    what: 'aliases that nest each other past the nesting limit, and a 3000-node dependency cycle',
+    text: () => {
+      let anchors = 'x0: &a0 [[[[[[[[[[1]]]]]]]]]]\n';
+      for (let k = 1; k < 40; k++) anchors += `x${k}: &a${k} [[[[[[[[[[*a${k - 1}]]]]]]]]]]\n`;
+      return cycleOf3000(anchors);
+    },
+    positioned: true,
+  },
+];
+
+describe('a hostile pipeline file is refused within seconds, in bounded memory, at a position', () => {
+  const t = tempDir('pigeon-hostile-');
+  after(() => t.cleanup());
+
+  for (const { name, what, text, positioned } of HOSTILE) {
+    test(`${what}: every command exits 3`, async () => {
+      writeFileSync(join(t.dir, name), text());
+      for (const command of COMMANDS) {
+        const started = Date.now();
+        // A heap of 256 MiB: a command that needs more dies, and the exit code says so.
+        const r = await pigeon([command[0]!, name, ...command.slice(1)], {
+          cwd: t.dir,
+          env: { NODE_OPTIONS: '--max-old-space-size=256' },
+          killAfterMs: 60_000,
+        });
+        const seconds = (Date.now() - started) / 1000;
+        const what = `pigeon ${command.join(' ')} ${name} (${seconds} s)\n${r.stderr.slice(0, 2000)}`;
+        assert.equal(r.code, 3, what);
+        assert.ok(seconds < 15, `within seconds: ${what}`);
+        assert.ok(r.stderr.length < 100_000, `bounded output (${r.stderr.length} characters): ${what}`);
+        assert.doesNotMatch(r.stderr, /INTERNAL|RangeError|Maximum call stack/, what);
+        if (positioned) assert.match(r.stderr, new RegExp(`^${name}:\\d+:\\d+: error\\[`, 'm'), what);
+      }
+      assert.equal(existsSync(join(t.dir, '.pigeon', 'runs')), false, 'no run was recorded');
+    });
+  }
+
+  test('--date past 9999-12-30 is a usage error, not a year-10000 interval', async () => {
+    const dir = tempDir('pigeon-date-');
+    try {
+      writeFileSync(join(dir.dir, 'p.yaml'), [
+        'version: 1', 'name: p', 'connections:', '  app: { type: sqlite, path: trap/app.db }', 'nodes:',
+        '  a:', '    source: { connection: app, table: t }', '    target: { connection: app, table: u, mode: append }', '',
+      ].join('\n'));
+      for (const command of [['plan'], ['run', '--progress', '0']]) {
+        const r = await pigeon([command[0]!, 'p.yaml', ...command.slice(1), '--date', '9999-12-31'], { cwd: dir.dir });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /error\[USAGE\]/);
+        assert.doesNotMatch(r.stdout + r.stderr, /\+010000/);
+      }
+      const ok = await pigeon(['plan', 'p.yaml', '--date', '9999-12-30'], { cwd: dir.dir });
+      assert.equal(ok.code, 0, ok.stderr);
+    } finally {
       dir.cleanup();
     }
   });

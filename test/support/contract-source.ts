@@ -29,6 +29,7 @@ export interface SourceBehaviour {
 export const contractSourceKind: ConnectorKind = {
   kind: 'contract-source',
   capabilities: { ...DEFAULT_CAPABILITIES, canImport: false, modes: [] },
+  sourceKeys: ['table', 'columns'],
   renderExport: (req) => `dataset ${req.source.table ?? '?'}`,
   load: async () => (config) => new ContractSource(config['behaviour'] as SourceBehaviour),
 };

@@ -31,6 +31,7 @@ function testKind(kind: string, capabilities: Partial<Capabilities>): ConnectorK
   return {
     kind,
     capabilities: { ...DEFAULT_CAPABILITIES, ...capabilities },
+    sourceKeys: ['table', 'query', 'columns', 'where', 'split'],
     renderExport: () => '',
     load: () => Promise.reject(new Error('unit tests never open connections')),
   };
@@ -185,10 +186,9 @@ describe('a broken pipeline file reports every problem at once, each at its line
     ]);
   });
 
-  it('the real registry rejects split on a kind without split support', (t) => {
+  it('the real registry rejects split on a file source: not one of the keys a file source takes', () => {
     const { errors } = load('bad-capabilities.yaml');
-    if (errors.every((e) => e.code !== 'UNSUPPORTED')) t.skip('the file kind supports split now');
-    else assert.deepEqual(found(errors.filter((e) => e.code === 'UNSUPPORTED')), [{ code: 'UNSUPPORTED', line: 20, col: 7 }]);
+    assert.deepEqual(found(errors.filter((e) => e.code === 'UNSUPPORTED')), [{ code: 'UNSUPPORTED', line: 20, col: 7 }]);
   });
 
   it('each mistake gives one error: a wrong type is not also reported by the if/then or anyOf branches', () => {
@@ -336,5 +336,41 @@ describe('renderError', () => {
     assert.deepEqual(headers.map((h) => h.split(': error[')[0]), [`${file}:8:27`, `${file}:11:18`, `${file}:13:27`]);
     assert.equal(out.split('\n').at(-1), '3 problems');
     assert.equal(renderErrors([errors[0]!]).split('\n').at(-1), '1 problem');
+  });
+});
+
+describe('limits on what a pipeline file may be', () => {
+  const header = 'version: 1\nname: limits\nconnections:\n  app: { type: sqlite, path: a.db }\nnodes:\n' +
+    '  a:\n    source: { connection: app, table: a }\n    target: { connection: app, table: b, mode: append }\n';
+
+  it('maps nested deeper than 64 levels by indentation: one error at the first level past the limit', () => {
+    let text = `${header}    description:\n`;
+    for (let i = 0; i < 100; i++) text += `${' '.repeat(6 + 2 * i)}k${i}:\n`;
+    // The map holding k0 is level 4 (the pipeline, nodes, a, description's value): the one holding k61 is level 65.
+    assert.deepEqual(found(loadPipeline(writePipeline('deep-block.yaml', text), { env: {} }).errors), [
+      { code: 'YAML_SYNTAX', line: 10 + 61, col: 6 + 2 * 61 + 1 },
+    ]);
+  });
+
+  it('flow collections nested deeper than 64 levels: one error at a `[` past the limit, before parsing', () => {
+    const text = `${header}    description: ${'['.repeat(70)}${']'.repeat(70)}\n`;
+    // The text's check counts the line's `:` and its brackets, not the indentation: the 64th `[` is past the limit.
+    assert.deepEqual(found(loadPipeline(writePipeline('deep-flow.yaml', text), { env: {} }).errors), [
+      { code: 'YAML_SYNTAX', line: 9, col: 18 + 63 },
+    ]);
+  });
+
+  it('64 levels are fine', () => {
+    const text = `${header}    description: ${'['.repeat(60)}${']'.repeat(60)}\n`;
+    assert.deepEqual(found(loadPipeline(writePipeline('deep-ok.yaml', text), { env: {} }).errors), [
+      { code: 'SCHEMA', line: 9, col: 5 }, // a description is a string
+    ]);
+  });
+
+  it('a file larger than 2 MiB is refused without a position; a lone CR at its position', () => {
+    const big = writePipeline('big.yaml', `${header}${'#'.repeat(2 * 1024 * 1024)}\n`);
+    assert.deepEqual(found(loadPipeline(big, { env: {} }).errors), [{ code: 'INVALID_CONFIG', line: undefined, col: undefined }]);
+    const cr = writePipeline('cr.yaml', header.replace('name: limits\n', 'name: limits\r'));
+    assert.deepEqual(found(loadPipeline(cr, { env: {} }).errors), [{ code: 'YAML_SYNTAX', line: 2, col: 13 }]);
   });
 });

@@ -112,6 +112,7 @@ describe('secrets', () => {
   const kind = (name: string): ConnectorKind => ({
     kind: name,
     capabilities: DEFAULT_CAPABILITIES,
+    sourceKeys: ['table', 'query', 'columns', 'where', 'split'],
     renderExport: () => '',
     load: () => Promise.reject(new Error('unit tests never open connections')),
   });
@@ -127,9 +128,9 @@ describe('secrets', () => {
       'name: secrets',
       'connections:',
       '  app: { type: sqlite, path: "${APP_DB}" }',
-      '  pg: { type: postgres, url: "postgres://bi:p%40ss@db:5432/bi", options: { Token: tok-1 } }',
+      '  pg: { type: postgres, url: "postgres://bi:p%40ss@db:5432/bi" }',
       '  pg2: { type: postgres, host: db, user: bi, password: "${PG_PASSWORD}" }',
-      '  lake: { type: s3, bucket: b, access_key_id: AKIA1, secret_access_key: "${S3_SECRET:-dev-secret}" }',
+      '  lake: { type: s3, bucket: b, access_key_id: AKIA1, secret_access_key: "${S3_SECRET:-dev-secret}", options: { Token: tok-1 } }',
       'nodes:',
       '  a:',
       '    source: { connection: app, table: a, where: "tenant = \'${TENANT_KEY}\'" }',

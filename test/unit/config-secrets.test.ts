@@ -80,4 +80,35 @@ describe('secrets of a pipeline with errors are masked in the rendered errors', 
     const { secrets } = rendered(file);
     assert.deepEqual(secrets.filter((s) => s.includes('PG_PASSWORD')), []);
   });
+
+  for (const [what, line] of [
+    ['a ${VAR:-default} password', '    password: "${PG_PASSWORD:-Dflt-s3cret-pw}"'],
+    ['a ${VAR:-default} under a secret-named key whatever the variable', '    password: "${DBPW:-Dflt-s3cret-pw}"'],
+    ['a default of a secret-named variable inside a URL', '    url: "postgres://u:${DB_PASSWORD:-Dflt-s3cret-pw}@h/x"'],
+    ['a URL password given as a query parameter', '    url: "postgres://u@h/x?password=Dflt-s3cret-pw"'],
+  ] as const) {
+    it(`${what}, on the line of a YAML syntax error`, () => {
+      const file = write('default.yaml', `version: 1\nname: s\nconnections:\n  db:\n    type: postgres\n${line} ]\n  : :\n${NODES}`);
+      const { text } = rendered(file);
+      assert.match(text, /error\[YAML_SYNTAX\]/);
+      assert.ok(!text.includes('Dflt-s3cret-pw'), text);
+    });
+  }
+
+  it('a ${VAR:-default} password inside a complex key, quoted by its unknown-key error', () => {
+    const file = write('complex.yaml', [
+      'version: 1', 'name: s', 'connections:', '  db:', '    type: postgres', '    host: h',
+      '    ? { password: "${PG_PASSWORD:-Dflt-s3cret-pw}" }', '    : x', NODES,
+    ].join('\n'));
+    const { text } = rendered(file);
+    assert.match(text, /error\[UNKNOWN_KEY\]/);
+    assert.ok(!text.includes('Dflt-s3cret-pw'), text);
+  });
+
+  it('a password refused in a URL parameter is masked where the error quotes its line', () => {
+    const file = write('param.yaml', `version: 1\nname: s\nconnections:\n  db: { type: mysql, url: "mysql://u@h/x?password=Prm-s3cret-pw" }\n${NODES}`);
+    const { text } = rendered(file);
+    assert.match(text, /error\[INVALID_CONFIG\]/);
+    assert.ok(!text.includes('Prm-s3cret-pw'), text);
+  });
 });

@@ -31,6 +31,7 @@ import { connectorContract } from '../support/connector-contract.js';
 const jsonlKind: ConnectorKind = {
   kind: 'jsonl',
   capabilities: { ...DEFAULT_CAPABILITIES, defaultMaxConnections: 2 },
+  sourceKeys: ['table', 'columns'],
   renderExport: (req) => `read ${req.source.table}.jsonl`,
   load: async () => (config, options) => new JsonlConnector(resolve(options.cwd, String(config['dir']))),
 };

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { loadPipeline } from '../../config/load.js';
+import { formatJson, pipelineSchema } from '../../config/schema.js';
 import { dataInterval, formatTimestamp, templateVars } from '../../config/templates.js';
-import { getConnectorKind } from '../../connectors/registry.js';
+import { connectorKindNames, getConnectorKind } from '../../connectors/registry.js';
 import { PipelineErrors } from '../../errors/pipeline-error.js';
 import { renderErrors } from '../../errors/render.js';
 import { makeRedactor } from '../../log/redact.js';
@@ -10,7 +10,6 @@ import { RunStore, intervalOf } from '../../state/run-store.js';
 import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSelected, stagingStore, stateDirs, type CommonOptions } from '../context.js';
-import { repoFile } from '../paths.js';
 import { exportRequest, exportWindow } from '../../nodes/plan.js';
 
 export function validateCommand(file: string, common: CommonOptions): number {
@@ -24,8 +23,9 @@ export function validateCommand(file: string, common: CommonOptions): number {
   return EXIT.OK;
 }
 
+/** The pipeline schema with every kind's connection schema inlined: one self-contained file for editors. */
 export function schemaCommand(): number {
-  process.stdout.write(readFileSync(repoFile('schemas/pipeline.schema.json'), 'utf8'));
+  process.stdout.write(formatJson(pipelineSchema(connectorKindNames())));
   return EXIT.OK;
 }
 

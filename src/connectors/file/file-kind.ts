@@ -1,9 +1,13 @@
 import { DEFAULT_CAPABILITIES, type ConnectorKind } from '../contract.js';
+import { fileTableProblems } from './file-config.js';
 
 export const fileKind: ConnectorKind = {
   kind: 'file',
   // One writer per file; reading is a sequential scan, so a split would read the file once per chunk.
   capabilities: { ...DEFAULT_CAPABILITIES, split: false, defaultMaxConnections: 2 },
+  sourceKeys: ['table', 'columns'],
+  checkSource: fileTableProblems,
+  checkTarget: fileTableProblems,
   renderExport: (req) => {
     const cols = req.source.columns?.join(', ') ?? '*';
     const w = req.window;

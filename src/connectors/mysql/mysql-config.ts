@@ -1,5 +1,6 @@
 import type { ConnectionConfig } from '../../config/types.js';
-import { PipelineError } from '../../errors/pipeline-error.js';
+import type { ConfigProblem } from '../contract.js';
+import { connectionReader, readSqlEndpoint, type ConfigRead, type TlsSetting } from '../sql/url-config.js';
 
 /** What the connector does with TINYINT(1): the MySQL idiom for a boolean, or a small integer like any other. */
 export type Tinyint1Rule = 'boolean' | 'integer';
@@ -31,109 +32,78 @@ export interface MysqlConfig {
   readonly password?: string;
   /** The default database: unqualified tables and `_pigeon_loads` live there. */
   readonly database?: string;
-  /** mysql2's `ssl` option: a profile name or TLS options; undefined for a plain connection. */
-  readonly ssl?: string | Record<string, unknown>;
+  /** mysql2's `ssl` option (TLS options); undefined for a plain connection. */
+  readonly ssl?: Exclude<TlsSetting, false>;
   readonly maxConnections: number;
   readonly options: MysqlOptions;
 }
 
 const OPTION_KEYS = ['tinyint1', 'zero_dates', 'local_infile', 'connect_timeout'];
+const DEFAULT_PORT = 3306;
 
 /**
- * The connection of a pipeline as mysql2 needs it. `url` (`mysql://user:password@host:port/database?ssl=true`) and
- * the separate keys may be combined; a separate key wins. Engine options sit under `options`:
- * `tinyint1: boolean|integer`, `zero_dates: null|error`, `local_infile: true|false`, `connect_timeout` (ms).
- * Messages never contain the password.
+ * The connection of a pipeline as mysql2 needs it: `url` (`mysql://user:password@host:port/database?ssl=true`) or
+ * `host`, `port` (default 3306), `user` (default root), `password`, `database`, and `ssl`, read by the shared SQL
+ * rules (connectors/sql/url-config.ts). Engine options sit under `options`: `tinyint1: boolean|integer`,
+ * `zero_dates: null|error`, `local_infile: true|false`, `connect_timeout` (ms). Throws INVALID_CONFIG; messages never
+ * contain the password.
  */
-export function mysqlConfig(c: ConnectionConfig, defaultMaxConnections: number): MysqlConfig {
-  const bad = (what: string) =>
-    new PipelineError('INVALID_CONFIG', `connection \`${c.name}\`: ${what}`, { connection: c.name });
-  let fromUrl: { host?: string; port?: number; user?: string; password?: string; database?: string; ssl?: boolean } = {};
-  if (c.url !== undefined) {
-    if (typeof c.url !== 'string') throw bad('`url` must be a string');
-    fromUrl = parseUrl(c.url, bad);
-  }
-  const str = (key: string): string | undefined => {
-    const v = c[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string') throw bad(`\`${key}\` must be a string`);
-    return v;
-  };
-  const host = str('host') ?? fromUrl.host;
-  if (host === undefined || host === '') throw bad('mysql needs a `url` or a `host`');
-  // A port may arrive as text from `${ENV}` interpolation.
-  const rawPort = c.port ?? fromUrl.port ?? 3306;
-  const port = typeof rawPort === 'string' && /^\d+$/.test(rawPort) ? Number(rawPort) : rawPort;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad('`port` must be an integer from 1 to 65535');
-  const password = str('password') ?? fromUrl.password;
-  const database = str('database') ?? fromUrl.database;
+export const mysqlConfig = connectionReader(readMysqlConfig).config;
+
+/** Every problem of a mysql connection, offline (ConnectorKind.checkConnection). */
+export const mysqlConfigProblems = connectionReader(readMysqlConfig).problems;
+
+function readMysqlConfig(c: ConnectionConfig, defaultMaxConnections: number): ConfigRead<MysqlConfig> {
+  const { endpoint, problems } = readSqlEndpoint(c, { schemes: ['mysql', 'mariadb'] });
+  const all = [...problems];
   const maxConnections = c.max_connections ?? defaultMaxConnections;
-  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw bad('`max_connections` must be a positive integer');
-  return {
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    all.push({ path: ['max_connections'], message: '`max_connections` must be a positive integer' });
+  }
+  const { host = 'localhost', port = DEFAULT_PORT, user = 'root', password, database, ssl } = endpoint;
+  const config: MysqlConfig = {
     name: c.name,
     host,
     port,
-    user: str('user') ?? fromUrl.user ?? 'root',
+    user,
     ...(password !== undefined ? { password } : {}),
     ...(database !== undefined && database !== '' ? { database } : {}),
-    ...sslOption(c.ssl ?? fromUrl.ssl, bad),
+    ...(ssl !== undefined && ssl !== false ? { ssl } : {}),
     maxConnections,
-    options: parseOptions(c.options, bad),
+    options: parseOptions(c.options, all),
   };
+  return { config, problems: all };
 }
 
-function parseUrl(url: string, bad: (what: string) => PipelineError) {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    // The URL may hold a password: never repeat it.
-    throw bad('`url` is not a valid URL (expected mysql://user:password@host:port/database)');
+function parseOptions(raw: unknown, problems: ConfigProblem[]): MysqlOptions {
+  const defaults: MysqlOptions = { tinyint1: 'boolean', zeroDates: 'null', localInfile: true, connectTimeout: 10_000 };
+  if (raw === undefined) return defaults;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push({ path: ['options'], message: '`options` must be a mapping' });
+    return defaults;
   }
-  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') throw bad(`\`url\` must start with mysql://, not ${u.protocol}//`);
-  let ssl: boolean | undefined;
-  for (const [key, value] of u.searchParams) {
-    if (key !== 'ssl') throw bad(`\`url\` parameter \`${key}\` is not supported (only \`ssl\`)`);
-    if (value !== 'true' && value !== 'false') throw bad('`url` parameter `ssl` must be true or false');
-    ssl = value === 'true';
-  }
-  const path = decodeURIComponent(u.pathname.replace(/^\//, ''));
-  if (path.includes('/')) throw bad('`url` path must be just the database name');
-  return {
-    ...(u.hostname ? { host: u.hostname.replace(/^\[(.*)\]$/, '$1') } : {}),
-    ...(u.port ? { port: Number(u.port) } : {}),
-    ...(u.username ? { user: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(path ? { database: path } : {}),
-    ...(ssl !== undefined ? { ssl } : {}),
-  };
-}
-
-function sslOption(ssl: unknown, bad: (what: string) => PipelineError): { ssl?: string | Record<string, unknown> } {
-  if (ssl === undefined || ssl === false) return {};
-  if (ssl === true) return { ssl: { rejectUnauthorized: true } };
-  if (typeof ssl === 'string') return { ssl };
-  if (typeof ssl === 'object' && ssl !== null && !Array.isArray(ssl)) return { ssl: ssl as Record<string, unknown> };
-  throw bad('`ssl` must be true, false, a profile name or an object of TLS options');
-}
-
-function parseOptions(raw: unknown, bad: (what: string) => PipelineError): MysqlOptions {
-  if (raw === undefined) return { tinyint1: 'boolean', zeroDates: 'null', localInfile: true, connectTimeout: 10_000 };
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('`options` must be a mapping');
   const o = raw as Record<string, unknown>;
+  const bad = (key: string, message: string): void => {
+    problems.push({ path: ['options', key], message });
+  };
   for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(key)) throw bad(`unknown mysql option \`${key}\` (known: ${OPTION_KEYS.join(', ')})`);
+    if (!OPTION_KEYS.includes(key)) bad(key, `unknown mysql option \`${key}\` (known: ${OPTION_KEYS.join(', ')})`);
   }
-  const tinyint1 = o.tinyint1 ?? 'boolean';
-  if (tinyint1 !== 'boolean' && tinyint1 !== 'integer') throw bad('`options.tinyint1` must be `boolean` or `integer`');
+  const tinyint1 = o.tinyint1 ?? defaults.tinyint1;
+  if (tinyint1 !== 'boolean' && tinyint1 !== 'integer') bad('tinyint1', '`options.tinyint1` must be `boolean` or `integer`');
   // YAML reads a bare `null` as null: accept it as the rule's name.
-  const zeroDates = o.zero_dates === undefined || o.zero_dates === null ? 'null' : o.zero_dates;
-  if (zeroDates !== 'null' && zeroDates !== 'error') throw bad('`options.zero_dates` must be `null` or `error`');
-  const localInfile = o.local_infile ?? true;
-  if (typeof localInfile !== 'boolean') throw bad('`options.local_infile` must be true or false');
-  const connectTimeout = o.connect_timeout ?? 10_000;
+  const zeroDates = o.zero_dates === undefined || o.zero_dates === null ? defaults.zeroDates : o.zero_dates;
+  if (zeroDates !== 'null' && zeroDates !== 'error') bad('zero_dates', '`options.zero_dates` must be `null` or `error`');
+  const localInfile = o.local_infile ?? defaults.localInfile;
+  if (typeof localInfile !== 'boolean') bad('local_infile', '`options.local_infile` must be true or false');
+  const connectTimeout = o.connect_timeout ?? defaults.connectTimeout;
   if (typeof connectTimeout !== 'number' || !Number.isInteger(connectTimeout) || connectTimeout < 1) {
-    throw bad('`options.connect_timeout` must be a positive number of milliseconds');
+    bad('connect_timeout', '`options.connect_timeout` must be a positive number of milliseconds');
   }
-  return { tinyint1, zeroDates, localInfile, connectTimeout };
+  return {
+    tinyint1: tinyint1 === 'integer' ? 'integer' : 'boolean',
+    zeroDates: zeroDates === 'error' ? 'error' : 'null',
+    localInfile: localInfile !== false,
+    connectTimeout: typeof connectTimeout === 'number' ? connectTimeout : defaults.connectTimeout,
+  };
 }

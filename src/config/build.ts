@@ -1,0 +1,93 @@
+/** The resolved Pipeline: defaults applied, durations in milliseconds, from a file that passed every check. */
+import { resolve } from 'node:path';
+import { parseDuration } from './duration.js';
+import { DEFAULTS } from './types.js';
+import type {
+  ConnectionConfig, CreatePolicy, ImportMode, IncrementalStrategy, NodeConfig, Pipeline, SourceConfig, StagingConfig,
+} from './types.js';
+
+type Duration = string | number;
+
+interface RawTiming {
+  readonly retries?: number;
+  readonly retry_delay?: Duration;
+  readonly timeout?: Duration;
+}
+
+interface RawNode extends RawTiming {
+  readonly description?: string;
+  readonly tags?: string[];
+  readonly depends_on?: string[];
+  readonly source: SourceConfig;
+  readonly incremental?: {
+    readonly column: string;
+    readonly strategy?: IncrementalStrategy;
+    readonly initial?: string | number;
+  };
+  readonly target: {
+    readonly connection: string;
+    readonly table: string;
+    readonly mode: ImportMode;
+    readonly key?: string[];
+    readonly create?: CreatePolicy;
+    readonly shared?: boolean;
+  };
+}
+
+/** The file as the schema allows it, after `${ENV}` substitution. */
+export interface RawPipeline {
+  readonly version: 1;
+  readonly name: string;
+  readonly description?: string;
+  readonly connections: Readonly<Record<string, Readonly<Record<string, unknown>> & { readonly type: string }>>;
+  readonly staging?: Partial<StagingConfig>;
+  readonly defaults?: RawTiming;
+  readonly concurrency?: number;
+  readonly nodes: Readonly<Record<string, RawNode>>;
+}
+
+export function buildPipeline(raw: RawPipeline, file: string, secrets: readonly string[]): Pipeline {
+  const defaults = raw.defaults ?? {};
+  const duration = (value: Duration | undefined, fallback: Duration | undefined, builtIn: number): number => {
+    const chosen = value ?? fallback;
+    return chosen === undefined ? builtIn : parseDuration(chosen);
+  };
+
+  const connections: Record<string, ConnectionConfig> = {};
+  for (const [name, connection] of Object.entries(raw.connections)) connections[name] = { ...connection, name };
+
+  const nodes: Record<string, NodeConfig> = {};
+  for (const [name, n] of Object.entries(raw.nodes)) {
+    const { incremental } = n;
+    nodes[name] = {
+      name,
+      ...(n.description === undefined ? {} : { description: n.description }),
+      tags: n.tags ?? [],
+      depends_on: n.depends_on ?? [],
+      source: { ...n.source },
+      ...(incremental === undefined ? {} : {
+        incremental: {
+          column: incremental.column,
+          strategy: incremental.strategy ?? DEFAULTS.strategy,
+          ...(incremental.initial === undefined ? {} : { initial: String(incremental.initial) }),
+        },
+      }),
+      target: { ...n.target, create: n.target.create ?? DEFAULTS.create },
+      retries: n.retries ?? defaults.retries ?? DEFAULTS.retries,
+      retry_delay: duration(n.retry_delay, defaults.retry_delay, DEFAULTS.retry_delay),
+      timeout: duration(n.timeout, defaults.timeout, DEFAULTS.timeout),
+    };
+  }
+
+  return {
+    file: resolve(file),
+    version: 1,
+    name: raw.name,
+    ...(raw.description === undefined ? {} : { description: raw.description }),
+    connections,
+    staging: { ...DEFAULTS.staging, ...raw.staging },
+    concurrency: raw.concurrency ?? DEFAULTS.concurrency,
+    nodes,
+    secrets,
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The pipeline schema is composed from one schema file per connector kind: the committed
+ * schemas/pipeline.schema.json (what editors point at) is that composition, self-contained, and only the kinds that
+ * exist are accepted.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ajvModule from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+import { composePipelineSchema, formatJson, pipelineSchema, type JsonObject } from '../../src/config/schema.js';
+import { connectorKindNames, getConnectorKind } from '../../src/connectors/registry.js';
+import { fixturesDir, repoRoot } from '../support/paths.js';
+
+const schemasDir = join(repoRoot, 'schemas');
+const committed = JSON.parse(readFileSync(join(schemasDir, 'pipeline.schema.json'), 'utf8')) as JsonObject;
+
+function refsOf(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([k, v]) => (k === '$ref' && typeof v === 'string' ? [v] : refsOf(v)));
+}
+
+describe('the pipeline schema is composed from one schema per connector kind', () => {
+  it('schemas/pipeline.schema.json is up to date with schemas/connections/ (else run `npm run schema`)', () => {
+    assert.deepEqual(committed, pipelineSchema(connectorKindNames()));
+    assert.equal(readFileSync(join(schemasDir, 'pipeline.schema.json'), 'utf8'), formatJson(committed));
+  });
+
+  it('every kind of the registry has a schema file, and every schema file a kind', () => {
+    const files = readdirSync(join(schemasDir, 'connections')).map((f) => f.replace(/\.schema\.json$/, '')).sort();
+    assert.deepEqual(files, [...connectorKindNames()].sort());
+  });
+
+  it('a connection type is one of the kinds that exist, and no placeholder kind is left', () => {
+    const defs = committed['$defs'] as Record<string, JsonObject>;
+    const type = (defs['connection']!['properties'] as Record<string, JsonObject>)['type']!;
+    assert.deepEqual(type['enum'], connectorKindNames());
+    const kindDefs = Object.keys(defs).filter((d) => d.endsWith('Connection')).sort();
+    assert.deepEqual(kindDefs, connectorKindNames().map((k) => `${k}Connection`).sort());
+  });
+
+  it('a source lists the union of the source keys of every kind', () => {
+    const source = (committed['$defs'] as Record<string, JsonObject>)['source']!;
+    const keys = new Set(connectorKindNames().flatMap((k) => getConnectorKind(k)!.sourceKeys));
+    assert.deepEqual(Object.keys(source['properties'] as object).sort(), ['connection', ...keys].sort());
+  });
+
+  it('is self-contained: every $ref points inside the file', () => {
+    const refs = refsOf(committed);
+    assert.ok(refs.length > 0);
+    for (const ref of refs) assert.match(ref, /^#\//);
+  });
+
+  it('validates the example pipelines with a plain JSON schema validator, as an editor would', () => {
+    const ajv = new ajvModule.default({ allErrors: true, strict: false });
+    const validate = ajv.compile(committed);
+    for (const file of [join(repoRoot, 'pipelines', 'demo.yaml'), join(fixturesDir, 'pipelines', 'good-full.yaml')]) {
+      assert.ok(validate(parse(readFileSync(file, 'utf8'))), `${file}: ${JSON.stringify(validate.errors)}`);
+    }
+    const typo = { version: 1, name: 'x', connections: { db: { type: 'mysql', url: 'mysql://h/d', options: { tinyint: 'boolean' } } }, nodes: {} };
+    assert.equal(validate(typo), false);
+  });
+
+  it('adding a kind is one schema file: its keys, `type` and `max_connections` are composed in', () => {
+    const base = committed;
+    const toy: JsonObject = {
+      $id: 'toy', type: 'object', additionalProperties: false, required: ['endpoint'], properties: { endpoint: { type: 'string' } },
+    };
+    const schema = composePipelineSchema(base, [{ kind: 'toy', schema: toy }]);
+    const validate = new ajvModule.default({ strict: false }).compile(schema);
+    const pipeline = (connection: object): object => ({ version: 1, name: 'x', connections: { t: connection }, nodes: { a: {
+      source: { connection: 't', table: 'a' }, target: { connection: 't', table: 'b', mode: 'append' } } } });
+    assert.equal(validate(pipeline({ type: 'toy', endpoint: 'e', max_connections: 2 })), true, JSON.stringify(validate.errors));
+    assert.equal(validate(pipeline({ type: 'toy', endpoint: 'e', extra: 1 })), false);
+    assert.equal(validate(pipeline({ type: 'mysql', url: 'mysql://h/d' })), false, 'only the kinds given exist');
+    assert.throws(() => composePipelineSchema(base, [{ kind: 'bad', schema: { properties: { a: { $ref: '#/x' } } } }]), /\$ref/);
+  });
+});
