@@ -152,7 +152,9 @@ export function validatePipeline(
         reportProblems(['nodes', name, 'source'], prefixed(`node \`${name}\`: source`, problems), { node: name });
       }
       // What to read: `table` or `query`, for the kinds that read tables (a kind may read a `path` or an `index`).
-      const reads = ['table', 'query'].filter((k) => kind === undefined || kind.sourceKeys.includes(k));
+      // A kind that names its own required keys (a search kind's `index`) reads what those say; its `query` is a filter.
+      const reads = kind?.requiredSourceKeys !== undefined ? []
+        : ['table', 'query'].filter((k) => kind === undefined || kind.sourceKeys.includes(k));
       const given = reads.filter((k) => source[k] !== undefined);
       if (given.length > 1) {
         report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
