@@ -152,6 +152,8 @@ export function validatePipeline(
         reportProblems(['nodes', name, 'source'], prefixed(`node \`${name}\`: source`, problems), { node: name });
       }
       // What to read: `table` or `query`, for the kinds that read tables (a kind may read a `path` or an `index`).
+      // A key of another kind (`index` on a table source) is the user naming what to read in the wrong words: that one
+      // report (with the keys this kind takes) is enough.
       // A kind that names its own required keys (a search kind's `index`) reads what those say; its `query` is a filter.
       const reads = kind?.requiredSourceKeys !== undefined ? []
         : ['table', 'query'].filter((k) => kind === undefined || kind.sourceKeys.includes(k));
@@ -159,13 +161,13 @@ export function validatePipeline(
       if (given.length > 1) {
         report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
           at(['source', 'query'], 'key'));
-      } else if (reads.length > 0 && given.length === 0 && !foreign.some((k) => reads.includes(k)) &&
+      } else if (reads.length > 0 && given.length === 0 && foreign.length === 0 &&
         !Object.keys(source).some((k) => misspells(k, reads))) {
         // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
         report('SCHEMA', `node \`${name}\`: source needs ${reads.map((k) => `\`${k}\``).join(' or ')}`, at(['source'], 'key'));
       }
       for (const key of kind?.requiredSourceKeys ?? []) {
-        if (source[key] === undefined && !Object.keys(source).some((k) => misspells(k, [key]))) {
+        if (source[key] === undefined && foreign.length === 0 && !Object.keys(source).some((k) => misspells(k, [key]))) {
           report('SCHEMA', `node \`${name}\`: a ${kind!.kind} source needs \`${key}\``, at(['source'], 'key'));
         }
       }

@@ -47,8 +47,12 @@ describe('validate: search sources and targets', () => {
       '  b:',
       '    source: { connection: pg, index: orders }',
       '    target: { connection: es, table: orders, mode: overwrite }',
+      '  c:',
+      '    source: { connection: es, fields: [total] }',
+      '    target: { connection: pg, table: orders, mode: overwrite }',
     ].join('\n'));
-    assert.deepEqual(errors.map((e) => [e.code, e.line]), [['SCHEMA', 8], ['UNSUPPORTED', 8], ['UNSUPPORTED', 11]]);
+    assert.deepEqual(errors.map((e) => [e.code, e.line]), [['UNSUPPORTED', 8], ['UNSUPPORTED', 11], ['SCHEMA', 14]]);
+    assert.match(errors[2]!.message, /needs `index`/);
   });
 
   it('refuses a window append into a search index, and max_rejects on a target that loads all or nothing', () => {
