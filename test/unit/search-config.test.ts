@@ -49,7 +49,7 @@ describe('validate: search sources and targets', () => {
       '    target: { connection: es, table: orders, mode: overwrite }',
       '  c:',
       '    source: { connection: es, fields: [total] }',
-      '    target: { connection: pg, table: orders, mode: overwrite }',
+      '    target: { connection: pg, table: totals, mode: overwrite }',
     ].join('\n'));
     assert.deepEqual(errors.map((e) => [e.code, e.line]), [['UNSUPPORTED', 8], ['UNSUPPORTED', 11], ['SCHEMA', 14]]);
     assert.match(errors[2]!.message, /needs `index`/);
