@@ -1,5 +1,4 @@
 import type { ConnectionConfig } from '../../config/types.js';
-import type { ConfigProblem } from '../contract.js';
 import { connectionReader, readSqlEndpoint, type ConfigRead, type SqlEndpoint } from '../sql/url-config.js';
 
 /** What the `pg` client needs to connect: its option names are the shared SQL endpoint's. */
