@@ -65,6 +65,8 @@ export interface ChunkSpec {
   readonly range?: RangePredicate;
   /** Whatever else identifies the chunk for its kind (an object key, a slice number); JSON. */
   readonly part?: { readonly [key: string]: Json };
+  /** Rows the plan expects in this chunk when it counted them (a split's quantiles); for progress, never trusted. */
+  readonly estimate?: number;
 }
 
 /**
@@ -202,6 +204,25 @@ export interface Connector {
    * load a mere increment into a table that lost them. A kind without it is not checked.
    */
   probeTarget?(table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'>;
+  /**
+   * `pigeon check`: whether `table` exists, and whether this connection may load into it (insert and delete) or, when
+   * it does not exist, create it. Reads the catalogue only; moves no data. A kind without it is not checked.
+   */
+  targetAccess?(table: string, signal?: AbortSignal): Promise<TargetAccess>;
+  /**
+   * `pigeon check`: whether the source table of `req` has an index whose first column is `column` (a split reads
+   * key ranges of it; without an index each chunk scans the table). A kind without indexes need not implement it.
+   */
+  splitIndexed?(req: ExportRequest, column: string, signal?: AbortSignal): Promise<boolean>;
+}
+
+/** What `targetAccess` finds. */
+export interface TargetAccess {
+  readonly exists: boolean;
+  /** Exists: loads may write it. Missing: it may be created. */
+  readonly writable: boolean;
+  /** Why not, in words (the privilege missing, the directory). */
+  readonly reason?: string;
 }
 
 /** Creates a connector for one connection; called once per run and connection. */

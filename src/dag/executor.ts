@@ -148,6 +148,7 @@ async function runWithRetries(
     progress.rowsImported = 0;
     progress.bytes = 0;
     progress.phase = undefined;
+    progress.rowsTotal = undefined;
     for (const o of opts.observers) await o.nodeStarted?.(node.name, attempt);
     const ticker =
       opts.progressEveryMs && opts.progressEveryMs > 0

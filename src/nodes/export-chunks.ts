@@ -5,6 +5,7 @@ import { PipelineError } from '../errors/pipeline-error.js';
 import type { StagingArea } from '../staging/staging.js';
 import type { ChunkCheckpoint, NodeCheckpoint } from './checkpoint.js';
 import type { ChunkQueue } from './chunk-queue.js';
+import type { AttemptSpan } from '../state/run-store.js';
 
 export interface NodeProgress {
   rowsExported: number;
@@ -12,6 +13,27 @@ export interface NodeProgress {
   bytes: number;
   /** What the attempt is doing now, in words a message can use ("planning", "exporting and loading", "committing"). */
   phase?: string;
+  /** Rows the plan expects in total, when it counted them (a split); exact for chunks already exported. */
+  rowsTotal?: number;
+}
+
+/** Told of each stretch of an attempt (see AttemptSpan); the run report's timeline is made of these. */
+export type SpanSink = (span: AttemptSpan) => void;
+
+/** Stretches of waiting for a session shorter than this are not worth a bar. */
+const MIN_WAIT_MS = 10;
+
+/**
+ * Runs `fn` holding one of the connection's sessions, telling `span` how long it waited for it (when the
+ * connection's max_connections were all in use).
+ */
+export function timedSession<T>(connections: ConnectionManager, connection: string, fn: () => Promise<T>, span?: SpanSink): Promise<T> {
+  const asked = Date.now();
+  return connections.session(connection, () => {
+    const got = Date.now();
+    if (got - asked >= MIN_WAIT_MS) span?.({ kind: 'wait', start: asked, end: got, connection });
+    return fn();
+  });
 }
 
 export const CHECKPOINT = 'checkpoint.json';
@@ -72,6 +94,7 @@ export interface ExportChunksOptions {
   readonly log: (level: 'debug', message: string, fields: Record<string, unknown>) => void;
   /** Called once a chunk is durable; crash tests kill the process there. */
   readonly onDurable?: (chunk: ChunkCheckpoint) => void;
+  readonly span?: SpanSink;
 }
 
 /**
@@ -86,9 +109,14 @@ export async function exportChunks(o: ExportChunksOptions): Promise<number> {
       o.queue.add(staged(o.area, c));
       return c.rows ?? 0;
     }
-    const done = await o.connections.session(o.sourceConnection, async () => {
+    const done = await timedSession(o.connections, o.sourceConnection, async () => {
       const started = Date.now();
-      const d = await exportChunk(o, c);
+      let d: ChunkCheckpoint;
+      try {
+        d = await exportChunk(o, c);
+      } finally {
+        o.span?.({ kind: 'export', start: started, end: Date.now(), chunk: c.index });
+      }
       o.log('debug', `node ${o.node}: chunk ${c.index} exported, ${d.rows} rows`, {
         node: o.node,
         event: 'chunk_exported',
@@ -99,7 +127,7 @@ export async function exportChunks(o: ExportChunksOptions): Promise<number> {
         duration_ms: Date.now() - started,
       });
       return d;
-    });
+    }, o.span);
     await o.checkpoint.saveChunk(done, list);
     o.onDurable?.(done);
     o.queue.add(staged(o.area, done));

@@ -8,7 +8,7 @@ import type { StagingArea, StagingStore } from '../staging/staging.js';
 import type { WatermarkStore } from '../state/watermarks.js';
 import { definitionHash, type ChunkCheckpoint, type NodeCheckpoint } from './checkpoint.js';
 import { ChunkQueue } from './chunk-queue.js';
-import { CHECKPOINT, CheckpointWriter, exportChunks, type NodeProgress } from './export-chunks.js';
+import { CHECKPOINT, CheckpointWriter, exportChunks, timedSession, type NodeProgress, type SpanSink } from './export-chunks.js';
 import type { ColumnSchema } from '../csv/types.js';
 import { chunkFile, exportRequest, exportWindow, type Interval } from './plan.js';
 import { NodeWatermark } from './watermark.js';
@@ -32,6 +32,8 @@ export interface NodeEnv {
    * `<node>:finished`). Crash tests kill the process here; otherwise it does nothing.
    */
   readonly fault?: (point: string) => void;
+  /** Told of each stretch of the attempt (planning, a chunk's export, the import, the commit, waits for a session). */
+  readonly span?: SpanSink;
 }
 
 export interface NodeAttemptResult {
@@ -126,7 +128,11 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   if (!cp) {
     const planStarted = Date.now();
     progress.phase = 'planning';
-    cp = await planLoad(node, env, source, definition, loadId, watermark, full, signal);
+    try {
+      cp = await planLoad(node, env, source, definition, loadId, watermark, full, signal);
+    } finally {
+      env.span?.({ kind: 'plan', start: planStarted, end: Date.now() });
+    }
     env.log('debug', `node ${node.name}: planned ${cp.chunks.length} chunks`, { node: node.name, event: 'planned', chunks: cp.chunks.length, duration_ms: Date.now() - planStarted });
     await area.writeJson('schema.json', { format: 'pigeon-csv/1', columns: cp.columns });
     await area.writeJson(CHECKPOINT, cp);
@@ -141,6 +147,8 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     progress.rowsExported += c.rows ?? 0;
     progress.bytes += c.bytes ?? 0;
   }
+  // The total is known when every chunk not yet exported has an estimate from the plan.
+  if (chunks.every((c) => c.done || c.estimate !== undefined)) progress.rowsTotal = chunks.reduce((n, c) => n + (c.done ? (c.rows ?? 0) : c.estimate!), 0);
 
   // Progress counts a chunk as imported when the import takes the next one: cheap, and close enough.
   let taking = 0;
@@ -172,6 +180,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
       signal: innerSignal,
       log: env.log,
       onDurable: (c) => env.fault?.(`${node.name}:${list === 'chunks' ? 'chunk' : 'keys'}:${c.index}`),
+      ...(env.span ? { span: env.span } : {}),
     }).then(
       (total) => {
         q.complete(total);
@@ -182,7 +191,10 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
         throw e;
       },
     );
-  const exportingData = exportInto(queue, 'chunks', exportRequest(node, cp.window), cp.columns, progress);
+  const exportingData = exportInto(queue, 'chunks', exportRequest(node, cp.window), cp.columns, progress).then((rows) => {
+    if (progress.phase === EXPORTING) progress.phase = 'loading';
+    return rows;
+  });
   // deletes: detect: the source's key set exports beside the data, into a feed of its own for the import.
   const keyQueue = keyChunks ? new ChunkQueue(keyChunks.map((c) => c.index)) : undefined;
   const keyRequest = keySetPlan(node);
@@ -211,17 +223,26 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
     onCommit: () => {
       progress.phase = `committing into ${node.target.table}`;
+      committing = Date.now();
     },
   };
-  progress.phase = 'exporting and loading';
+  progress.phase = EXPORTING;
   const watermarkTo = cp.watermark_to;
   let deleted: number | undefined;
+  let committing: number | undefined;
   const importAll = async () => {
     // The watermark this load reaches is recorded as pending before the commit can happen.
     await watermark?.markPending(loadId, watermarkTo);
-    return connections.session(node.target.connection, async () => {
+    return timedSession(connections, node.target.connection, async () => {
       const started = Date.now();
-      const r = await target.import(importReq, queue, innerSignal);
+      let r: ImportResult;
+      try {
+        r = await target.import(importReq, queue, innerSignal);
+      } finally {
+        const end = Date.now();
+        env.span?.({ kind: 'import', start: started, end: committing ?? end });
+        if (committing !== undefined) env.span?.({ kind: 'commit', start: committing, end });
+      }
       if (r.deleted !== undefined) {
         deleted = r.deleted;
         env.log('info', `node ${node.name}: ${r.deleted} rows deleted from ${node.target.table}, whose key the source no longer has`, { node: node.name, event: 'deleted', rows: r.deleted });
@@ -238,7 +259,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
         duration_ms: Date.now() - started,
       });
       return r;
-    });
+    }, env.span);
   };
 
   let rowsExported: number;
@@ -290,6 +311,9 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
   };
 }
 
+/** The phase while chunks export (and load as they come); `loading` once every chunk is exported. */
+const EXPORTING = 'exporting and loading';
+
 /** How long a watermark load waits for the source's open transactions by default (`incremental.wait_for_writers`). */
 const DEFAULT_WAIT_FOR_WRITERS = 5 * 60_000;
 
@@ -304,7 +328,7 @@ async function planLoad(
   full: boolean,
   signal: AbortSignal,
 ): Promise<NodeCheckpoint> {
-  const session = <T>(fn: () => Promise<T>) => env.connections.session(node.source.connection, fn);
+  const session = <T>(fn: () => Promise<T>) => timedSession(env.connections, node.source.connection, fn, env.span);
   const columns = await session(() => source.describe(exportRequest(node, undefined), signal));
   const from = watermark ? (full ? watermark.initial : await watermark.saved()) : null;
   const columnType = watermark ? columns.find((c) => c.name === watermark.column)?.type : undefined;
@@ -405,7 +429,7 @@ async function reusableChunks(area: StagingArea, list: readonly ChunkCheckpoint[
       notes.push(`chunk ${c.index} damaged in staging, exported again`);
       env.log('warn', `node ${node}: ${message}`, { node, code: 'CHECKSUM_MISMATCH', chunk: c.index });
     }
-    out.push({ index: c.index, file: c.file, ...(c.range ? { range: c.range } : {}), ...(c.part ? { part: c.part } : {}), done: false });
+    out.push({ index: c.index, file: c.file, ...(c.range ? { range: c.range } : {}), ...(c.part ? { part: c.part } : {}), ...(c.estimate !== undefined ? { estimate: c.estimate } : {}), done: false });
   }
   return out;
 }

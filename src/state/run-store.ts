@@ -19,6 +19,16 @@ export interface RunInvocation {
   readonly concurrency?: number;
   /** `--full-refresh`: the selected incremental nodes load everything, append nodes replace their target. */
   readonly full_refresh?: boolean;
+  /** `--var NAME=VALUE`: the values of `{{ var.NAME }}`. */
+  readonly vars?: Readonly<Record<string, string>>;
+}
+
+/** What a run knew of one node when it started: enough to draw the DAG in its report without the pipeline file. */
+export interface RunNodePlan {
+  readonly depends_on: readonly string[];
+  readonly source: { readonly connection: string; readonly kind: string };
+  readonly target: { readonly connection: string; readonly kind: string; readonly table: string; readonly mode: string };
+  readonly incremental?: string;
 }
 
 export interface RunRecord {
@@ -30,6 +40,8 @@ export interface RunRecord {
   readonly invocation: RunInvocation;
   readonly data_interval: { readonly start: string; readonly end: string };
   readonly nodes: readonly string[];
+  /** Each node's route, mode and dependencies (runs recorded before reports existed have none). */
+  readonly plan?: Readonly<Record<string, RunNodePlan>>;
   readonly pid: number;
   readonly started_at: string;
   readonly finished_at?: string;
@@ -43,6 +55,33 @@ export interface NodeError {
   readonly transient?: boolean;
   /** What to do about it, when pigeon knows ("run … --full-refresh"). */
   readonly hint?: string;
+}
+
+/**
+ * A stretch of one attempt, for the run report's timeline (epoch ms): `plan` (the export's bounds), `export` (one
+ * chunk), `import` (loading into staging), `commit`, `wait` (for a session of `connection`: its max_connections
+ * were in use).
+ */
+export interface AttemptSpan {
+  readonly kind: 'plan' | 'export' | 'import' | 'commit' | 'wait';
+  readonly start: number;
+  readonly end: number;
+  readonly chunk?: number;
+  /** A merged stretch (overlapping chunk exports drawn as one): how many it stands for. */
+  readonly chunks?: number;
+  readonly connection?: string;
+}
+
+/** One attempt of a node: when it ran, how it ended, and the wait before the next one when it is retried. */
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly start: number;
+  readonly end?: number;
+  readonly outcome?: NodeState | 'retried';
+  readonly error_code?: string;
+  /** Retried: the backoff before the next attempt, from `end`. */
+  readonly retry_wait_ms?: number;
+  readonly spans: readonly AttemptSpan[];
 }
 
 export interface NodeRecord {
@@ -62,6 +101,12 @@ export interface NodeRecord {
   readonly error?: NodeError;
   /** Why a node was skipped (the failed upstream) or what a checkpoint decision was. */
   readonly note?: string;
+  /** While running: what the attempt is doing now ("exporting and loading"), for `pigeon status`. */
+  readonly phase?: string;
+  /** While running: when these live counts were written. */
+  readonly updated_at?: string;
+  /** Every attempt with its stretches (see AttemptRecord), for the run report. */
+  readonly timeline?: readonly AttemptRecord[];
 }
 
 /** Run records under `<state dir>/runs/<id>/`: run.json, nodes/<node>.json (each written atomically), log.jsonl. */

@@ -37,7 +37,10 @@ export async function planSplitChunks(req: ExportRequest, source: (column: strin
     const value = await q.nth(rank, previous);
     if (value !== null && previous?.value !== value) boundaries.push({ value, rank });
   }
-  return chunksFromBoundaries(split.column, boundaries.map((b) => b.value));
+  const chunks = chunksFromBoundaries(split.column, boundaries.map((b) => b.value));
+  // Each chunk holds the ranks from its lower boundary to the next (NULL keys, which count() leaves out, aside).
+  const ranks = [0, ...boundaries.map((b) => b.rank), total];
+  return chunks.map((c, i) => ({ ...c, estimate: ranks[i + 1]! - ranks[i]! }));
 }
 
 /**
