@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Pipeline } from '../../config/types.js';
-import { dataInterval, formatTimestamp, templateVars } from '../../config/templates.js';
+import type { NodeProgress } from '../../nodes/export-chunks.js';
+import { dataInterval, formatTimestamp, renderTemplate, templateVars } from '../../config/templates.js';
 import { formatDuration } from '../../config/duration.js';
 import { loadPipelineOrThrow } from '../../config/load.js';
 import { ConnectionManager } from '../../connectors/runtime.js';
@@ -15,8 +16,15 @@ import { removeStaleTemps } from '../../state/stale-temps.js';
 import { RunStore, type NodeRecord, type RunInvocation, type RunRecord, intervalOf } from '../../state/run-store.js';
 import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
-import { table } from '../output.js';
 import { loadSelected, lockFile, stagingStore, stateDirs, type CommonOptions } from '../context.js';
+import { colorWanted } from '../../log/colors.js';
+import { LiveProgress } from '../../log/live-progress.js';
+import { summaryText, runTotals } from '../../log/summary.js';
+import { TimelineRecorder } from '../../log/timeline.js';
+import { writeRunReport } from '../../report/write-report.js';
+import { errorEvent } from '../output.js';
+import { CONSOLE_SILENT } from '../../log/logger.js';
+import type { RunNodePlan } from '../../state/run-store.js';
 
 export interface RunRequest {
   readonly invocation: RunInvocation;
@@ -31,7 +39,7 @@ export interface RunRequest {
 /** `pigeon run` and `pigeon retry`: lock, record, execute, summarise. Returns the exit code. */
 export async function runPipeline(req: RunRequest, common: CommonOptions): Promise<number> {
   const inv = req.invocation;
-  const { pipeline, graph, selected } = loadSelected(inv.file, inv.select, inv.exclude, common);
+  const { pipeline, graph, selected } = loadSelected(inv.file, inv.select, inv.exclude, { ...common, vars: inv.vars ?? {} });
   const dirs = stateDirs(common);
   const store = new RunStore(dirs.root);
   const runId = RunStore.newId();
@@ -54,6 +62,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     invocation: redactDeep(inv, redact),
     data_interval: window,
     nodes: order,
+    plan: runPlan(pipeline, order, templateVars(interval, lineage, inv.vars)),
     pid: process.pid,
     started_at: new Date().toISOString(),
     status: 'running',
@@ -65,7 +74,18 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     await lock.release();
     throw e;
   }
-  const logger = createLogger({ format: common.logFormat, file: store.logFile(runId), secrets: pipeline.secrets });
+  // On a terminal (text logs, not --quiet) a live block shows every running node; log lines print above it.
+  const live =
+    common.logFormat === 'text' && !common.quiet && process.stderr.isTTY
+      ? new LiveProgress({ out: process.stderr, color: colorWanted(true, common.env), total: order.length })
+      : undefined;
+  const logger = createLogger({
+    format: common.logFormat,
+    file: store.logFile(runId),
+    secrets: pipeline.secrets,
+    ...(common.quiet ? { level: 'warn' } : {}),
+    ...(live ? { write: (line: string) => live.log(line) } : {}),
+  });
   const log = (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields: Record<string, unknown> = {}) =>
     logger.log(level, message, { run_id: runId, ...fields });
   if (lock.takenOver) log('warn', `took over a stale lock of run ${lock.takenOver.run_id} (pid ${lock.takenOver.pid} is gone)`);
@@ -88,7 +108,8 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   const onSignal = (sig: NodeJS.Signals) => {
     interrupts++;
     if (interrupts > 1) {
-      process.stderr.write('second interrupt: exiting now\n');
+      live?.stop();
+      process.stderr.write(common.logFormat === 'json' ? JSON.stringify({ level: 'error', message: 'second interrupt: exiting now', event: 'exit', run_id: runId, timestamp: new Date().toISOString() }) + '\n' : 'second interrupt: exiting now\n');
       process.exit(EXIT.INTERRUPTED);
     }
     log('warn', `${sig}: stopping; running nodes are cancelled and recorded (press Ctrl-C again to exit at once)`);
@@ -104,10 +125,19 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
       nodes: order,
     });
 
+    const timeline = new TimelineRecorder();
+    const attempts = new Map<string, { attempt: number; started_at: string }>();
+    const lastLine = new Map<string, number>();
+    const lastRecord = new Map<string, number>();
+    const progressEvery = req.progressEveryMs ?? 10_000;
     const observers: RunObserver[] = [
+      timeline.observer(),
       {
         nodeStarted: async (node, attempt) => {
-          await store.writeNode(runId, { node, state: 'running', attempts: attempt, started_at: new Date().toISOString() });
+          const started_at = attempts.get(node)?.started_at ?? new Date().toISOString();
+          attempts.set(node, { attempt, started_at });
+          lastLine.set(node, Date.now());
+          await store.writeNode(runId, { node, state: 'running', attempts: attempt, started_at });
           log('info', `${node}: started${attempt > 1 ? ` (attempt ${attempt})` : ''}`, { event: 'node_start', node, attempt });
         },
         nodeRetrying: (node, attempt, error, delay) => {
@@ -120,10 +150,20 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
           });
         },
         nodeFinished: async (rec) => {
-          await store.writeNode(runId, redactDeep(rec, redact));
+          const full = timeline.withTimeline(rec);
+          await store.writeNode(runId, redactDeep(full, redact));
           log(rec.state === 'succeeded' ? 'info' : rec.state === 'skipped' ? 'warn' : 'error', describeFinish(rec), { event: 'node_end', ...rec });
         },
         progress: (node, p, elapsed) => {
+          const now = Date.now();
+          // The running node's record carries live counts, for `pigeon status` from another terminal.
+          if (now - (lastRecord.get(node) ?? 0) >= 2000) {
+            lastRecord.set(node, now);
+            const a = attempts.get(node);
+            void store.writeNode(runId, liveRecord(node, p, a?.attempt ?? 1, a?.started_at)).catch(() => {});
+          }
+          if (live || progressEvery <= 0 || now - (lastLine.get(node) ?? now) < progressEvery) return;
+          lastLine.set(node, now);
           const rate = elapsed > 0 ? Math.round((p.rowsExported * 1000) / elapsed) : 0;
           log('info', `${node}: ${p.rowsExported} rows exported, ${p.rowsImported} imported, ${(p.bytes / 1e6).toFixed(1)} MB, ${rate} rows/s`, {
             event: 'node_progress',
@@ -131,14 +171,17 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
             rows_exported: p.rowsExported,
             rows_imported: p.rowsImported,
             bytes: p.bytes,
+            ...(p.rowsTotal !== undefined ? { rows_total: p.rowsTotal } : {}),
           });
         },
       },
+      ...(live ? [live.observer()] : []),
     ];
+    live?.start();
 
     const watermarks = new WatermarkStore(dirs.root);
     // `{{ run_id }}` is the first run of a retry chain, so a retry renders the same queries and reuses checkpoints.
-    const vars = templateVars(interval, lineage);
+    const vars = templateVars(interval, lineage, inv.vars);
     const fault = req.crashAt
       ? (point: string) => {
           if (point === req.crashAt) process.kill(process.pid, 'SIGKILL');
@@ -151,22 +194,37 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
       failFast: inv.fail_fast,
       signal: interrupt.signal,
       observers,
-      progressEveryMs: req.progressEveryMs ?? 10_000,
+      // Ticks feed the live block (often), the live records and the progress lines (each throttles itself).
+      progressEveryMs: live ? 250 : Math.min(2000, progressEvery > 0 ? progressEvery : 2000),
       runAttempt: (node, progress, signal) =>
         runNodeAttempt(
           node,
-          { pipeline, lineage, vars, interval: window, connections, staging, watermarks, log, fault, ...(inv.full_refresh ? { fullRefresh: true } : {}) },
+          {
+            pipeline,
+            lineage,
+            vars,
+            interval: window,
+            connections,
+            staging,
+            watermarks,
+            log,
+            fault,
+            span: (span) => timeline.span(node.name, span),
+            ...(inv.full_refresh ? { fullRefresh: true } : {}),
+          },
           progress,
           signal,
         ),
     });
 
     fault?.('@run:executed');
+    live?.stop();
     run = { ...run, status: result.status, finished_at: new Date().toISOString() };
     if (result.status === 'succeeded') await staging.removeLineage(pipeline.name, lineage);
     await store.writeRun(run);
     fault?.('@run:recorded');
-    process.stdout.write(redact(summary(pipeline, order, result.nodes, run)) + '\n');
+    const recorded = await store.readNodes(runId);
+    process.stdout.write(redact(summaryText(run, recorded, colorWanted(process.stdout.isTTY === true, common.env))) + '\n');
     for (const rec of result.nodes.values()) {
       if (rec.state === 'failed' && rec.error) {
         const err = new PipelineError(rec.error.code as never, rec.error.message, {
@@ -174,12 +232,35 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
           node: rec.node,
           ...(rec.error.hint !== undefined ? { hint: rec.error.hint } : {}),
         });
-        process.stderr.write(redact(renderError(err)) + '\n');
+        // On a terminal the rendered error (with its caret); in the logs (and on stderr as JSON) an event.
+        if (common.logFormat === 'text') process.stderr.write(redact(renderError(err)) + '\n');
+        log('error', `${rec.node}: ${err.code}: ${err.message}`, { ...errorEvent(err), [CONSOLE_SILENT]: common.logFormat === 'text' });
       }
     }
-    if (result.status !== 'succeeded') process.stderr.write(`run ${runId} ${result.status}; \`pigeon retry ${runId}\` reruns what did not finish\n`);
+    if (result.status !== 'succeeded') {
+      const hint = `run ${runId} ${result.status}; \`pigeon retry ${runId}\` reruns what did not finish`;
+      log('warn', hint, { event: 'retry_hint', command: `pigeon retry ${runId}`, [CONSOLE_SILENT]: common.logFormat === 'text' });
+      if (common.logFormat === 'text') process.stderr.write(`${hint}\n`);
+    }
+    try {
+      const file = await writeRunReport(store, runId, { redact });
+      log('debug', `report written to ${file}`, { event: 'report_written', file });
+    } catch (e) {
+      log('warn', `could not write the run report: ${(e as Error).message}`, { event: 'report_failed' });
+    }
+    const totals = runTotals(run, recorded);
+    log(result.status === 'succeeded' ? 'info' : 'warn', `run ${runId} ${result.status}`, {
+      event: 'run_finished',
+      ...totals,
+      per_node: run.nodes.map((n) => {
+        const r = recorded.get(n);
+        return { node: n, state: r?.state ?? 'pending', rows: r?.rows_imported ?? 0, duration_ms: r?.duration_ms ?? 0, ...(r?.error ? { code: r.error.code } : {}) };
+      }),
+      [CONSOLE_SILENT]: common.logFormat === 'text',
+    });
     return result.status === 'succeeded' ? EXIT.OK : result.status === 'interrupted' ? EXIT.INTERRUPTED : EXIT.NODE_FAILED;
   } finally {
+    live?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     const closeErrors = await connections.closeAll();
@@ -195,7 +276,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
  * the final status, the lock): `retry` has no node to rerun, so it completes that bookkeeping under the lock.
  */
 export async function settleFinishedRun(run: RunRecord, common: CommonOptions): Promise<void> {
-  const pipeline = loadPipelineOrThrow(run.invocation.file, { env: common.env });
+  const pipeline = loadPipelineOrThrow(run.invocation.file, { env: common.env, vars: run.invocation.vars ?? {} });
   const store = new RunStore(stateDirs(common).root);
   const lock = await acquireLock(lockFile(common, pipeline.name), RunStore.newId());
   try {
@@ -219,20 +300,41 @@ function describeFinish(rec: NodeRecord): string {
   }
 }
 
-function summary(pipeline: Pipeline, order: readonly string[], nodes: ReadonlyMap<string, NodeRecord>, run: RunRecord): string {
-  const rows = order.map((n) => {
-    const r = nodes.get(n);
-    const node = pipeline.nodes[n]!;
-    return [
-      n,
-      r?.state ?? 'pending',
-      `${node.source.connection} → ${node.target.connection}`,
-      node.target.mode,
-      r?.rows_imported !== undefined ? String(r.rows_imported) : '',
-      r?.duration_ms !== undefined ? formatDuration(r.duration_ms) : '',
-      r?.error ? `${r.error.code}` : (r?.note ?? ''),
-    ];
-  });
-  const ok = [...nodes.values()].filter((r) => r.state === 'succeeded').length;
-  return `\n${table(['node', 'state', 'route', 'mode', 'rows', 'time', 'note'], rows)}\n\nrun ${run.id}: ${run.status}, ${ok}/${order.length} nodes succeeded`;
+/** Each node's route, mode and dependencies, kept in run.json so the report can draw the DAG without the file. */
+function runPlan(pipeline: Pipeline, order: readonly string[], vars: Readonly<Record<string, string>>): Record<string, RunNodePlan> {
+  const kind = (c: string) => pipeline.connections[c]?.type ?? '?';
+  const table = (t: string) => {
+    try {
+      return renderTemplate(t, vars);
+    } catch {
+      return t;
+    }
+  };
+  return Object.fromEntries(
+    order.map((n) => {
+      const node = pipeline.nodes[n]!;
+      const plan: RunNodePlan = {
+        depends_on: node.depends_on.filter((d) => order.includes(d)),
+        source: { connection: node.source.connection, kind: kind(node.source.connection) },
+        target: { connection: node.target.connection, kind: kind(node.target.connection), table: table(node.target.table), mode: node.target.mode },
+        ...(node.incremental ? { incremental: `${node.incremental.strategy} on ${node.incremental.column}` } : {}),
+      };
+      return [n, plan];
+    }),
+  );
+}
+
+/** A running node's record with its live counts. */
+function liveRecord(node: string, p: Readonly<NodeProgress>, attempt: number, started_at: string | undefined): NodeRecord {
+  return {
+    node,
+    state: 'running',
+    attempts: attempt,
+    ...(started_at ? { started_at } : {}),
+    rows_exported: p.rowsExported,
+    rows_imported: p.rowsImported,
+    bytes: p.bytes,
+    ...(p.phase ? { phase: p.phase } : {}),
+    updated_at: new Date().toISOString(),
+  };
 }
