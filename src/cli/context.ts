@@ -9,6 +9,10 @@ import { LocalStagingStore } from '../staging/local-staging.js';
 export interface CommonOptions {
   readonly stateDir: string;
   readonly logFormat: 'text' | 'json';
+  /** `--quiet`: warnings and errors only, no progress. */
+  readonly quiet?: boolean;
+  /** `--var NAME=VALUE`: the values of `{{ var.NAME }}`. */
+  readonly vars?: Readonly<Record<string, string>>;
   readonly env: Record<string, string | undefined>;
   readonly cwd: string;
 }
@@ -21,7 +25,7 @@ export interface Loaded {
 
 /** Loads and validates the pipeline (throws PipelineErrors, exit 3) and resolves the selection (exit 2). */
 export function loadSelected(file: string, select: readonly string[], exclude: readonly string[], common: CommonOptions): Loaded {
-  const pipeline = loadPipelineOrThrow(file, { env: common.env });
+  const pipeline = loadPipelineOrThrow(file, { env: common.env, vars: common.vars ?? {} });
   const graph = PipelineGraph.fromPipeline(pipeline);
   const selected = selectNodes(pipeline, graph, select, exclude);
   return { pipeline, graph, selected };

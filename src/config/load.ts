@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly env?: Env;
   /** The connector kinds connections may use; default the registry's. For tests and tools embedding pigeon. */
   readonly kinds?: KindLookup;
+  /** Values of `{{ var.NAME }}` (`--var`): a template naming another is an error. Default: not checked. */
+  readonly vars?: Readonly<Record<string, string>>;
 }
 
 export interface LoadResult {
@@ -41,7 +43,7 @@ export function loadPipeline(file: string, options: LoadOptions = {}): LoadResul
   let pipeline: Pipeline | undefined;
   let secrets: readonly string[] = [];
   try {
-    ({ errors, pipeline, secrets } = load(file, options.env ?? process.env, options.kinds));
+    ({ errors, pipeline, secrets } = load(file, options.env ?? process.env, options.kinds, options.vars));
   } catch (e) {
     // A bug of ours, not a problem in the file: still reported, not thrown, as the contract promises.
     const message = e instanceof Error ? e.message : String(e);
@@ -68,7 +70,7 @@ interface Loaded {
   readonly secrets: readonly string[];
 }
 
-function load(file: string, env: Env, kinds: KindLookup | undefined): Loaded {
+function load(file: string, env: Env, kinds: KindLookup | undefined, vars: Readonly<Record<string, string>> | undefined): Loaded {
   const read = readPipelineText(file);
   if ('error' in read) return { errors: [read.error], secrets: [] };
   const { text } = read;
@@ -90,7 +92,7 @@ function load(file: string, env: Env, kinds: KindLookup | undefined): Loaded {
   const schemaProblems = schemaErrors(written, source, (kinds ?? registryKinds).names());
   errors.push(...schemaProblems.map((p) => p.error));
 
-  const { substitutions, problemPaths } = substituteScalars(source, env, errors);
+  const { substitutions, problemPaths } = substituteScalars(source, env, errors, vars);
   const resolved: unknown = doc.toJS();
   const reported = reportedPaths([...schemaProblems.map((p) => p.path), ...problemPaths]);
   errors.push(...validatePipeline(resolved, source.locate, kinds, { reported }));

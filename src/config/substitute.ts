@@ -8,7 +8,7 @@ import { parseDuration } from './duration.js';
 import { interpolateEnv, type Env } from './interpolate.js';
 import { displayPath, keyName, type PipelineSource } from './pipeline-source.js';
 import { suggest } from './suggest.js';
-import { findTemplates, TEMPLATE_FIELDS, TEMPLATE_NAMES } from './templates.js';
+import { findTemplates, TEMPLATE_FIELDS, TEMPLATE_NAMES, VAR_TEMPLATE } from './templates.js';
 import type { PathSegment } from './validate.js';
 
 
@@ -21,6 +21,8 @@ export function substituteScalars(
   source: PipelineSource,
   env: Env,
   errors: PipelineError[],
+  /** `--var` values: a `{{ var.NAME }}` without one is an error. Undefined: not checked (any name may come). */
+  vars?: Readonly<Record<string, string>>,
 ): { substitutions: { variable: string; text: string }[]; problemPaths: PathSegment[][] } {
   const substitutions: { variable: string; text: string }[] = [];
   const problemPaths: PathSegment[][] = [];
@@ -32,7 +34,7 @@ export function substituteScalars(
       node.items.forEach((item, i) => visit(item, [...path, i]));
     } else if (isScalar(node) && typeof node.value === 'string') {
       const scalar = node as Scalar<string>;
-      errors.push(...templateErrors(source, scalar, path));
+      errors.push(...templateErrors(source, scalar, path, vars));
       const result = interpolateEnv(scalar.value, env);
       if (result.problems.length > 0) problemPaths.push(path);
       for (const p of result.problems) {
@@ -63,7 +65,7 @@ export function substituteScalars(
   return { substitutions, problemPaths };
 }
 
-function templateErrors(source: PipelineSource, scalar: Scalar<string>, path: readonly PathSegment[]): PipelineError[] {
+function templateErrors(source: PipelineSource, scalar: Scalar<string>, path: readonly PathSegment[], vars: Readonly<Record<string, string>> | undefined): PipelineError[] {
   const uses = findTemplates(scalar.value);
   if (uses.length === 0 || path[0] !== 'nodes' || path.length < 4) return [];
   const field = `${String(path[2])}.${String(path[3])}`;
@@ -80,11 +82,21 @@ function templateErrors(source: PipelineSource, scalar: Scalar<string>, path: re
       })];
     }
     if ((TEMPLATE_NAMES as readonly string[]).includes(use.name)) return [];
+    const v = VAR_TEMPLATE.exec(use.name);
+    if (v) {
+      if (vars === undefined || Object.hasOwn(vars, v[1]!)) return [];
+      const close = suggest(v[1]!, Object.keys(vars));
+      return [new PipelineError('TEMPLATE', `\`{{ ${use.name} }}\` in ${displayPath(path)} has no value`, {
+        ...where,
+        node,
+        hint: close === undefined ? `give it with \`--var ${v[1]}=VALUE\`` : `did you mean \`var.${close}\`?`,
+      })];
+    }
     const close = suggest(use.name, TEMPLATE_NAMES);
     return [new PipelineError('TEMPLATE', `unknown template \`{{ ${use.name} }}\` in ${displayPath(path)}`, {
       ...where,
       node,
-      hint: close === undefined ? `known templates: ${TEMPLATE_NAMES.join(', ')}` : `did you mean \`${close}\`?`,
+      hint: close === undefined ? `known templates: ${TEMPLATE_NAMES.join(', ')}, var.NAME (from --var NAME=VALUE)` : `did you mean \`${close}\`?`,
     })];
   });
 }

@@ -107,17 +107,20 @@ function parseUtc(text: string): Date | undefined {
   return valid ? date : undefined;
 }
 
-/** The values of every template name for one run. */
-export function templateVars(interval: DataInterval, runId: string): Record<string, string> {
+/** `{{ var.NAME }}`: a value given on the command line with `--var NAME=VALUE`. */
+export const VAR_TEMPLATE = /^var\.([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/** The values of every template name for one run; `vars` (from `--var`) as `var.NAME`. */
+export function templateVars(interval: DataInterval, runId: string, vars: Readonly<Record<string, string>> = {}): Record<string, string> {
   const ds = formatTimestamp(interval.start).slice(0, 10);
-  const vars: Record<TemplateName, string> = {
+  const values: Record<TemplateName, string> = {
     ds,
     ds_nodash: ds.replaceAll('-', ''),
     data_interval_start: formatTimestamp(interval.start),
     data_interval_end: formatTimestamp(interval.end),
     run_id: runId,
   };
-  return vars;
+  return { ...values, ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [`var.${k}`, v])) };
 }
 
 /** 'YYYY-MM-DD HH:MM:SS' in UTC, without fractional seconds. */

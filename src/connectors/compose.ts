@@ -1,5 +1,5 @@
 import type { ColumnSchema } from '../csv/types.js';
-import type { ChunkFeed, ChunkSpec, Connector, CsvSink, ExportRequest, ImportRequest, ImportResult } from './contract.js';
+import type { ChunkFeed, ChunkSpec, Connector, CsvSink, ExportRequest, ImportRequest, ImportResult, TargetAccess } from './contract.js';
 
 /** The export half of a connector (connectors whose halves live in files of their own compose them). */
 export interface SourceHalf {
@@ -7,6 +7,7 @@ export interface SourceHalf {
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null>;
   awaitOpenTransactions?(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]>;
+  splitIndexed?(req: ExportRequest, column: string, signal?: AbortSignal): Promise<boolean>;
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number>;
 }
 
@@ -15,6 +16,7 @@ export interface TargetHalf {
   import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult>;
   isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean>;
   probeTarget?(table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'>;
+  targetAccess?(table: string, signal?: AbortSignal): Promise<TargetAccess>;
 }
 
 /** A connection's lifecycle: open once, close once. */
@@ -36,5 +38,7 @@ export function composeConnector(life: Lifecycle, source: SourceHalf, target: Ta
     import: (req, feed, signal) => target.import(req, feed, signal),
     isCommitted: (table, loadId, signal) => target.isCommitted(table, loadId, signal),
     ...(target.probeTarget ? { probeTarget: (table: string, signal?: AbortSignal) => target.probeTarget!(table, signal) } : {}),
+    ...(target.targetAccess ? { targetAccess: (table: string, signal?: AbortSignal) => target.targetAccess!(table, signal) } : {}),
+    ...(source.splitIndexed ? { splitIndexed: (req: ExportRequest, column: string, signal?: AbortSignal) => source.splitIndexed!(req, column, signal) } : {}),
   };
 }

@@ -12,10 +12,18 @@ import { EXIT } from '../exit-codes.js';
 import { loadSelected, stagingStore, stateDirs, type CommonOptions } from '../context.js';
 import { exportRequest, exportWindow } from '../../nodes/plan.js';
 
-export function validateCommand(file: string, common: CommonOptions): number {
-  const { pipeline, errors, secrets } = loadPipeline(file, { env: common.env });
+export function validateCommand(file: string, common: CommonOptions, json = false): number {
+  const { pipeline, errors, secrets } = loadPipeline(file, { env: common.env, vars: common.vars ?? {} });
+  const redact = makeRedactor(secrets);
+  if (json) {
+    // For editors and CI: every problem with its code, place and hint, on stdout; the exit code says the same.
+    const problems = errors.map((e) => ({ code: e.code, message: redact(e.message), ...JSON.parse(redact(JSON.stringify(e.location))), ...(e.hint ? { hint: redact(e.hint) } : {}) }));
+    const summary = pipeline ? { nodes: Object.keys(pipeline.nodes).length, connections: Object.keys(pipeline.connections).length } : {};
+    process.stdout.write(JSON.stringify({ file, valid: errors.length === 0, ...summary, errors: problems }, null, 2) + '\n');
+    return errors.length > 0 ? EXIT.INVALID_PIPELINE : EXIT.OK;
+  }
   if (errors.length > 0) {
-    process.stderr.write(renderErrors(errors, { redact: makeRedactor(secrets) }) + '\n');
+    process.stderr.write(renderErrors(errors, { redact }) + '\n');
     return EXIT.INVALID_PIPELINE;
   }
   const p = pipeline!;
@@ -29,9 +37,24 @@ export function schemaCommand(): number {
   return EXIT.OK;
 }
 
-export function lsCommand(file: string, select: string[], exclude: string[], common: CommonOptions): number {
-  const { graph, selected } = loadSelected(file, select, exclude, common);
-  for (const n of graph.order(selected)) process.stdout.write(`${n}\n`);
+export function lsCommand(file: string, select: string[], exclude: string[], common: CommonOptions, json = false): number {
+  const { graph, selected, pipeline } = loadSelected(file, select, exclude, common);
+  const order = graph.order(selected);
+  if (json) {
+    const nodes = order.map((n) => {
+      const node = pipeline.nodes[n]!;
+      return {
+        name: n,
+        tags: node.tags,
+        depends_on: node.depends_on,
+        source: node.source.connection,
+        target: { connection: node.target.connection, table: node.target.table, mode: node.target.mode },
+      };
+    });
+    process.stdout.write(makeRedactor(pipeline.secrets)(JSON.stringify({ pipeline: pipeline.name, nodes }, null, 2)) + '\n');
+    return EXIT.OK;
+  }
+  for (const n of order) process.stdout.write(`${n}\n`);
   return EXIT.OK;
 }
 
@@ -70,11 +93,13 @@ export async function planCommand(
   exclude: string[],
   opts: { date?: string; interval?: string },
   common: CommonOptions,
+  json = false,
 ): Promise<number> {
   const { pipeline, graph, selected } = loadSelected(file, select, exclude, common);
   const interval = dataInterval(opts);
   const window = { start: formatTimestamp(interval.start), end: formatTimestamp(interval.end) };
-  const vars = templateVars(interval, '<run id>');
+  const vars = templateVars(interval, '<run id>', common.vars);
+  const planned: Record<string, unknown>[] = [];
   const dirs = stateDirs(common);
   const watermarks = new WatermarkStore(dirs.root);
   const staging = stagingStore(pipeline, common);
@@ -110,7 +135,7 @@ export async function planCommand(
         const cp = await readCheckpoint(area);
         if (cp) {
           const runWindow = lastRun.data_interval;
-          const same = cp.definition === nodeDefinition(renderNode(pipeline.nodes[name]!, templateVars(intervalOf(lastRun), lastRun.lineage)), { pipeline, interval: runWindow });
+          const same = cp.definition === nodeDefinition(renderNode(pipeline.nodes[name]!, templateVars(intervalOf(lastRun), lastRun.lineage, lastRun.invocation.vars)), { pipeline, interval: runWindow });
           const done = cp.chunks.filter((c) => c.done).length;
           resume = !same
             ? `run ${lastRun.id} has one, but the node changed since: \`pigeon retry\` would export again`
@@ -120,10 +145,23 @@ export async function planCommand(
         }
       }
       lines.push(`    checkpoint: ${resume}`);
+      planned.push({
+        name,
+        wave: i + 1,
+        depends_on: node.depends_on,
+        export: { connection: srcConn.name, kind: srcConn.type, statement: kind.renderExport(req), incremental: incNote, ...(node.source.split ? { split: node.source.split } : {}) },
+        import: { connection: tgtConn.name, kind: tgtConn.type, table: node.target.table, mode: node.target.mode, ...(node.target.key ? { key: node.target.key } : {}), create: node.target.create },
+        checkpoint: resume,
+      });
     }
   }
   // A `where` or `query` may hold a token from the environment.
-  process.stdout.write(makeRedactor(pipeline.secrets)(lines.join('\n')) + '\n');
+  const redact = makeRedactor(pipeline.secrets);
+  if (json) {
+    process.stdout.write(redact(JSON.stringify({ pipeline: pipeline.name, data_interval: window, waves, nodes: planned }, null, 2)) + '\n');
+    return EXIT.OK;
+  }
+  process.stdout.write(redact(lines.join('\n')) + '\n');
   return EXIT.OK;
 }
 

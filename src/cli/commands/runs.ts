@@ -1,13 +1,14 @@
 import { formatDuration } from '../../config/duration.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
-import { RunStore, type RunRecord } from '../../state/run-store.js';
+import { RunStore, type NodeRecord, type RunRecord } from '../../state/run-store.js';
+import { runTotals } from '../../log/summary.js';
 import { EXIT } from '../exit-codes.js';
 import { processAlive } from '../../state/process.js';
-import { table } from '../output.js';
+import { jsonLine, table } from '../output.js';
 import { stateDirs, type CommonOptions } from '../context.js';
 import { runPipeline, settleFinishedRun } from './run.js';
 
-async function findRun(store: RunStore, id: string | undefined): Promise<RunRecord> {
+export async function findRun(store: RunStore, id: string | undefined): Promise<RunRecord> {
   const ids = await store.list();
   if (id === undefined) {
     // The newest run with a record: a process killed before it wrote run.json had not started any node.
@@ -29,18 +30,26 @@ async function findRun(store: RunStore, id: string | undefined): Promise<RunReco
   return run;
 }
 
-export async function runsCommand(common: CommonOptions, limit = 20): Promise<number> {
+export async function runsCommand(common: CommonOptions, json = false, limit = 20): Promise<number> {
   const store = new RunStore(stateDirs(common).root);
   const rows: string[][] = [];
+  const out: Record<string, unknown>[] = [];
   for (const id of (await store.list()).slice(0, limit)) {
     const r = await store.readRun(id);
     if (!r) continue;
     const nodes = await store.readNodes(id);
     const ok = [...nodes.values()].filter((n) => n.state === 'succeeded').length;
-    const dur = r.finished_at ? formatDuration(Date.parse(r.finished_at) - Date.parse(r.started_at)) : '';
+    const wall = (r.finished_at ? Date.parse(r.finished_at) : Date.now()) - Date.parse(r.started_at);
+    const dur = r.finished_at ? formatDuration(wall) : '';
     // A run whose process was killed never wrote its end: it is recorded as running for good.
-    const status = r.status === 'running' && !processAlive(r.pid) ? 'interrupted (process gone)' : r.status;
+    const gone = r.status === 'running' && !processAlive(r.pid);
+    const status = gone ? 'interrupted (process gone)' : r.status;
     rows.push([r.id, r.pipeline, status, `${ok}/${r.nodes.length}`, r.started_at.replace('T', ' ').slice(0, 19), dur, r.retry_of ? `retry of ${r.retry_of}` : '']);
+    out.push({ ...runTotals(r, nodes), id: r.id, pipeline: r.pipeline, status: gone ? 'interrupted' : r.status, ...(gone ? { process_gone: true } : {}), nodes_succeeded: ok, nodes_total: r.nodes.length, started_at: r.started_at, ...(r.finished_at ? { finished_at: r.finished_at } : {}), ...(r.retry_of ? { retry_of: r.retry_of } : {}) });
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify({ runs: out }, null, 2) + '\n');
+    return EXIT.OK;
   }
   if (rows.length === 0) process.stdout.write('no runs yet\n');
   else process.stdout.write(table(['run', 'pipeline', 'status', 'nodes ok', 'started (UTC)', 'time', ''], rows) + '\n');
@@ -51,22 +60,41 @@ export async function statusCommand(id: string | undefined, common: CommonOption
   const store = new RunStore(stateDirs(common).root);
   const run = await findRun(store, id);
   const nodes = await store.readNodes(run.id);
+  const now = Date.now();
+  const gone = run.status === 'running' && !processAlive(run.pid);
+  // A running node's time is counted up to now; its rows are the live counts its run writes every few seconds.
+  const elapsed = (r: NodeRecord | undefined) =>
+    r?.duration_ms ?? (r?.state === 'running' && r.started_at && !gone ? now - Date.parse(r.started_at) : undefined);
   if (json) {
-    process.stdout.write(JSON.stringify({ run, nodes: run.nodes.map((n) => nodes.get(n) ?? { node: n, state: 'pending' }) }, null, 2) + '\n');
+    const list = run.nodes.map((n) => {
+      const r = nodes.get(n) ?? { node: n, state: 'pending' as const, attempts: 0 };
+      const { timeline: _timeline, ...rest } = r;
+      const e = elapsed(r);
+      return { ...rest, ...(r.state === 'running' && e !== undefined ? { elapsed_ms: e } : {}) };
+    });
+    process.stdout.write(JSON.stringify({ run: { ...run, ...(gone ? { process_gone: true } : {}) }, totals: runTotals(run, nodes, now), nodes: list }, null, 2) + '\n');
     return EXIT.OK;
   }
-  const alive = run.status === 'running' && !processAlive(run.pid) ? ' (its process is gone: the run was killed)' : '';
+  const alive = gone ? ' (its process is gone: the run was killed)' : '';
+  const wall = formatDuration((run.finished_at ? Date.parse(run.finished_at) : now) - Date.parse(run.started_at));
   process.stdout.write(
-    `run ${run.id}: pipeline ${run.pipeline}, ${run.status}${alive}${run.retry_of ? `, retry of ${run.retry_of}` : ''}\n` +
+    `run ${run.id}: pipeline ${run.pipeline}, ${run.status}${alive}${run.retry_of ? `, retry of ${run.retry_of}` : ''}, ${wall}${run.finished_at ? '' : ' so far'}\n` +
       `data interval ${run.data_interval.start} → ${run.data_interval.end}; file ${run.invocation.file}\n\n`,
   );
   const rows = run.nodes.map((n) => {
     const r = nodes.get(n);
+    const e = elapsed(r);
+    const live = r?.state === 'running';
+    const rowsText = live
+      ? `${r.rows_exported ?? 0} exported, ${r.rows_imported ?? 0} imported`
+      : r?.rows_imported !== undefined
+        ? String(r.rows_imported)
+        : '';
     return [
       n,
-      r?.state ?? 'pending',
-      r?.rows_imported !== undefined ? String(r.rows_imported) : '',
-      r?.duration_ms !== undefined ? formatDuration(r.duration_ms) : '',
+      live && r.phase ? `running (${r.phase})` : (r?.state ?? 'pending'),
+      rowsText,
+      e !== undefined ? formatDuration(e) : '',
       String(r?.attempts ?? 0),
       r?.error ? `${r.error.code}: ${r.error.message}` : (r?.note ?? ''),
     ];
@@ -92,6 +120,7 @@ export async function retryCommand(id: string | undefined, common: CommonOptions
     process.stdout.write(`run ${run.id}: every node has succeeded: nothing to retry\n`);
     return EXIT.OK;
   }
-  process.stderr.write(`retrying run ${run.id}: ${[...todo].join(', ')}\n`);
+  if (common.logFormat === 'json') jsonLine('info', `retrying run ${run.id}: ${[...todo].join(', ')}`, { event: 'retry_start', retry_of: run.id, nodes: [...todo] });
+  else process.stderr.write(`retrying run ${run.id}: ${[...todo].join(', ')}\n`);
   return runPipeline({ invocation: run.invocation, retryOf: run, retryNodes: todo, ...(progressEveryMs !== undefined ? { progressEveryMs } : {}) }, common);
 }

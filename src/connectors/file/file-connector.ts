@@ -21,10 +21,12 @@ import {
   type ImportRequest,
   type ImportResult,
   type RangePredicate,
+  type TargetAccess,
 } from '../contract.js';
 import { exists, FileLoadJournal } from '../objects/file-journal.js';
 import { MaxTracker, rangeFilter } from '../rows/range-filter.js';
 import { fileConfig, tablePath, type FileConfig } from './file-config.js';
+import { pathWritable } from '../fs-access.js';
 
 /**
  * A directory of CSV files in the exchange format, one `<table>.csv` per table, with a `<table>.schema.json`
@@ -113,6 +115,10 @@ export class FileConnector implements Connector {
   #journal(table: string): FileLoadJournal {
     const data = tablePath(this.#config, table, '.csv');
     return new FileLoadJournal(join(dirname(data), '.pigeon', `${basename(data)}.loads.json`), data);
+  }
+
+  async targetAccess(table: string): Promise<TargetAccess> {
+    return pathWritable(tablePath(this.#config, table, '.csv'));
   }
 
   async probeTarget(table: string): Promise<'missing' | 'empty' | 'filled'> {

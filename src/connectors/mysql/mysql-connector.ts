@@ -1,6 +1,7 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import { composeConnector } from '../compose.js';
-import type { Connector } from '../contract.js';
+import type { Connector, ExportRequest } from '../contract.js';
+import { mysqlSplitIndexed, mysqlTargetAccess } from './mysql-check.js';
 import { mysqlConfig } from './mysql-config.js';
 import { mysqlError } from './mysql-errors.js';
 import { MysqlExport } from './mysql-export.js';
@@ -32,11 +33,14 @@ export function mysqlConnector(config: ConnectionConfig): Connector {
       },
       close: () => sessions.close(),
     },
-    new MysqlExport(sessions),
+    Object.assign(new MysqlExport(sessions), {
+      splitIndexed: (req: ExportRequest, column: string, signal?: AbortSignal) => mysqlSplitIndexed(sessions, req, column, signal),
+    }),
     {
       import: (req, feed, signal) => mysqlImport(sessions, req, feed, signal),
       isCommitted: (table, loadId, signal) => mysqlIsCommitted(sessions, table, loadId, signal),
       probeTarget: (table, signal) => mysqlProbeTarget(sessions, table, signal),
+      targetAccess: (table, signal) => mysqlTargetAccess(sessions, table, signal),
     },
   );
 }

@@ -1,5 +1,6 @@
 import { mkdir, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { pathWritable } from '../fs-access.js';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { ConnectionConfig } from '../../config/types.js';
 import type { Cell, ColumnSchema } from '../../csv/types.js';
@@ -13,6 +14,7 @@ import type {
   ExportRequest,
   ImportRequest,
   ImportResult,
+  TargetAccess,
 } from '../contract.js';
 import { planSplitChunks } from '../sql/split.js';
 import { stagedImport } from '../sql/staged-import.js';
@@ -145,6 +147,31 @@ export class SqliteConnector implements Connector {
       return rows;
     } catch (e) {
       throw this.#wrap(e, 'EXPORT_FAILED', { ...(req.source.table ? { table: req.source.table } : {}) });
+    } finally {
+      db.close();
+    }
+  }
+
+  async targetAccess(table: string): Promise<TargetAccess> {
+    const file = await pathWritable(this.#config.path);
+    if (!file.exists) return { exists: false, writable: file.writable, ...(file.reason ? { reason: file.reason } : {}) };
+    const db = await this.#handle(false);
+    try {
+      const exists = db.prepare(sqliteSql.tableExists).get(table) !== undefined;
+      return { exists, writable: file.writable, ...(file.reason ? { reason: file.reason } : {}) };
+    } finally {
+      db.close();
+    }
+  }
+
+  async splitIndexed(req: ExportRequest, column: string): Promise<boolean> {
+    if (req.source.table === undefined) return false;
+    const db = await this.#handle(false);
+    try {
+      const sql = 'SELECT 1 FROM pragma_index_list(?) AS il JOIN pragma_index_info(il.name) AS ii WHERE ii.seqno = 0 AND ii.name = ?';
+      // An INTEGER PRIMARY KEY is the rowid itself: the table is ordered by it, no index needed.
+      const pk = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE pk = 1 AND lower(type) = 'integer' AND name = ?").get(req.source.table, column);
+      return pk !== undefined || db.prepare(sql).get(req.source.table, column) !== undefined;
     } finally {
       db.close();
     }
