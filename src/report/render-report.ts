@@ -192,7 +192,9 @@ function attemptBars(
   const top = y + 6;
   const bottom = y + ROW_H / 2 + 1;
   const lane = (ROW_H - 14) / 2;
-  for (const s of a.spans) {
+  // Waits are drawn last: a wait for a session happens inside planning or importing, and must show over them.
+  const order = (k: string) => (k === 'wait' ? 1 : 0);
+  for (const s of [...a.spans].sort((p, q) => order(p.kind) - order(q.kind))) {
     // Exports and planning read the source (upper lane); import and commit write the target (lower lane).
     const upper = s.kind === 'plan' || s.kind === 'export' || (s.kind === 'wait' && s.connection === plan?.source.connection && s.connection !== plan?.target.connection);
     const what =
@@ -204,6 +206,9 @@ function attemptBars(
     out.push(
       `<rect ${attr(s.kind)} x="${x(s.start)}" y="${upper ? top : bottom}" width="${w(s.start, s.end)}" height="${lane}" rx="2"><title>${esc(`${node}, attempt ${a.attempt}: ${what}, ${formatDuration(s.end - s.start)}`)}</title></rect>`,
     );
+  }
+  if ((outcome === 'failed' || outcome === 'interrupted') && a.error_code) {
+    out.push(`<text class="bar-note" x="${x(a.start) + w(a.start, end) + 5}" y="${y + ROW_H / 2 + 4}">${esc(a.error_code)}</text>`);
   }
   if (a.retry_wait_ms !== undefined && a.end !== undefined) {
     const ws = a.end;

@@ -14,7 +14,7 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 10px; 
 section.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; background: none; border: 0; padding: 0; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 8px 12px; }
 .card .label { font-size: 11px; text-transform: uppercase; color: var(--muted); letter-spacing: .5px; }
-.card .value { font-size: 16px; font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.card .value { font-size: 15px; font-weight: 600; overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: 2px 10px; border-radius: 999px; font-weight: 600; font-size: 12px; border: 1px solid; }
 .badge.s-succeeded { color: var(--ok); background: var(--ok-bg); }
 .badge.s-retried { color: var(--retry); background: var(--retry-bg); }
@@ -51,6 +51,7 @@ svg text { font-family: inherit; }
 .timeline .row-bg { fill: #fff; } .timeline .row-bg.odd { fill: #f8f9fa; } .timeline .row-bg.hl-row { fill: #e8f0fe; }
 .timeline .row-label { font-size: 13px; font-weight: 600; }
 .row-label.s-failed, .row-label.s-interrupted { fill: var(--bad); } .row-label.s-skipped { fill: var(--skip); } .row-label.s-retried { fill: var(--retry); }
+.timeline .bar-note { font-size: 11px; fill: var(--bad); font-weight: 600; }
 .timeline .skipped-note { font-size: 12px; fill: var(--skip); font-style: italic; }
 .bar.k-attempt { fill: #fff; stroke-width: 1.6; }
 .bar.k-attempt[data-outcome=succeeded] { stroke: var(--ok); fill: #f3fbf6; }
