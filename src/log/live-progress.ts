@@ -102,7 +102,8 @@ export class LiveProgress {
   render(): string[] {
     const p = this.#paint;
     const now = this.#now();
-    const width = Math.max(40, this.#out.columns ?? 120);
+    // A pseudo-terminal without a size says 0 columns.
+    const width = Math.max(40, this.#out.columns || 120);
     const nameWidth = Math.min(24, Math.max(4, ...[...this.#running.keys()].map((n) => n.length)));
     const lines = [...this.#running.values()].map((r) => {
       const name = r.node.length > nameWidth ? `${r.node.slice(0, nameWidth - 1)}…` : r.node.padEnd(nameWidth);

@@ -157,7 +157,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
         progress: (node, p, elapsed) => {
           const now = Date.now();
           // The running node's record carries live counts, for `pigeon status` from another terminal.
-          if (now - (lastRecord.get(node) ?? 0) >= 2000) {
+          if (now - (lastRecord.get(node) ?? 0) >= 1000) {
             lastRecord.set(node, now);
             const a = attempts.get(node);
             void store.writeNode(runId, liveRecord(node, p, a?.attempt ?? 1, a?.started_at)).catch(() => {});
@@ -195,7 +195,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
       signal: interrupt.signal,
       observers,
       // Ticks feed the live block (often), the live records and the progress lines (each throttles itself).
-      progressEveryMs: live ? 250 : Math.min(2000, progressEvery > 0 ? progressEvery : 2000),
+      progressEveryMs: live ? 250 : Math.min(1000, progressEvery > 0 ? progressEvery : 1000),
       runAttempt: (node, progress, signal) =>
         runNodeAttempt(
           node,
