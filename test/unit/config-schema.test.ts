@@ -77,3 +77,35 @@ describe('the pipeline schema is composed from one schema per connector kind', (
     assert.throws(() => composePipelineSchema(base, [{ kind: 'bad', schema: { properties: { a: { $ref: '#/x' } } } }]), /\$ref/);
   });
 });
+
+describe('the pipeline schema documents itself for editors', () => {
+  /** Every property schema of the composed file, with its path. */
+  const properties = (s: unknown, path: string, out: [string, Record<string, unknown>][] = []): [string, Record<string, unknown>][] => {
+    if (Array.isArray(s)) s.forEach((x, i) => properties(x, `${path}/${i}`, out));
+    else if (s && typeof s === 'object') {
+      for (const [k, v] of Object.entries(s as Record<string, unknown>)) {
+        if (k === 'properties' && v && typeof v === 'object') {
+          for (const [name, p] of Object.entries(v as Record<string, unknown>)) if (p && typeof p === 'object' && !('const' in p && Object.keys(p).length === 1)) out.push([`${path}/${name}`, p as Record<string, unknown>]);
+        }
+        properties(v, `${path}/${k}`, out);
+      }
+    }
+    return out;
+  };
+
+  it('every property has a title and a description', () => {
+    const found = properties(committed, '');
+    assert.ok(found.length > 80, `${found.length} properties`);
+    const missing = found.filter(([, p]) => typeof p.title !== 'string' || typeof p.description !== 'string').map(([path]) => path);
+    assert.deepEqual(missing, []);
+  });
+
+  it('connection `type` is an enum of the registry\'s kinds, and the main keys carry examples', () => {
+    const connection = (committed.$defs as Record<string, { properties: { type: { enum: string[] } } }>).connection!;
+    assert.deepEqual([...connection.properties.type.enum].sort(), [...connectorKindNames()].sort());
+    const withExamples = properties(committed, '').filter(([, p]) => Array.isArray(p.examples)).map(([path]) => path);
+    for (const key of ['/name', '/$defs/source/table', '/$defs/target/table', '/$defs/mysqlConnection/url', '/$defs/postgresConnection/url']) {
+      assert.ok(withExamples.includes(key), `${key} has examples`);
+    }
+  });
+});
