@@ -52,7 +52,7 @@ function onTty(args: string[], cwd: string, env: Record<string, string> = {}, du
 test('on a terminal: a live line per running node, redrawn in place, coloured; NO_COLOR, --quiet and pipes respected; status shows live rows', async () => {
   const t = tempDir('pigeon-tty-');
   try {
-    makeSourceDb(join(t.dir, "src.db"), 10);
+    makeSourceDb(join(t.dir, "src.db"), 20);
     writeFileSync(join(t.dir, 'p.yaml'), PIPELINE);
 
     // While the run goes: `pigeon status` from elsewhere shows a running node's rows and time so far.

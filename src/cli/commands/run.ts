@@ -34,6 +34,10 @@ export interface RunRequest {
   readonly progressEveryMs?: number;
   /** Test hook: a durable step at which the process kills itself (see NodeEnv.fault). */
   readonly crashAt?: string;
+  /** Told the run's id once it is recorded (the library returns it). */
+  readonly onRunId?: (id: string) => void;
+  /** Library use: nothing on stdout or stderr (the run's records and log.jsonl are written as always). */
+  readonly silent?: boolean;
 }
 
 /** `pigeon run` and `pigeon retry`: lock, record, execute, summarise. Returns the exit code. */
@@ -43,6 +47,9 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   const dirs = stateDirs(common);
   const store = new RunStore(dirs.root);
   const runId = RunStore.newId();
+  req.onRunId?.(runId);
+  const out = req.silent ? { write: () => true } : process.stdout;
+  const errOut = req.silent ? { write: () => true } : process.stderr;
   const lineage = req.retryOf?.lineage ?? runId;
   const redact = makeRedactor(pipeline.secrets);
 
@@ -76,15 +83,15 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   }
   // On a terminal (text logs, not --quiet) a live block shows every running node; log lines print above it.
   const live =
-    common.logFormat === 'text' && !common.quiet && process.stderr.isTTY
-      ? new LiveProgress({ out: process.stderr, color: colorWanted(true, common.env), total: order.length })
+    common.logFormat === 'text' && !common.quiet && !req.silent && process.stderr.isTTY
+      ? new LiveProgress({ out: errOut as typeof process.stderr, color: colorWanted(true, common.env), total: order.length })
       : undefined;
   const logger = createLogger({
     format: common.logFormat,
     file: store.logFile(runId),
     secrets: pipeline.secrets,
     ...(common.quiet ? { level: 'warn' } : {}),
-    ...(live ? { write: (line: string) => live.log(line) } : {}),
+    ...(live ? { write: (line: string) => live.log(line) } : req.silent ? { write: () => {} } : {}),
   });
   const log = (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields: Record<string, unknown> = {}) =>
     logger.log(level, message, { run_id: runId, ...fields });
@@ -224,7 +231,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     await store.writeRun(run);
     fault?.('@run:recorded');
     const recorded = await store.readNodes(runId);
-    process.stdout.write(redact(summaryText(run, recorded, colorWanted(process.stdout.isTTY === true, common.env))) + '\n');
+    out.write(redact(summaryText(run, recorded, colorWanted(process.stdout.isTTY === true, common.env))) + '\n');
     for (const rec of result.nodes.values()) {
       if (rec.state === 'failed' && rec.error) {
         const err = new PipelineError(rec.error.code as never, rec.error.message, {
@@ -233,14 +240,14 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
           ...(rec.error.hint !== undefined ? { hint: rec.error.hint } : {}),
         });
         // On a terminal the rendered error (with its caret); in the logs (and on stderr as JSON) an event.
-        if (common.logFormat === 'text') process.stderr.write(redact(renderError(err)) + '\n');
+        if (common.logFormat === 'text') errOut.write(redact(renderError(err)) + '\n');
         log('error', `${rec.node}: ${err.code}: ${err.message}`, { ...errorEvent(err), [CONSOLE_SILENT]: common.logFormat === 'text' });
       }
     }
     if (result.status !== 'succeeded') {
       const hint = `run ${runId} ${result.status}; \`pigeon retry ${runId}\` reruns what did not finish`;
       log('warn', hint, { event: 'retry_hint', command: `pigeon retry ${runId}`, [CONSOLE_SILENT]: common.logFormat === 'text' });
-      if (common.logFormat === 'text') process.stderr.write(`${hint}\n`);
+      if (common.logFormat === 'text') errOut.write(`${hint}\n`);
     }
     try {
       const file = await writeRunReport(store, runId, { redact });
