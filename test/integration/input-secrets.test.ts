@@ -1,8 +1,9 @@
 /**
  * Secrets: passwords and tokens written in a connection `url`, in `password:` keys and in `${ENV}` values never
- * appear in what pigeon prints or writes: stdout and stderr of every command (validate, plan, run in text and JSON
- * logs, status in text and JSON, runs, retry), and every file under the working directory's `.pigeon/` (run
- * records, logs, state, watermarks, locks, and the staging directory, kept with `staging.keep`). Pipelines that
+ * appear in what pigeon prints or writes: stdout and stderr of every command (validate, plan, check, run in text and
+ * JSON logs with their error and run_finished events, status in text and JSON, runs, retry, report), and every file
+ * under the working directory's `.pigeon/` (run records, logs, every run's report.html, state, watermarks, locks, and
+ * the staging directory, kept with `staging.keep`). Pipelines that
  * succeed, that fail to connect (a wrong password against MariaDB, a role that may not log in on PostgreSQL, whose
  * test server trusts local connections so a wrong password would be accepted), that fail mid-node with the server
  * echoing the token back, and that are invalid with a password on the line of the error. Each secret is looked for
@@ -183,6 +184,13 @@ nodes:
     await cli(['retry', '--progress', '0'], 1);
     await cli(['plan', 'mid-node.yaml'], 0);
     await cli(['runs'], 0);
+    await cli(['runs', '--format', 'json'], 0);
+    await cli(['report', '-o', '.pigeon/again.html'], 0);
+    await cli(['check', 'good.yaml', '--format', 'json'], 0);
+    await cli(['check', 'bad-connections.yaml'], 1);
+    const jsonRun = await cli(['run', 'bad-connections.yaml', '--log-format', 'json'], 1);
+    const events = jsonRun.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event?: string });
+    assert.ok(events.some((e) => e.event === 'error') && events.some((e) => e.event === 'run_finished'), 'the errors and the summary are JSON events too');
 
     for (const command of ['validate', 'run', 'plan']) {
       const r = await cli([command, 'invalid.yaml'], 3);
@@ -200,6 +208,7 @@ nodes:
     // The scan looked where secrets could have gone: chunk files, run records and logs exist, and masking happened.
     assert.ok(written.some((f) => /chunk-\d+\.csv$/.test(f)), 'staging chunk files were kept and scanned');
     assert.ok(written.some((f) => f.endsWith('log.jsonl')) && written.some((f) => f.endsWith('run.json')));
+    assert.ok(written.filter((f) => f.endsWith('report.html')).length >= 4 && written.some((f) => f.endsWith('again.html')), 'every run\'s report was scanned');
     assert.ok(outputs.some(({ r }) => r.stdout.includes('***') || r.stderr.includes('***')), 'some output was masked');
     assert.notDeepEqual(leaks('good.yaml', good), [], 'the scan finds a secret where one is');
   } finally {

@@ -9,6 +9,10 @@ function regclassText(table: string): { text: string; schema: string | null } {
   return { text: parts.map(pgDialect.quoteIdent).join('.'), schema: dot < 0 ? null : parts[0]! };
 }
 
+function yes(v: unknown): boolean {
+  return v === true || v === 't';
+}
+
 /** `pigeon check` of a target: the table's INSERT and DELETE privileges, or CREATE on its schema. */
 export async function pgTargetAccess(sessions: PgSessions, table: string, signal?: AbortSignal): Promise<TargetAccess> {
   signal?.throwIfAborted();
@@ -25,6 +29,10 @@ export async function pgTargetAccess(sessions: PgSessions, table: string, signal
       [text, schema === null ? null : pgDialect.quoteIdent(schema)],
     );
     if (!r) return { exists: false, writable: false, reason: 'the catalogue did not answer' };
+    // pigeon's sessions read every value as the server's text: booleans are 't' and 'f'.
+    r.exists = yes(r.exists);
+    r.writable = yes(r.writable);
+    r.creatable = yes(r.creatable);
     if (r.exists) return { exists: true, writable: r.writable === true, ...(r.writable ? {} : { reason: 'no INSERT or DELETE privilege on it' }) };
     if (r.schema === null) return { exists: false, writable: false, reason: `schema ${schema ?? '(current)'} does not exist` };
     return { exists: false, writable: r.creatable === true, ...(r.creatable ? {} : { reason: `no CREATE privilege on schema ${r.schema}` }) };
@@ -47,7 +55,7 @@ export async function pgSplitIndexed(sessions: PgSessions, req: ExportRequest, c
                        WHERE i.indrelid = to_regclass($1) AND a.attname = $2) AS indexed`,
       [regclassText(req.source.table).text, column],
     );
-    return r?.indexed === true;
+    return yes(r?.indexed);
   } catch (e) {
     throw sessions.error(e, 'EXPORT_FAILED', { table: req.source.table });
   } finally {
