@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -16,10 +16,8 @@ import pg from 'pg';
 import { pigeon, tempDir } from '../support/cli.js';
 import { createDb } from '../support/engines.js';
 import { makeSourceDb } from '../support/sqlite-fixtures.js';
-import { openBrowser } from '../support/browser.js';
-import { pigeonBin, repoRoot } from '../support/paths.js';
-
-const ARTIFACTS = join(repoRoot, 'test-artifacts');
+import { artifact, openBrowser } from '../support/browser.js';
+import { pigeonBin } from '../support/paths.js';
 
 function pipeline(pgYaml: string): string {
   // One PostgreSQL session for the two nodes that read it: one of them waits for the other's.
@@ -167,13 +165,9 @@ test('the run report shows each node\'s state, a bar per attempt and retry wait,
     assert.equal(await page.locator('table.nodes tr.hl-row[data-node="events"]').count(), 1);
     await page.mouse.move(0, 0);
 
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const shot = join(ARTIFACTS, 'report.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    if (process.env.PIGEON_UPDATE_IMAGES === '1') {
-      mkdirSync(join(repoRoot, 'docs', 'images'), { recursive: true });
-      copyFileSync(shot, join(repoRoot, 'docs', 'images', 'report.png'));
-    }
+    const shot = artifact('report.png');
+    await page.screenshot({ path: shot.path, fullPage: true });
+    shot.publish();
     assert.deepEqual(errors, [], 'no console errors');
     assert.deepEqual(requests, [], 'no network requests');
 

@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pigeon, tempDir } from '../support/cli.js';
 import { makeSourceDb } from '../support/sqlite-fixtures.js';
-import { pigeonBin, repoRoot } from '../support/paths.js';
-import { openBrowser } from '../support/browser.js';
+import { pigeonBin } from '../support/paths.js';
+import { artifact, openBrowser } from '../support/browser.js';
 import { plain, Screen, terminalHtml } from '../support/terminal.js';
 
 const PIPELINE = `version: 1
@@ -88,13 +88,9 @@ test('on a terminal: a live line per running node, redrawn in place, coloured; N
     try {
       const page = await browser.context.newPage();
       await page.setContent(terminalHtml(best.filter((l, i) => l !== '' || i < best.length - 1), '$ pigeon run pipelines/live.yaml'));
-      mkdirSync(join(repoRoot, 'test-artifacts'), { recursive: true });
-      const shot = join(repoRoot, 'test-artifacts', 'progress.png');
-      await page.locator('.win').screenshot({ path: shot });
-      if (process.env.PIGEON_UPDATE_IMAGES === '1') {
-        mkdirSync(join(repoRoot, 'docs', 'images'), { recursive: true });
-        copyFileSync(shot, join(repoRoot, 'docs', 'images', 'progress.png'));
-      }
+      const shot = artifact('progress.png');
+      await page.locator('.win').screenshot({ path: shot.path });
+      shot.publish();
     } finally {
       await browser.close();
     }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { repoRoot } from './paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -30,6 +31,24 @@ export async function openBrowser(): Promise<{ context: BrowserContext; close: (
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Where a test keeps a screenshot: test-artifacts/<name> (ignored by git). Call `publish` after writing it:
+ * with PIGEON_UPDATE_IMAGES=1 it is copied to docs/images/<name>, the README's pictures.
+ */
+export function artifact(name: string): { path: string; publish: () => void } {
+  const dir = join(repoRoot, 'test-artifacts');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  return {
+    path,
+    publish: () => {
+      if (process.env.PIGEON_UPDATE_IMAGES !== '1') return;
+      mkdirSync(join(repoRoot, 'docs', 'images'), { recursive: true });
+      copyFileSync(path, join(repoRoot, 'docs', 'images', name));
     },
   };
 }
