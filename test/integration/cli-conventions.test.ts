@@ -115,13 +115,13 @@ test('--format json on validate, plan, ls, runs and status; .env, --env-file and
     assert.equal((status.totals as { rows: number }).rows, 22000);
     assert.ok(existsSync(join(t.dir, 'dw.db')));
 
-    // A retry resumes some chunks: the summary says how many.
+    // A retry resumes the chunks finished before the kill (chunks export in parallel: 1 to 3 of them): the summary says how many.
     writeFileSync(join(t.dir, 'p2.yaml'), PIPELINE.replace('name: conv', 'name: conv2').replace('table: orders, mode: overwrite', 'table: orders2, mode: overwrite'));
     const crashed = await pigeon(['run', 'p2.yaml', '--var', 'suffix=y', '-s', 'orders', '--progress', '0'], { cwd: t.dir, env: { PIGEON_CRASH_AT: 'orders:chunk:2' } });
     assert.equal(crashed.signal, 'SIGKILL');
     const retry = await pigeon(['retry', '--progress', '0'], { cwd: t.dir });
     assert.equal(retry.code, 0, retry.stderr);
-    assert.match(retry.stdout, /resumed [12]\/3 chunks/);
+    assert.match(retry.stdout, /resumed [123]\/3 chunks/);
   } finally {
     t.cleanup();
   }
