@@ -223,6 +223,8 @@ export interface TargetAccess {
   readonly writable: boolean;
   /** Why not, in words (the privilege missing, the directory). */
   readonly reason?: string;
+  /** What the kind could not find out (writable says what it could): shown with the result. */
+  readonly note?: string;
 }
 
 /** Creates a connector for one connection; called once per run and connection. */

@@ -32,8 +32,8 @@ for (const kind of ['opensearch', 'elasticsearch'] as const) {
       t.cleanup();
     });
 
-    /** Writes a one-node pipeline from pg to the search server (or back) and runs it. */
-    const run = async (nodes: string, options = '') => {
+    /** Writes a pipeline from pg to the search server (or back) and runs `pigeon run` (or `command`) on it. */
+    const run = async (nodes: string, options = '', command = 'run') => {
       const yaml = [
         'version: 1',
         'name: search_test',
@@ -46,7 +46,7 @@ for (const kind of ['opensearch', 'elasticsearch'] as const) {
         '',
       ].join('\n');
       writeFileSync(join(t.dir, 'p.yaml'), yaml);
-      return pigeon(['run', 'p.yaml', '--progress', '0'], { cwd: t.dir });
+      return pigeon(command === 'run' ? ['run', 'p.yaml', '--progress', '0'] : [command, 'p.yaml'], { cwd: t.dir });
     };
 
     test('overwrite: a search during the load sees the old documents or the new ones, never part of them', async () => {
@@ -219,6 +219,32 @@ for (const kind of ['opensearch', 'elasticsearch'] as const) {
       const r = await run(node);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual((await pg.rows('SELECT count(*), count(DISTINCT n), max(n), min(at)::text FROM feed_out'))[0]!.map(String), ['150', '150', '150', '2026-03-01 00:00:00.00006+00']);
+    });
+
+    test('check: the source index, and each target: existing, missing, or made read-only by a block', async () => {
+      await admin.wipe();
+      await pg.exec('DROP TABLE IF EXISTS chk_src');
+      await pg.exec(`CREATE TABLE chk_src AS SELECT g AS id FROM generate_series(1, 3) g`);
+      await admin.req('PUT', '/chk_open', { mappings: { properties: { id: { type: 'long' } } } });
+      await admin.req('PUT', '/chk_frozen', { settings: { 'index.blocks.write': true } });
+      const nodes = [
+        '  to_open:\n    source: { connection: pg, table: chk_src }\n    target: { connection: es, table: chk_open, mode: overwrite }',
+        '  to_new:\n    source: { connection: pg, table: chk_src }\n    target: { connection: es, table: chk_new, mode: overwrite }',
+        '  to_frozen:\n    source: { connection: pg, table: chk_src }\n    target: { connection: es, table: chk_frozen, mode: append }',
+        '  back:\n    source: { connection: es, index: chk_open }\n    target: { connection: pg, table: chk_back, mode: overwrite }',
+      ].join('\n');
+      try {
+        const r = await run(nodes, '', 'check');
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        const line = (re: RegExp) => r.stdout.split('\n').find((l) => re.test(l)) ?? `(no line ${re} in)\n${r.stdout}`;
+        assert.match(line(/to_open: target/), /^✓ to_open: target chk_open on es exists and is writable$/);
+        assert.match(line(/to_new: target/), /^✓ to_new: target chk_new on es does not exist yet; it can be created$/);
+        assert.match(line(/to_frozen: target/), /^✗ to_frozen: target chk_frozen on es exists, not writable: index chk_frozen has the block index\.blocks\.write/);
+        assert.match(line(/back: source/), /^✓ back: source index chk_open on es: 1 column/);
+        assert.equal((await admin.req('HEAD', '/chk_new')).status, 404, 'check created nothing');
+      } finally {
+        await admin.req('PUT', '/chk_frozen/_settings', { 'index.blocks.write': null });
+      }
     });
 
     test('a server refusing requests for a while (429, its in-flight requests breaker) is waited out with backoff', async () => {

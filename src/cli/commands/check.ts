@@ -103,12 +103,13 @@ export async function checkCommand(file: string, select: string[], exclude: stri
         }
         try {
           const a = await connections.session(node.target.connection, () => target.targetAccess!(node.target.table));
+          const note = a.note ? ` (${a.note})` : '';
           if (a.exists) {
-            say({ check: 'target', node: name, ok: a.writable, message: `${where} exists${a.writable ? ' and is writable' : `, not writable: ${a.reason ?? 'no privilege'}`}`, ...(a.writable ? {} : { code: 'IMPORT_FAILED' }) });
+            say({ check: 'target', node: name, ok: a.writable, message: `${where} exists${a.writable ? ' and is writable' : `, not writable: ${a.reason ?? 'no privilege'}`}${note}`, ...(a.writable ? {} : { code: 'IMPORT_FAILED' }) });
           } else if (node.target.create === 'never') {
             say({ check: 'target', node: name, ok: false, code: 'TARGET_MISSING', message: `${where} does not exist and the node says create: never` });
           } else {
-            say({ check: 'target', node: name, ok: a.writable, message: `${where} does not exist yet${a.writable ? '; it can be created' : ` and cannot be created: ${a.reason ?? 'no privilege'}`}`, ...(a.writable ? {} : { code: 'IMPORT_FAILED' }) });
+            say({ check: 'target', node: name, ok: a.writable, message: `${where} does not exist yet${a.writable ? '; it can be created' : ` and cannot be created: ${a.reason ?? 'no privilege'}`}${note}`, ...(a.writable ? {} : { code: 'IMPORT_FAILED' }) });
           }
         } catch (e) {
           fail({ check: 'target', node: name }, where, e);

@@ -1,6 +1,7 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import type { ColumnSchema } from '../../csv/types.js';
-import type { ChunkFeed, ChunkSpec, Connector, ConnectorOptions, CsvSink, ExportRequest, ImportRequest, ImportResult } from '../contract.js';
+import type { ChunkFeed, ChunkSpec, Connector, ConnectorOptions, CsvSink, ExportRequest, ImportRequest, ImportResult, TargetAccess } from '../contract.js';
+import { searchTargetAccess } from './search-access.js';
 import { searchConfig, type SearchConfig } from './search-config.js';
 import { SearchExport } from './search-export.js';
 import { serverOf, type SearchFlavor } from './search-flavor.js';
@@ -61,6 +62,10 @@ export class SearchConnector implements Connector {
 
   probeTarget(table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'> {
     return new SearchImport(this.#context).probe(table, signal);
+  }
+
+  targetAccess(table: string, signal?: AbortSignal): Promise<TargetAccess> {
+    return searchTargetAccess(this.#context, table, signal);
   }
 
   isCommitted(table: string, loadId: string, signal?: AbortSignal): Promise<boolean> {
