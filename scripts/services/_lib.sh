@@ -74,6 +74,41 @@ write_if_changed() {
   if cmp -s "$1.new" "$1"; then rm "$1.new"; else mv "$1.new" "$1"; fi
 }
 
+# maven_pom ARTIFACT : a pom of its own at $SVC_DIR/pom.xml whose <dependencies> are stdin (the <dependency> elements)
+maven_pom() {
+  {
+    printf '<project>\n  <modelVersion>4.0.0</modelVersion>\n'
+    printf '  <groupId>pigeon.test-services</groupId><artifactId>%s</artifactId><version>1</version>\n' "$1"
+    printf '  <packaging>pom</packaging>\n  <dependencies>\n'
+    cat
+    printf '  </dependencies>\n</project>\n'
+  } | write_if_changed "$SVC_DIR/pom.xml"
+}
+
+# add_opens PACKAGE... : the --add-opens flags that open these java.base packages to the classpath (Hadoop, Hive and
+# Spark reflect into the JDK)
+add_opens() {
+  local p; for p in "$@"; do printf -- ' --add-opens=java.base/%s=ALL-UNNAMED' "$p"; done
+}
+
+# An Elasticsearch-like single node (elasticsearch.sh, opensearch.sh): a green or yellow cluster health answer means
+# the node takes requests.
+search_ready() { case "$(http_get "$PORT" /_cluster/health)" in *'"status":"green"'*|*'"status":"yellow"'*) return 0 ;; esac; return 1; }
+
+# start_search_node PRODUCT CLASS : resolves the pom's jars, compiles java/CLASS.java (which loads the modules as
+# classpath plugins) and starts it on $PORT/$TPORT with $HEAP, data in $DATA_DIR
+start_search_node() {
+  local product="$1" class="$2" cp java
+  mvn_classpath "$SVC_DIR" "$SVC_DIR/classpath.txt"
+  cp="$(cat "$SVC_DIR/classpath.txt")"; java="$(find_java17)"
+  compile_java "$SVC_DIR/classes" "$cp" "$SERVICES_SRC/java/$class.java"
+  mkdir -p "$DATA_DIR/tmp"
+  say "starting $product on http://127.0.0.1:$PORT (transport $TPORT, heap $HEAP)"
+  start_bg "$java" -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseSerialGC -Djava.io.tmpdir="$DATA_DIR/tmp" \
+    -Dlog4j2.formatMsgNoLookups=true -Djava.awt.headless=true \
+    -cp "$SVC_DIR/classes:$cp" "$class" "$DATA_DIR" "$PORT" "$TPORT"
+}
+
 # mvn_classpath POM_DIR OUT_FILE : resolve the pom's dependencies into $PIGEON_SERVICES_DIR/m2 and write the
 # classpath (':'-separated jar paths). Skipped when OUT_FILE is newer than the pom and all its jars exist.
 mvn_classpath() {

@@ -31,33 +31,14 @@ ES_VERSION=7.17.29
 
 endpoint_lines() { echo "PIGEON_TEST_ELASTICSEARCH=http://127.0.0.1:$PORT"; }
 
-# a green or yellow cluster health answer means the node takes requests
-ready() { case "$(http_get "$PORT" /_cluster/health)" in *'"status":"green"'*|*'"status":"yellow"'*) return 0 ;; esac; return 1; }
-
-write_pom() {
-  write_if_changed "$SVC_DIR/pom.xml" <<POM
-<project>
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>pigeon.test-services</groupId><artifactId>elasticsearch-node</artifactId><version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.elasticsearch</groupId><artifactId>elasticsearch</artifactId><version>$ES_VERSION</version></dependency>
-    <dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>transport-netty4-client</artifactId><version>$ES_VERSION</version></dependency>
-  </dependencies>
-</project>
-POM
-}
+ready() { search_ready; }
 
 launch() {
-  write_pom
-  mvn_classpath "$SVC_DIR" "$SVC_DIR/classpath.txt"
-  local cp java; cp="$(cat "$SVC_DIR/classpath.txt")"; java="$(find_java17)"
-  compile_java "$SVC_DIR/classes" "$cp" "$SERVICES_SRC/java/PigeonElasticsearchNode.java"
-  mkdir -p "$DATA_DIR/tmp"
-  say "starting Elasticsearch $ES_VERSION on http://127.0.0.1:$PORT (transport $TPORT, heap $HEAP)"
-  start_bg "$java" -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseSerialGC -Djava.io.tmpdir="$DATA_DIR/tmp" \
-    -Dlog4j2.formatMsgNoLookups=true -Djava.awt.headless=true \
-    -cp "$SVC_DIR/classes:$cp" PigeonElasticsearchNode "$DATA_DIR" "$PORT" "$TPORT"
+  maven_pom elasticsearch-node <<DEPS
+    <dependency><groupId>org.elasticsearch</groupId><artifactId>elasticsearch</artifactId><version>$ES_VERSION</version></dependency>
+    <dependency><groupId>org.elasticsearch.plugin</groupId><artifactId>transport-netty4-client</artifactId><version>$ES_VERSION</version></dependency>
+DEPS
+  start_search_node "Elasticsearch $ES_VERSION" PigeonElasticsearchNode
 }
 
 svc_main "$@"

@@ -47,12 +47,7 @@ write_pom() {
         <exclusion><groupId>org.slf4j</groupId><artifactId>slf4j-log4j12</artifactId></exclusion>
         <exclusion><groupId>log4j</groupId><artifactId>log4j</artifactId></exclusion>
         <exclusion><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId></exclusion>'
-  write_if_changed "$SVC_DIR/pom.xml" <<POM
-<project>
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>pigeon.test-services</groupId><artifactId>hive-server2</artifactId><version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  maven_pom hive-server2 <<DEPS
     <!-- pac4j (SAML auth) pulls net.shibboleth.tool:xmlsectool, which is not on Maven Central: excluded -->
     <dependency><groupId>org.apache.hive</groupId><artifactId>hive-service</artifactId><version>$HIVE_VERSION</version>
       <exclusions><exclusion><groupId>org.pac4j</groupId><artifactId>*</artifactId></exclusion>
@@ -67,9 +62,7 @@ write_pom() {
     <!-- DDL needs org.apache.hadoop.hdfs.protocol.SnapshotException, which lives in the server jar -->
     <dependency><groupId>org.apache.hadoop</groupId><artifactId>hadoop-hdfs</artifactId><version>$HADOOP_VERSION</version>
       <exclusions>$nolog</exclusions></dependency>
-  </dependencies>
-</project>
-POM
+DEPS
 }
 
 # Every scratch and staging directory points into data/tmp: by default Hive and MapReduce write to /tmp/hive,
@@ -120,16 +113,14 @@ launch() {
   write_pom
   mvn_classpath "$SVC_DIR" "$SVC_DIR/classpath.txt"
   write_site
-  local java cp p opens=""
+  local java cp opens
   java="$(find_java17)"
   # The shaded hadoop-client-api clashes with hadoop-common (NoClassDefFoundError
   # org/apache/hadoop/shaded/com/ctc/wstx/io/InputBootstrapper); the log4j 1 bindings clash with log4j 2.
   cp="$SVC_DIR/conf:$(tr ':' '\n' < "$SVC_DIR/classpath.txt" \
         | grep -v -E '/hadoop-client-api-|/slf4j-log4j12-|/log4j/log4j/|reload4j' | paste -sd: -)"
-  for p in java.lang java.lang.invoke java.lang.reflect java.io java.net java.nio java.util java.util.concurrent \
-           java.util.concurrent.atomic java.util.regex java.text sun.nio.ch sun.nio.cs sun.security.action sun.util.calendar; do
-    opens="$opens --add-opens=java.base/$p=ALL-UNNAMED"
-  done
+  opens="$(add_opens java.lang java.lang.invoke java.lang.reflect java.io java.net java.nio java.util java.util.concurrent \
+           java.util.concurrent.atomic java.util.regex java.text sun.nio.ch sun.nio.cs sun.security.action sun.util.calendar)"
   opens="$opens --add-opens=java.sql/java.sql=ALL-UNNAMED"
   say "starting Apache Hive $HIVE_VERSION HiveServer2 on 127.0.0.1:$PORT (auth $AUTH, heap $HEAP)"
   # shellcheck disable=SC2086

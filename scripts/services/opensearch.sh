@@ -33,38 +33,18 @@ LOG4J_VERSION=2.25.4   # the log4j-api that opensearch 2.19.6 brings; log4j-core
 
 endpoint_lines() { echo "PIGEON_TEST_OPENSEARCH=http://127.0.0.1:$PORT"; }
 
-# a green or yellow cluster health answer means the node takes requests
-ready() { case "$(http_get "$PORT" /_cluster/health)" in *'"status":"green"'*|*'"status":"yellow"'*) return 0 ;; esac; return 1; }
-
-write_pom() {
-  local m deps=""
-  for m in transport-netty4-client analysis-common mapper-extras-client reindex-client lang-painless; do
-    deps="$deps    <dependency><groupId>org.opensearch.plugin</groupId><artifactId>$m</artifactId><version>$OS_VERSION</version></dependency>
-"
-  done
-  write_if_changed "$SVC_DIR/pom.xml" <<POM
-<project>
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>pigeon.test-services</groupId><artifactId>opensearch-node</artifactId><version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.opensearch</groupId><artifactId>opensearch</artifactId><version>$OS_VERSION</version></dependency>
-$deps    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
-  </dependencies>
-</project>
-POM
-}
+ready() { search_ready; }
 
 launch() {
-  write_pom
-  mvn_classpath "$SVC_DIR" "$SVC_DIR/classpath.txt"
-  local cp java; cp="$(cat "$SVC_DIR/classpath.txt")"; java="$(find_java17)"
-  compile_java "$SVC_DIR/classes" "$cp" "$SERVICES_SRC/java/PigeonOpenSearchNode.java"
-  mkdir -p "$DATA_DIR/tmp"
-  say "starting OpenSearch $OS_VERSION on http://127.0.0.1:$PORT (transport $TPORT, heap $HEAP)"
-  start_bg "$java" -Xms"$HEAP" -Xmx"$HEAP" -XX:+UseSerialGC -Djava.io.tmpdir="$DATA_DIR/tmp" \
-    -Dlog4j2.formatMsgNoLookups=true -Djava.awt.headless=true \
-    -cp "$SVC_DIR/classes:$cp" PigeonOpenSearchNode "$DATA_DIR" "$PORT" "$TPORT"
+  local m
+  {
+    echo "    <dependency><groupId>org.opensearch</groupId><artifactId>opensearch</artifactId><version>$OS_VERSION</version></dependency>"
+    for m in transport-netty4-client analysis-common mapper-extras-client reindex-client lang-painless; do
+      echo "    <dependency><groupId>org.opensearch.plugin</groupId><artifactId>$m</artifactId><version>$OS_VERSION</version></dependency>"
+    done
+    echo "    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>"
+  } | maven_pom opensearch-node
+  start_search_node "OpenSearch $OS_VERSION" PigeonOpenSearchNode
 }
 
 svc_main "$@"

@@ -45,19 +45,12 @@ endpoint_lines() {
 ready() { port_open "$HTTPS_PORT" && case "$(http_get "$PORT" /)" in 'HTTP/1.1 200'*) true ;; *) false ;; esac; }
 
 write_pom() {
-  write_if_changed "$SVC_DIR/pom.xml" <<POM
-<project>
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>pigeon.test-services</groupId><artifactId>s3mock-server</artifactId><version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  maven_pom s3mock-server <<DEPS
     <!-- the exec jar carries all its libraries inside: take nothing else -->
     <dependency><groupId>com.adobe.testing</groupId><artifactId>s3mock</artifactId><version>$S3MOCK_VERSION</version>
       <classifier>exec</classifier>
       <exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions></dependency>
-  </dependencies>
-</project>
-POM
+DEPS
 }
 
 # compile java/LoopbackConnectors.java against the Spring and Tomcat jars inside the exec jar

@@ -33,30 +33,21 @@ endpoint_lines() {
 ready() { port_open "$PORT"; }
 
 write_pom() {
-  write_if_changed "$SVC_DIR/pom.xml" <<POM
-<project>
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>pigeon.test-services</groupId><artifactId>spark-thrift</artifactId><version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  maven_pom spark-thrift <<DEPS
     <dependency><groupId>org.apache.spark</groupId><artifactId>spark-hive-thriftserver_2.12</artifactId><version>$SPARK_VERSION</version></dependency>
     <!-- without this, slf4j-api 1.7 wins mediation and the server logs nothing -->
     <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>2.0.7</version></dependency>
-  </dependencies>
-</project>
-POM
+DEPS
 }
 
 launch() {
   write_pom
   mvn_classpath "$SVC_DIR" "$SVC_DIR/classpath.txt"
-  local java p opens="-Djdk.reflect.useDirectMethodHandle=false"
+  local java opens
   java="$(find_java17)"
   mkdir -p "$DATA_DIR/warehouse" "$DATA_DIR/tmp"
-  for p in java.lang java.lang.invoke java.lang.reflect java.io java.net java.nio java.util java.util.concurrent \
-           java.util.concurrent.atomic sun.nio.ch sun.nio.cs sun.security.action sun.util.calendar; do
-    opens="$opens --add-opens=java.base/$p=ALL-UNNAMED"
-  done
+  opens="-Djdk.reflect.useDirectMethodHandle=false$(add_opens java.lang java.lang.invoke java.lang.reflect java.io java.net \
+           java.nio java.util java.util.concurrent java.util.concurrent.atomic sun.nio.ch sun.nio.cs sun.security.action sun.util.calendar)"
   say "starting Spark Thrift Server $SPARK_VERSION on 127.0.0.1:$PORT (auth $AUTH, heap $HEAP)"
   export SPARK_LOCAL_IP=127.0.0.1
   # shellcheck disable=SC2086
