@@ -1,0 +1,289 @@
+import { mkdir, rm, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
+import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
+import { stagedImport, targetColumn, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
+import { workTableName, workTablePrefix } from '../sql/work-tables.js';
+import { isServerAnswer, type HiveSession, type HiveSessions } from './hive-session.js';
+import { HIVE_LOADS_TABLE, HIVE_STAGING_PREFIX, hiveSql, qualified, type CommitColumn, type CommitPlan } from './hive-sql.js';
+import { hiveTypeFor, parseHiveType, portableFromHive, type HiveType } from './hive-types.js';
+import { sentinelRow, stageChunk } from './hive-load.js';
+
+interface HiveColumn extends TargetColumn {
+  readonly type: HiveType;
+}
+
+/** An existing target: its data columns and its partition columns, in the table's order. */
+interface HiveTarget extends TargetTable {
+  readonly columns: readonly HiveColumn[];
+  readonly partitions: readonly HiveColumn[];
+}
+
+const NAME = /^[A-Za-z0-9_]+$/;
+
+/** `db.table` or `table` (in the connection's database); Hive keeps names in lower case. */
+export function targetName(table: string, database: string): { database: string; name: string } {
+  const parts = table.split('.');
+  if (parts.length > 2 || !parts.every((p) => NAME.test(p))) {
+    throw new PipelineError('IMPORT_FAILED', `Hive table name \`${table}\` must be \`table\` or \`database.table\` of letters, digits and _`, { table });
+  }
+  return parts.length === 2 ? { database: parts[0]!.toLowerCase(), name: parts[1]!.toLowerCase() } : { database, name: parts[0]!.toLowerCase() };
+}
+
+/**
+ * One import into Hive: the chunk files converted to Hive's delimited text in the staging directory, one `LOAD DATA
+ * LOCAL INPATH` of that directory into a staging table of STRING columns, then one multi-insert that writes the
+ * target with casts to its types (and checks every value) together with the load record (hiveSql.commit).
+ */
+export async function hiveImport(sessions: HiveSessions, req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
+  signal?.throwIfAborted();
+  let s = await sessions.take(signal);
+  const load = new HiveLoad(sessions, s, req, signal);
+  try {
+    return await stagedImport(req, feed, signal, load);
+  } catch (e) {
+    if (s.broken || signal?.aborted) {
+      // The session may be gone (or busy cancelling): clean up on a fresh one.
+      sessions.release(s);
+      s = await sessions.take().catch(() => s);
+    }
+    if (s !== undefined) await load.cleanUp(s);
+    if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, table: req.table });
+    throw sessions.error(e, 'IMPORT_FAILED', { table: req.table });
+  } finally {
+    sessions.release(s);
+  }
+}
+
+export async function hiveIsCommitted(sessions: HiveSessions, table: string, loadId: string, signal?: AbortSignal): Promise<boolean> {
+  const { database } = targetName(table, sessions.config.database);
+  try {
+    return await sessions.with(signal, async (s) => {
+      if ((await s.rows(hiveSql.showTables(database, HIVE_LOADS_TABLE), signal)).length === 0) return false;
+      return (await s.rows(hiveSql.loadCommitted(database, loadId, table), signal)).length > 0;
+    });
+  } catch (e) {
+    throw sessions.error(e, 'IMPORT_FAILED', { table });
+  }
+}
+
+class HiveLoad implements StagedLoad<HiveTarget> {
+  readonly caseInsensitiveNames = true;
+  readonly #sessions: HiveSessions;
+  readonly #s: HiveSession;
+  readonly #req: ImportRequest;
+  readonly #signal: AbortSignal | undefined;
+  readonly #database: string;
+  readonly #name: string;
+  readonly #staging: string;
+  /** This load's directory of staging files, as pigeon and as HiveServer2 see it. */
+  readonly #dir: string;
+  readonly #serverDir: string;
+  #stagingCreated = false;
+  #targetCreated = false;
+  readonly #chunkNames = new Map<number, string>();
+
+  constructor(sessions: HiveSessions, s: HiveSession, req: ImportRequest, signal: AbortSignal | undefined) {
+    this.#sessions = sessions;
+    this.#s = s;
+    this.#req = req;
+    this.#signal = signal;
+    const { database, name } = targetName(req.table, sessions.config.database);
+    this.#database = database;
+    this.#name = name;
+    this.#staging = workTableName(HIVE_STAGING_PREFIX, `${database}.${name}`, req.loadId);
+    this.#dir = join(sessions.config.stagingDir, this.#staging);
+    this.#serverDir = `${sessions.config.serverStagingDir.replace(/\/+$/, '')}/${this.#staging}`;
+  }
+
+  #q(table: string): string {
+    return qualified(this.#database, table);
+  }
+
+  async committed(): Promise<boolean> {
+    await this.#s.exec(hiveSql.createLoads(this.#database), this.#signal);
+    return (await this.#s.rows(hiveSql.loadCommitted(this.#database, this.#req.loadId, this.#req.table), this.#signal)).length > 0;
+  }
+
+  async target(): Promise<HiveTarget | undefined> {
+    if ((await this.#s.rows(hiveSql.showTables(this.#database, this.#name), this.#signal)).length === 0) return undefined;
+    const rows = await this.#s.rows(hiveSql.describe(this.#q(this.#name)), this.#signal);
+    const columns: HiveColumn[] = [];
+    const partitions: HiveColumn[] = [];
+    let section: 'columns' | 'partitions' | 'other' = 'columns';
+    for (const r of rows) {
+      const name = String(r[0] ?? '').trim();
+      const type = String(r[1] ?? '').trim();
+      if (name === '# Partition Information') section = 'partitions';
+      else if (name.startsWith('#')) {
+        if (section !== 'partitions') section = 'other';
+        continue;
+      }
+      if (name === '' || type === '' || section === 'other') continue;
+      const t = parseHiveType(type);
+      const col = { name, type: t, holds: portableFromHive(t) };
+      if (section === 'partitions') partitions.push(col);
+      else columns.push(col);
+    }
+    // DESCRIBE lists partition columns among the columns too.
+    const parted = new Set(partitions.map((p) => p.name));
+    return { columns: [...columns.filter((c) => !parted.has(c.name)), ...partitions], partitions };
+  }
+
+  async dropLeftovers(): Promise<void> {
+    const prefix = workTablePrefix(HIVE_STAGING_PREFIX, `${this.#database}.${this.#name}`);
+    for (const r of await this.#s.rows(hiveSql.showTables(this.#database, `${prefix}*`), this.#signal)) {
+      await this.#s.exec(hiveSql.dropTable(this.#q(String(r[0]))), this.#signal);
+    }
+    const dir = this.#sessions.config.stagingDir;
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      if (f.startsWith(prefix)) await rm(join(dir, f), { recursive: true, force: true });
+    }
+  }
+
+  async load(_target: HiveTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const req = this.#req;
+    await this.#s.exec(hiveSql.createStaging(this.#q(this.#staging), req.columns.length), this.#signal);
+    this.#stagingCreated = true;
+    await rm(this.#dir, { recursive: true, force: true });
+    await mkdir(this.#dir, { recursive: true, mode: 0o755 });
+    let rows = 0;
+    for await (const chunk of abortableFeed(feed, this.#signal)) {
+      this.#chunkNames.set(chunk.index, chunk.name);
+      rows += await stageChunk(chunk, req.columns, join(this.#dir, `chunk-${chunk.index}.txt`), req.table, this.#signal);
+    }
+    await writeFile(join(this.#dir, 'sentinel.txt'), sentinelRow(req.columns.length), { mode: 0o644 });
+    // One LOAD of the whole directory: HiveServer2 copies the files into the staging table's location.
+    await this.#s.exec(hiveSql.loadData(this.#serverDir, this.#q(this.#staging)), this.#signal);
+    await rm(this.#dir, { recursive: true, force: true });
+    return rows;
+  }
+
+  async commit(target: HiveTarget | undefined, rows: number): Promise<void> {
+    const plan = this.#plan(target, rows);
+    if (!target) {
+      const data = plan.columns.filter((c) => !c.partition);
+      const parts = plan.columns.filter((c) => c.partition);
+      await this.#s.exec(hiveSql.createTable(plan.target, data.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), parts.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), this.#sessions.config.format), this.#signal);
+      this.#targetCreated = true;
+    }
+    try {
+      await this.#s.exec(hiveSql.commit(plan), this.#signal);
+    } catch (e) {
+      if (this.#signal?.aborted || !isServerAnswer(e)) throw e;
+      throw (await this.#badValue(plan)) ?? e;
+    }
+    this.#targetCreated = false;
+    await this.#s.exec(hiveSql.dropTable(this.#q(this.#staging)), this.#signal).catch(() => {});
+    this.#stagingCreated = false;
+  }
+
+  /** Drops what this load made: the staging table and files, and a target it created whose commit failed. */
+  async cleanUp(s: HiveSession): Promise<void> {
+    await rm(this.#dir, { recursive: true, force: true }).catch(() => {});
+    if (this.#stagingCreated) await s.exec(hiveSql.dropTable(this.#q(this.#staging))).catch(() => {});
+    if (this.#targetCreated) await s.exec(hiveSql.dropTable(this.#q(this.#name))).catch(() => {});
+  }
+
+  /** After a failed commit: the first staged value the target cannot take, located; undefined when none is. */
+  async #badValue(plan: CommitPlan): Promise<PipelineError | undefined> {
+    const q = hiveSql.badValues(plan);
+    if (q === undefined) return undefined;
+    const found = (await this.#s.rows(q.sql, this.#signal).catch(() => []))[0];
+    if (!found) return undefined;
+    const column = q.columns.find((_, i) => Number(found[2 + i]) === 1);
+    const bad = plan.columns.find((c) => c.name === column);
+    const chunk = this.#chunkNames.get(Number(found[0]));
+    const line = Number(found[1]);
+    return new PipelineError(
+      'BAD_VALUE',
+      column === undefined
+        ? 'a value does not fit the target row\'s partition or column'
+        : bad?.partition?.value !== undefined
+          ? `a row's \`${column}\` is not ${JSON.stringify(bad.partition.value)}, the partition the node loads`
+          : `a value of column \`${column}\` does not fit ${bad!.type.text} exactly (Hive would store NULL or round it)`,
+      { table: this.#req.table, ...(column === undefined ? {} : { column: this.#exportName(column) }), ...(chunk === undefined ? {} : { chunk, chunkLine: line }) },
+    );
+  }
+
+  #exportName(target: string): string {
+    return this.#req.columns.find((c) => c.name.toLowerCase() === target.toLowerCase())?.name ?? target;
+  }
+
+  /** What the commit writes: each target column and where its values come from. */
+  #plan(target: HiveTarget | undefined, rows: number): CommitPlan {
+    const req = this.#req;
+    const exported = req.columns;
+    const index = (name: string) => {
+      const i = exported.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
+      return i < 0 ? undefined : i;
+    };
+    const spec = req.partition ?? [];
+    const fail = (msg: string, column?: string) => new PipelineError('IMPORT_FAILED', msg, { table: req.table, ...(column === undefined ? {} : { column }) });
+    let columns: CommitColumn[];
+    if (target) {
+      const parted = new Set(target.partitions.map((p) => p.name));
+      if (target.partitions.length > 0 && spec.length === 0 && req.mode === 'overwrite') {
+        throw fail(`\`${req.table}\` is partitioned by (${target.partitions.map((p) => p.name).join(', ')}): an overwrite needs \`target.partition\` to say which partitions it replaces`);
+      }
+      if (target.partitions.length === 0 && spec.length > 0) throw fail(`\`${req.table}\` has no partitions, but the node sets \`target.partition\``);
+      if (spec.length > 0 && (spec.length !== target.partitions.length || !spec.every((p) => parted.has(p.column.toLowerCase())))) {
+        throw fail(`\`target.partition\` must name the partition columns of \`${req.table}\`: ${target.partitions.map((p) => p.name).join(', ')}`);
+      }
+      columns = target.columns.map((c) => {
+        if (c.type.base === 'array' || c.type.base === 'map' || c.type.base === 'struct' || c.type.base === 'uniontype' || c.type.base.startsWith('interval')) {
+          if (index(c.name) !== undefined) throw fail(`column \`${c.name}\` of \`${req.table}\` is ${c.type.text}: pigeon loads only primitive Hive types`, c.name);
+        }
+        const from = index(c.name);
+        if (!parted.has(c.name)) return { name: c.name, type: c.type, ...(from === undefined ? {} : { from }) };
+        const value = spec.find((p) => p.column.toLowerCase() === c.name)?.value;
+        return { name: c.name, type: c.type, ...(from === undefined ? {} : { from }), partition: value === undefined ? {} : { value } };
+      });
+    } else {
+      const parted = new Map(spec.map((p) => [p.column.toLowerCase(), p]));
+      const data: CommitColumn[] = exported.flatMap((c, i) => (parted.has(c.name.toLowerCase()) ? [] : [{ name: c.name.toLowerCase(), type: parseHiveType(hiveTypeFor(c)), from: i }]));
+      const parts: CommitColumn[] = spec.map((p) => {
+        const from = index(p.column);
+        const type = from === undefined ? parseHiveType('string') : parseHiveType(hiveTypeFor(exported[from]!));
+        return { name: p.column.toLowerCase(), type, ...(from === undefined ? {} : { from }), partition: p.value === undefined ? {} : { value: p.value } };
+      });
+      columns = [...data, ...parts];
+    }
+    for (const c of columns) {
+      if (c.partition && c.partition.value === undefined && c.from === undefined) {
+        throw fail(`partition column \`${c.name}\` takes each row's value from the export, which does not carry it`, c.name);
+      }
+    }
+    const dynamic = columns.filter((c) => c.partition && c.partition.value === undefined);
+    const key = req.key ?? [];
+    if (req.mode === 'merge' && dynamic.some((c) => !key.some((k) => k.toLowerCase() === c.name))) {
+      throw fail(`a merge into dynamic partitions needs the partition columns in \`key\` (a row cannot move between partitions): add ${dynamic.map((c) => c.name).join(', ')}`);
+    }
+    if (req.replaceWindow && dynamic.length > 0) {
+      throw fail('a window append replaces its interval in the table or in one static partition; with dynamic partitions use `mode: overwrite`, which replaces each partition the load has rows for');
+    }
+    const types = new Map(columns.map((c) => [c.name.toLowerCase(), c.type]));
+    return {
+      target: this.#q(this.#name),
+      staging: this.#q(this.#staging),
+      loads: this.#q(HIVE_LOADS_TABLE),
+      columns,
+      exported,
+      mode: req.mode,
+      key: key.map((k) => targetColumn(columns, k, true)?.name ?? k),
+      ...(req.replaceWindow ? { window: { range: { ...req.replaceWindow, column: req.replaceWindow.column.toLowerCase() }, types } } : {}),
+      lossy: req.lossy === 'allow',
+      loadId: req.loadId,
+      table: req.table,
+      rows,
+    };
+  }
+}
+
+async function* abortableFeed(feed: ChunkFeed, signal: AbortSignal | undefined): AsyncGenerator<StagedChunk> {
+  for await (const chunk of feed) {
+    signal?.throwIfAborted();
+    yield chunk;
+  }
+}
+
