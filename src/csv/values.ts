@@ -147,3 +147,19 @@ export function utcNaive(s: string): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${p(t.getUTCFullYear(), 4)}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())} ${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}${frac}`;
 }
+
+/**
+ * The shortest text that reads back (through a double, then rounded to float) to the same float32: `0.1` for
+ * the float nearest 0.1, where the double's own shortest text would be `0.10000000149011612`.
+ */
+export function shortestFloat32(n: number): string {
+  if (!Number.isFinite(n) || n === 0 || Math.fround(n) !== n) return fromNumber(n);
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(n.toPrecision(digits));
+    // Engines read the text as a double (MySQL refuses one beyond FLT_MAX before rounding it to a float).
+    if (Math.fround(candidate) === n && Math.abs(candidate) <= FLT_MAX) return String(candidate);
+  }
+  return String(n);
+}
+
+const FLT_MAX = 3.4028234663852886e38;

@@ -1,5 +1,5 @@
-import type { Cell, ColumnSchema } from '../../csv/types.js';
-import { fromNumber } from '../../csv/values.js';
+import type { ColumnSchema } from '../../csv/types.js';
+import { fromNumber, shortestFloat32 } from '../../csv/values.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { Holds } from '../lossy.js';
 import type { ResultColumn, ThriftTypes } from './hive-session.js';
@@ -144,6 +144,8 @@ export function valueReader(t: HiveType, name: string): ValueReader {
     case 'bigint':
       return int64Text;
     case 'float':
+      // Thrift carries a FLOAT as a double: the float it was, as its shortest text.
+      return (v) => shortestFloat32(Math.fround(v as number));
     case 'double':
       return (v) => fromNumber(v as number);
     case 'binary':
@@ -221,5 +223,3 @@ export function jsonText(s: string, column: string): string {
 export function columnSchemaOf(c: ResultColumn, t: HiveType): ColumnSchema {
   return { name: c.columnName.includes('.') ? c.columnName.slice(c.columnName.lastIndexOf('.') + 1) : c.columnName, nullable: true, ...portableFromHive(t), source_type: t.text };
 }
-
-export type CellOf = (v: unknown) => Cell;
