@@ -35,7 +35,7 @@ export async function createHiveDb(server: Extract<ServiceName, 'hive' | 'spark-
     exec: (sql) => on((s) => s.exec(`USE ${name}`).then(() => s.exec(sql))),
     rows: (sql) => on((s) => s.exec(`USE ${name}`).then(() => s.rows(sql))),
     tables: async (prefix = '') =>
-      (await on((s) => s.rows(`SHOW TABLES IN ${name}`))).map((r) => String(r[0])).filter((t) => t.startsWith(prefix)),
+      (await on((s) => s.records(`SHOW TABLES IN ${name}`))).rows.map((r) => String(r.length > 1 ? r[1] : r[0])).filter((t) => t.startsWith(prefix)),
     drop: async () => {
       try {
         await on((s) => s.exec(`DROP DATABASE IF EXISTS ${name} CASCADE`));

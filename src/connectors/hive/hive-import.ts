@@ -1,4 +1,5 @@
 import { mkdir, rm, readdir, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
@@ -20,6 +21,8 @@ interface HiveTarget extends TargetTable {
 }
 
 const NAME = /^[A-Za-z0-9_]+$/;
+/** How long a retry waits for a crashed attempt's commit that HiveServer2 may still be finishing. */
+const COMMIT_SETTLE_MS = 15_000;
 
 /** `db.table` or `table` (in the connection's database); Hive keeps names in lower case. */
 export function targetName(table: string, database: string): { database: string; name: string } {
@@ -59,7 +62,7 @@ export async function hiveIsCommitted(sessions: HiveSessions, table: string, loa
   const { database } = targetName(table, sessions.config.database);
   try {
     return await sessions.with(signal, async (s) => {
-      if ((await s.rows(hiveSql.showTables(database, HIVE_LOADS_TABLE), signal)).length === 0) return false;
+      if (!(await tablesOf(s, database, signal)).includes(HIVE_LOADS_TABLE)) return false;
       return (await s.rows(hiveSql.loadCommitted(database, loadId, table), signal)).length > 0;
     });
   } catch (e) {
@@ -102,11 +105,41 @@ class HiveLoad implements StagedLoad<HiveTarget> {
 
   async committed(): Promise<boolean> {
     await this.#s.exec(hiveSql.createLoads(this.#database), this.#signal);
-    return (await this.#s.rows(hiveSql.loadCommitted(this.#database, this.#req.loadId, this.#req.table), this.#signal)).length > 0;
+    const recorded = async () => (await this.#s.rows(hiveSql.loadCommitted(this.#database, this.#req.loadId, this.#req.table), this.#signal)).length > 0;
+    if (await recorded()) return true;
+    if (!(await tablesOf(this.#s, this.#database, this.#signal)).includes(this.#staging)) return false;
+    const marked = (await this.#s.rows(hiveSql.committing(this.#q(this.#staging)), this.#signal))[0]?.[1];
+    if (marked !== 'started') return false;
+    // An earlier attempt of this load died while its commit ran. HiveServer2 cancels a disconnected client's
+    // statement, but not while it moves files: give it time to finish and record itself.
+    for (const until = Date.now() + COMMIT_SETTLE_MS; Date.now() < until; ) {
+      await delay(1_000, undefined, this.#signal ? { signal: this.#signal } : {});
+      if (await recorded()) return true;
+    }
+    // Cancelled between the commit's two moves (the target's files, then the record's), an append has added its
+    // rows without recording them. Replaying an overwrite, a merge or a window append gives the same table again;
+    // an append would add the rows twice, so it goes on only when the target holds none of them.
+    if (this.#req.mode === 'append' && !this.#req.replaceWindow) {
+      const target = await this.target();
+      if (target) {
+        const found = Number((await this.#s.rows(hiveSql.stagedRowsInTarget(this.#plan(target, 0)), this.#signal))[0]?.[0] ?? 0);
+        if (found > 0) {
+          throw new PipelineError(
+            'IMPORT_FAILED',
+            `an earlier attempt of this append was interrupted while Hive committed it, and \`${this.#req.table}\` holds ${found} of its rows: pigeon cannot tell whether it added them`,
+            {
+              table: this.#req.table,
+              hint: `if it did, record the load with INSERT INTO ${this.#database}.${HIVE_LOADS_TABLE} VALUES ('${this.#req.loadId}', '${this.#req.table}', ${found}, current_timestamp()); otherwise drop table ${this.#database}.${this.#staging}; then run pigeon retry`,
+            },
+          );
+        }
+      }
+    }
+    return false;
   }
 
   async target(): Promise<HiveTarget | undefined> {
-    if ((await this.#s.rows(hiveSql.showTables(this.#database, this.#name), this.#signal)).length === 0) return undefined;
+    if (!(await tablesOf(this.#s, this.#database, this.#signal)).includes(this.#name)) return undefined;
     const rows = await this.#s.rows(hiveSql.describe(this.#q(this.#name)), this.#signal);
     const columns: HiveColumn[] = [];
     const partitions: HiveColumn[] = [];
@@ -132,8 +165,8 @@ class HiveLoad implements StagedLoad<HiveTarget> {
 
   async dropLeftovers(): Promise<void> {
     const prefix = workTablePrefix(HIVE_STAGING_PREFIX, `${this.#database}.${this.#name}`);
-    for (const r of await this.#s.rows(hiveSql.showTables(this.#database, `${prefix}*`), this.#signal)) {
-      await this.#s.exec(hiveSql.dropTable(this.#q(String(r[0]))), this.#signal);
+    for (const t of await tablesOf(this.#s, this.#database, this.#signal)) {
+      if (t.startsWith(prefix)) await this.#s.exec(hiveSql.dropTable(this.#q(t)), this.#signal);
     }
     const dir = this.#sessions.config.stagingDir;
     for (const f of await readdir(dir).catch(() => [] as string[])) {
@@ -167,6 +200,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       await this.#s.exec(hiveSql.createTable(plan.target, data.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), parts.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), this.#sessions.config.format), this.#signal);
       this.#targetCreated = true;
     }
+    await this.#s.exec(hiveSql.markCommitting(plan.staging), this.#signal);
     try {
       await this.#s.exec(hiveSql.commit(plan), this.#signal);
     } catch (e) {
@@ -278,6 +312,13 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       rows,
     };
   }
+}
+
+async function tablesOf(s: HiveSession, database: string, signal: AbortSignal | undefined): Promise<string[]> {
+  // Hive answers `tab_name`; Spark `namespace, tableName, isTemporary`.
+  const { names, rows } = await s.records(hiveSql.showTables(database), signal);
+  const at = Math.max(0, names.indexOf('tableName'));
+  return rows.map((r) => String(r[at]).toLowerCase());
 }
 
 async function* abortableFeed(feed: ChunkFeed, signal: AbortSignal | undefined): AsyncGenerator<StagedChunk> {

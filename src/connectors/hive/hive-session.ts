@@ -176,8 +176,13 @@ export class HiveSession {
 
   /** Every row of a small result (catalog statements), each value as the driver gives it. */
   async rows(sql: string, signal?: AbortSignal): Promise<unknown[][]> {
+    return (await this.records(sql, signal)).rows;
+  }
+
+  /** Like `rows`, with the result's column names (a catalog statement's columns differ between servers). */
+  async records(sql: string, signal?: AbortSignal): Promise<{ names: string[]; rows: unknown[][] }> {
     const out: unknown[][] = [];
-    await this.stream(
+    const columns = await this.stream(
       sql,
       (_, set) => {
         const cols = set.columns ?? [];
@@ -186,7 +191,7 @@ export class HiveSession {
       },
       signal,
     );
-    return out;
+    return { names: columns.map((c) => c.columnName), rows: out };
   }
 
   async close(): Promise<void> {

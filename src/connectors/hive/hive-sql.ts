@@ -161,8 +161,11 @@ export const hiveSql = {
     'SET hive.exec.max.dynamic.partitions=100000',
     'SET hive.exec.max.dynamic.partitions.pernode=100000',
     'SET hive.local.time.zone=UTC',
+    // COUNT(*) and MIN/MAX from the metastore's statistics, which loads without statistics leave stale.
+    'SET hive.compute.query.using.stats=false',
   ],
-  showTables: (database: string, pattern: string) => `SHOW TABLES IN ${q(database)} LIKE ${literal(pattern)}`,
+  /** Every table of the database: Hive 4 takes SQL patterns in SHOW TABLES LIKE, Hive 3 and Spark globs. */
+  showTables: (database: string) => `SHOW TABLES IN ${q(database)}`,
   describe: (table: string) => `DESCRIBE ${table}`,
   probe: (select: string) => `SELECT * FROM (${select}) pigeon_p LIMIT 0`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${table} PURGE`,
@@ -176,6 +179,9 @@ export const hiveSql = {
     `CREATE TABLE ${staging} (${[...Array.from({ length: columns }, (_, i) => `${q(`c${i + 1}`)} STRING`), `${q(CHUNK_COLUMN)} INT`, `${q(LINE_COLUMN)} BIGINT`].join(', ')}) ` +
     `ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' NULL DEFINED AS '\\\\N' ` +
     `STORED AS TEXTFILE TBLPROPERTIES ('serialization.escape.crlf'='true')`,
+  /** Marks a staging table whose commit is about to run (a retry after a crash reads it back). */
+  markCommitting: (staging: string) => `ALTER TABLE ${staging} SET TBLPROPERTIES ('pigeon.commit'='started')`,
+  committing: (staging: string) => `SHOW TBLPROPERTIES ${staging}('pigeon.commit')`,
   loadData: (serverPath: string, staging: string) => `LOAD DATA LOCAL INPATH ${literal(serverPath)} INTO TABLE ${staging}`,
 
   createLoads: (database: string) =>
@@ -202,6 +208,14 @@ export const hiveSql = {
     const out = data.map((c) => q(c.name)).join(', ');
     const source = p.mode === 'merge' ? mergeSource(p, data) : p.window ? windowSource(p, data) : `(${stagedRows(p, data)}) pigeon_s`;
     return `FROM ${source} ${into} SELECT ${out} WHERE ${q(CHUNK_COLUMN)} <> 0 ${record}`;
+  },
+
+  /** How many staged rows the target holds already (NULL-safe on every column the export carries). */
+  stagedRowsInTarget(p: CommitPlan): string {
+    const data = p.columns.filter((c) => c.partition?.value === undefined);
+    const carried = data.filter((c) => c.from !== undefined);
+    const on = carried.map((c) => `pigeon_s.${q(c.name)} <=> pigeon_t.${q(c.name)}`).join(' AND ');
+    return `SELECT COUNT(*) FROM (${stagedRows(p, data)}) pigeon_s LEFT SEMI JOIN (${targetRows(p, data, 'pigeon_o')}) pigeon_t ON ${on} WHERE pigeon_s.${q(CHUNK_COLUMN)} <> 0`;
   },
 
   /**
