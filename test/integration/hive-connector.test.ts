@@ -19,6 +19,7 @@ import type { Dataset } from '../support/contract-source.js';
 import { createDb, type EngineDb } from '../support/engines.js';
 import { createHiveDb, type HiveDb } from '../support/hive.js';
 import { pigeonBin } from '../support/paths.js';
+import { literal } from '../../src/connectors/hive/hive-sql.js';
 
 const hiveSubject: ContractSubject = {
   kind: getConnectorKind('hive')!,
@@ -207,4 +208,15 @@ test('pigeon killed while Hive commits an append: retry leaves every row in the 
     assert.equal(new Set(rows).size, 500);
     assert.deepEqual(await hive.tables('pigeon_stg_'), []);
   });
+});
+
+test('a literal means exactly its value, whatever the value holds', async () => {
+  const hive = await createHiveDb();
+  try {
+    const values = ["it's", 'back\\slash\\', '\\N', 'line\nfeed\r\ttab', 'nul \u0000 ctl \u0001\u001f\u007f', '🐦 𝄞', "'; DROP TABLE x; --", '\\u0041 \\101 \\%_'];
+    const got = await hive.rows(`SELECT ${values.map((v, i) => `${literal(v)} AS v${i}`).join(', ')}`);
+    assert.deepEqual(got[0], values);
+  } finally {
+    await hive.drop();
+  }
 });

@@ -202,12 +202,18 @@ class HiveLoad implements StagedLoad<HiveTarget> {
     }
     await this.#s.exec(hiveSql.markCommitting(plan.staging), this.#signal);
     try {
+      const work = hiveSql.computeWork(plan);
+      if (work !== undefined) {
+        await this.#s.exec(hiveSql.dropTable(plan.work!), this.#signal);
+        await this.#s.exec(work, this.#signal);
+      }
       await this.#s.exec(hiveSql.commit(plan), this.#signal);
     } catch (e) {
       if (this.#signal?.aborted || !isServerAnswer(e)) throw e;
       throw (await this.#badValue(plan)) ?? e;
     }
     this.#targetCreated = false;
+    if (plan.work !== undefined) await this.#s.exec(hiveSql.dropTable(plan.work), this.#signal).catch(() => {});
     await this.#s.exec(hiveSql.dropTable(this.#q(this.#staging)), this.#signal).catch(() => {});
     this.#stagingCreated = false;
   }
@@ -216,6 +222,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
   async cleanUp(s: HiveSession): Promise<void> {
     await rm(this.#dir, { recursive: true, force: true }).catch(() => {});
     if (this.#stagingCreated) await s.exec(hiveSql.dropTable(this.#q(this.#staging))).catch(() => {});
+    await s.exec(hiveSql.dropTable(this.#q(`${this.#staging}_new`))).catch(() => {});
     if (this.#targetCreated) await s.exec(hiveSql.dropTable(this.#q(this.#name))).catch(() => {});
   }
 
@@ -307,6 +314,8 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       key: key.map((k) => targetColumn(columns, k, true)?.name ?? k),
       ...(req.replaceWindow ? { window: { range: { ...req.replaceWindow, column: req.replaceWindow.column.toLowerCase() }, types } } : {}),
       lossy: req.lossy === 'allow',
+      // Named after the staging table, so the next load drops it as a leftover too.
+      ...(this.#sessions.overwritesWhatItReads ? {} : { work: this.#q(`${this.#staging}_new`) }),
       loadId: req.loadId,
       table: req.table,
       rows,

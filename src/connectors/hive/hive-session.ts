@@ -50,6 +50,7 @@ interface Operation {
 }
 interface DriverSession {
   executeStatement(sql: string, options: { runAsync: boolean }): Promise<Operation>;
+  getInfo(type: number): Promise<{ getValue(): unknown }>;
   close(): Promise<unknown>;
 }
 interface DriverClient {
@@ -65,6 +66,7 @@ interface HiveModule {
   thrift: { TCLIService: unknown; TCLIService_types: ThriftTypes };
 }
 export interface ThriftTypes {
+  readonly TGetInfoType: Readonly<Record<string, number>>;
   readonly TTypeId: Readonly<Record<string, number>>;
   readonly TOperationState: Readonly<Record<string, number>>;
   readonly TProtocolVersion: Readonly<Record<string, number>>;
@@ -94,6 +96,12 @@ export class HiveSession {
 
   get types(): ThriftTypes {
     return this.#types;
+  }
+
+  /** The server's product name (`Apache Hive`, `Spark SQL`). */
+  async product(): Promise<string> {
+    const info = await this.#call(this.#session.getInfo(this.#types.TGetInfoType['CLI_DBMS_NAME']!));
+    return String(info.getValue() ?? '');
   }
 
   /** A driver call that fails when the connection is lost instead of waiting for an answer that will not come. */
@@ -240,6 +248,11 @@ export class HiveSessions {
   #open = 0;
   readonly #waiting: (() => void)[] = [];
   #closed = false;
+  /**
+   * Whether one statement may INSERT OVERWRITE a table it also reads (Hive: yes; Spark SQL refuses): a merge or a
+   * window append is then computed into a work table first.
+   */
+  overwritesWhatItReads = true;
 
   constructor(config: HiveConfig) {
     this.config = config;
@@ -252,7 +265,12 @@ export class HiveSessions {
   async open(): Promise<void> {
     this.#hive = await loadDriver<HiveModule>('hive-driver', 'hive');
     // One session now: bad credentials or an unreachable server fail here, once.
-    this.release(await this.take());
+    const s = await this.take();
+    try {
+      this.overwritesWhatItReads = !/spark/i.test(await s.product().catch(() => ''));
+    } finally {
+      this.release(s);
+    }
   }
 
   async close(): Promise<void> {

@@ -150,6 +150,11 @@ export interface CommitPlan {
   readonly loadId: string;
   readonly table: string;
   readonly rows: number;
+  /**
+   * A work table to compute a merge or window append into first, for servers that cannot overwrite a table the
+   * same statement reads (Spark SQL); the commit then copies it.
+   */
+  readonly work?: string;
 }
 
 export const hiveSql = {
@@ -206,8 +211,15 @@ export const hiveSql = {
     const into = `${p.mode === 'append' && !p.window ? 'INSERT INTO' : 'INSERT OVERWRITE'} TABLE ${p.target}${spec}`;
     const record = `INSERT INTO TABLE ${p.loads} SELECT ${literal(p.loadId)}, ${literal(p.table)}, ${p.rows}L, current_timestamp() WHERE ${q(CHUNK_COLUMN)} = 0`;
     const out = data.map((c) => q(c.name)).join(', ');
-    const source = p.mode === 'merge' ? mergeSource(p, data) : p.window ? windowSource(p, data) : `(${stagedRows(p, data)}) pigeon_s`;
+    const source = p.work !== undefined && rewrites(p) ? `${p.work} pigeon_w` : commitSource(p, data);
     return `FROM ${source} ${into} SELECT ${out} WHERE ${q(CHUNK_COLUMN)} <> 0 ${record}`;
+  },
+
+  /** The work table of a merge or window append on a server that cannot overwrite what it reads (see CommitPlan.work). */
+  computeWork(p: CommitPlan): string | undefined {
+    if (p.work === undefined || !rewrites(p)) return undefined;
+    const data = p.columns.filter((c) => c.partition?.value === undefined);
+    return `CREATE TABLE ${p.work} STORED AS ORC AS SELECT * FROM ${commitSource(p, data)}`;
   },
 
   /** How many staged rows the target holds already (NULL-safe on every column the export carries). */
@@ -232,6 +244,15 @@ export const hiveSql = {
     };
   },
 };
+
+/** A merge and a window append read the target they overwrite. */
+function rewrites(p: CommitPlan): boolean {
+  return p.mode === 'merge' || p.window !== undefined;
+}
+
+function commitSource(p: CommitPlan, data: readonly CommitColumn[]): string {
+  return p.mode === 'merge' ? mergeSource(p, data) : p.window ? windowSource(p, data) : `(${stagedRows(p, data)}) pigeon_s`;
+}
 
 /** ` PARTITION (dt='2026-01-01', country)`, or nothing for a table without partitions. */
 function partitionSpec(columns: readonly CommitColumn[]): string {
