@@ -9,6 +9,7 @@ import { isServerAnswer, type HiveSession, type HiveSessions } from './hive-sess
 import { HIVE_LOADS_TABLE, HIVE_STAGING_PREFIX, hiveSql, qualified, type CommitColumn, type CommitPlan } from './hive-sql.js';
 import { hiveTypeFor, parseHiveType, portableFromHive, type HiveType } from './hive-types.js';
 import { sentinelRow, stageChunk } from './hive-load.js';
+import { valueCheck } from './hive-checks.js';
 
 interface HiveColumn extends TargetColumn {
   readonly type: HiveType;
@@ -85,6 +86,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
   #stagingCreated = false;
   #targetCreated = false;
   readonly #chunkNames = new Map<number, string>();
+  #planned: CommitPlan | undefined;
 
   constructor(sessions: HiveSessions, s: HiveSession, req: ImportRequest, signal: AbortSignal | undefined) {
     this.#sessions = sessions;
@@ -174,16 +176,22 @@ class HiveLoad implements StagedLoad<HiveTarget> {
     }
   }
 
-  async load(_target: HiveTarget | undefined, feed: ChunkFeed): Promise<number> {
+  async load(target: HiveTarget | undefined, feed: ChunkFeed): Promise<number> {
     const req = this.#req;
-    await this.#s.exec(hiveSql.createStaging(this.#q(this.#staging), req.columns.length), this.#signal);
+    // Planned before a row is staged: what the target cannot take fails here, before the load.
+    const plan = (this.#planned = this.#plan(target, 0));
+    const checks = req.columns.map((c, i) => {
+      const into = plan.columns.find((t) => t.from === i && t.partition?.value === undefined);
+      return into === undefined ? undefined : valueCheck(c, into.type, plan.lossy);
+    });
     this.#stagingCreated = true;
+    await this.#s.exec(hiveSql.createStaging(this.#q(this.#staging), req.columns.length), this.#signal);
     await rm(this.#dir, { recursive: true, force: true });
     await mkdir(this.#dir, { recursive: true, mode: 0o755 });
     let rows = 0;
     for await (const chunk of abortableFeed(feed, this.#signal)) {
       this.#chunkNames.set(chunk.index, chunk.name);
-      rows += await stageChunk(chunk, req.columns, join(this.#dir, `chunk-${chunk.index}.txt`), req.table, this.#signal);
+      rows += await stageChunk(chunk, req.columns, checks, join(this.#dir, `chunk-${chunk.index}.txt`), req.table, this.#signal);
     }
     await writeFile(join(this.#dir, 'sentinel.txt'), sentinelRow(req.columns.length), { mode: 0o644 });
     // One LOAD of the whole directory: HiveServer2 copies the files into the staging table's location.
@@ -193,12 +201,18 @@ class HiveLoad implements StagedLoad<HiveTarget> {
   }
 
   async commit(target: HiveTarget | undefined, rows: number): Promise<void> {
-    const plan = this.#plan(target, rows);
+    const plan = { ...(this.#planned ?? this.#plan(target, 0)), rows };
     if (!target) {
       const data = plan.columns.filter((c) => !c.partition);
       const parts = plan.columns.filter((c) => c.partition);
-      await this.#s.exec(hiveSql.createTable(plan.target, data.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), parts.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), this.#sessions.config.format), this.#signal);
+      // Set first: a CREATE cancelled by an abort may still complete, and the clean-up must drop it then.
       this.#targetCreated = true;
+      const create = hiveSql.createTable(plan.target, data.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), parts.map((c) => ({ name: c.name, type: c.type.text.toUpperCase() })), this.#sessions.config.format);
+      await this.#s.exec(create, this.#signal).catch((e: unknown) => {
+        // Someone else's table, made since target() looked: never dropped by this load.
+        if (e instanceof Error && /already exists/i.test(e.message)) this.#targetCreated = false;
+        throw e;
+      });
     }
     await this.#s.exec(hiveSql.markCommitting(plan.staging), this.#signal);
     try {
@@ -240,9 +254,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       'BAD_VALUE',
       column === undefined
         ? 'a value does not fit the target row\'s partition or column'
-        : bad?.partition?.value !== undefined
-          ? `a row's \`${column}\` is not ${JSON.stringify(bad.partition.value)}, the partition the node loads`
-          : `a value of column \`${column}\` does not fit ${bad!.type.text} exactly (Hive would store NULL or round it)`,
+        : `a row's \`${column}\` is not ${JSON.stringify(bad?.partition?.value)}, the partition the node loads`,
       { table: this.#req.table, ...(column === undefined ? {} : { column: this.#exportName(column) }), ...(chunk === undefined ? {} : { chunk, chunkLine: line }) },
     );
   }

@@ -7,6 +7,7 @@ import { utcNaive } from '../../csv/values.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { StagedChunk } from '../contract.js';
 import { CsvToTsv, TsvMode, escapeTable, type TsvColumn } from '../sql/csv-to-tsv.js';
+import type { ValueCheck } from './hive-checks.js';
 
 /*
  * A chunk file as the staging table's text: Hive's LazySimpleSerDe with FIELDS TERMINATED BY '\t' ESCAPED BY '\\'
@@ -24,13 +25,41 @@ export function sentinelRow(columns: number): string {
   return `${Array.from({ length: columns }, () => '\\N').join('\t')}\t0\t0\n`;
 }
 
-/** Writes `chunk` as staging text to `path`; returns its rows. The file is written through pipeline(): backpressure. */
-export async function stageChunk(chunk: StagedChunk, columns: readonly ColumnSchema[], path: string, table: string, signal?: AbortSignal, sentinel = false): Promise<number> {
-  const tsvColumns: TsvColumn[] = columns.map((c) =>
-    c.type === 'timestamptz'
-      ? { mode: TsvMode.Utc, convert: (text, line) => located(() => utcNaive(text), c, chunk, line, table, text) }
-      : { mode: TsvMode.Copy, convert: (text) => text },
-  );
+/**
+ * Writes `chunk` as staging text to `path`, each value checked against its target column (`checks`, by export
+ * column; see hive-checks.ts); returns its rows. The file is written through pipeline(): backpressure.
+ */
+export async function stageChunk(
+  chunk: StagedChunk,
+  columns: readonly ColumnSchema[],
+  checks: readonly (ValueCheck | undefined)[],
+  path: string,
+  table: string,
+  signal?: AbortSignal,
+): Promise<number> {
+  const tsvColumns: TsvColumn[] = columns.map((c, i) => {
+    const check = checks[i];
+    const zoned = c.type === 'timestamptz';
+    if (!check && !zoned) return { mode: TsvMode.Copy, convert: (text) => text };
+    return {
+      mode: TsvMode.Convert,
+      convert: (text, line) =>
+        located(
+          () => {
+            // A timestamp with a time zone goes in as UTC (the target's TIMESTAMP has no zone).
+            const value = !zoned ? text : text.endsWith('+00') && text.length >= 22 && text.charCodeAt(10) === 32 ? text.slice(0, -3) : utcNaive(text);
+            const why = check?.(value);
+            if (why !== undefined) throw new Error(`${why}: Hive would store it as NULL or change it`);
+            return value;
+          },
+          c,
+          chunk,
+          line,
+          table,
+          text,
+        ),
+    };
+  });
   const tsv = new CsvToTsv(
     tsvColumns,
     columns.map((c) => c.name),
@@ -49,8 +78,7 @@ export async function stageChunk(chunk: StagedChunk, columns: readonly ColumnSch
     flush(done) {
       try {
         tsv.end();
-        const rest = tsv.size > 0 ? tsv.take() : Buffer.alloc(0);
-        done(null, sentinel ? Buffer.concat([rest, Buffer.from(sentinelRow(columns.length))]) : rest);
+        done(null, tsv.size > 0 ? tsv.take() : undefined);
       } catch (e) {
         done(e as Error);
       }

@@ -72,6 +72,9 @@ export interface ThriftTypes {
   readonly TProtocolVersion: Readonly<Record<string, number>>;
 }
 
+/** How long an aborted statement is waited for to end on the server before its session is given up. */
+const CANCEL_WAIT_MS = 15_000;
+
 /** Rows asked for per FetchResults call: large enough to keep the round trips few, small enough to stream. */
 const FETCH_ROWS = 10_000;
 
@@ -117,19 +120,28 @@ export class HiveSession {
     signal?.throwIfAborted();
     const op = await this.#call(this.#session.executeStatement(sql, { runAsync: true }));
     const states = this.#types.TOperationState;
+    // On abort the operation is cancelled and then waited for until the server says it ended, so that whatever
+    // cleans up after the abort runs after it (a cancelled CREATE TABLE may still complete).
+    let abortedAt: number | undefined;
     const cancel = () => {
-      void op.cancel().catch(() => {}).then(() => op.close().catch(() => {}));
+      abortedAt = Date.now();
+      void op.cancel().catch(() => {});
     };
-    signal?.addEventListener('abort', cancel, { once: true });
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
     try {
       let idle = 10;
       for (;;) {
         const started = Date.now();
         const s = await this.#call(op.status(false));
-        signal?.throwIfAborted();
         const state = s.operationState;
+        const ended = state !== states['INITIALIZED_STATE'] && state !== states['RUNNING_STATE'] && state !== states['PENDING_STATE'];
+        if (abortedAt !== undefined && (ended || Date.now() - abortedAt > CANCEL_WAIT_MS)) {
+          await op.close().catch(() => {});
+          throw signal!.reason;
+        }
         if (state === states['FINISHED_STATE']) break;
-        if (state === states['ERROR_STATE'] || state === states['CANCELED_STATE'] || state === states['CLOSED_STATE'] || state === states['TIMEDOUT_STATE'] || state === states['UKNOWN_STATE']) {
+        if (ended) {
           await op.close().catch(() => {});
           throw Object.assign(new Error(s.errorMessage ?? `the statement ended in state ${state}`), {
             sqlState: s.sqlState ?? undefined,
@@ -142,9 +154,6 @@ export class HiveSession {
           idle = Math.min(idle * 2, 500);
         }
       }
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason;
-      throw e;
     } finally {
       signal?.removeEventListener('abort', cancel);
     }

@@ -202,8 +202,8 @@ export const hiveSql = {
   /**
    * The commit: one multi-insert that writes the target (overwrite, append or merge) and the load record from the
    * same scan. The staging table's sentinel row (chunk 0, loaded with the rows) is what the record is made from, so
-   * an empty load is recorded too. Every value is checked in the same job (`assert_true`): a value the target's
-   * type cannot take exactly fails the statement before any file of the target is replaced.
+   * an empty load is recorded too. A row outside the static partition it is loaded into fails the job
+   * (`assert_true`) before any file of the target is replaced.
    */
   commit(p: CommitPlan): string {
     const data = p.columns.filter((c) => c.partition?.value === undefined);
@@ -231,8 +231,8 @@ export const hiveSql = {
   },
 
   /**
-   * The first staged row holding a value the target cannot take: its chunk, its line, then 1 for each checked
-   * column (`columns`, in order) whose value is bad. Undefined when nothing is checked.
+   * The first staged row that fails a check of the commit: its chunk, its line, then 1 for each check (about
+   * `columns`, in order) it fails. Undefined when the commit checks nothing.
    */
   badValues(p: CommitPlan): { sql: string; columns: readonly string[] } | undefined {
     const checks = rowChecks(p);
@@ -283,49 +283,16 @@ function convert(p: CommitPlan, c: CommitColumn, a = 'pigeon_v'): string {
 }
 
 /**
- * When a staged value fits the column exactly (the condition is only asked of non-NULL values): Hive's CAST turns
- * what it cannot read into NULL and rounds or truncates what does not fit, silently; these checks make that a
- * failure instead. Undefined when every value fits (a STRING column).
+ * The conditions a staged row must meet in the commit, each with the target column it is about: a static
+ * partition the export also carries must hold the partition's value in every row. (Each value's fit to its column
+ * is checked while the chunk files are converted, see hive-checks.ts.)
  */
-function validity(p: CommitPlan, c: CommitColumn, a = 'pigeon_v'): string | undefined {
-  if (c.from === undefined) return undefined;
-  const s = staged(c.from, a);
-  const cast = convert(p, c, a);
-  const exact = !p.lossy;
-  switch (c.type.base) {
-    case 'string':
-    case 'binary':
-      return undefined;
-    case 'boolean':
-      return `${s} IN ('true', 'false')`;
-    case 'varchar':
-    case 'char':
-      return c.type.length === undefined ? undefined : `length(${s}) <= ${c.type.length}`;
-    case 'tinyint':
-    case 'smallint':
-    case 'int':
-    case 'bigint':
-      return `${cast} IS NOT NULL AND CAST(${s} AS DECIMAL(38,10)) = ${cast}`;
-    case 'decimal': {
-      const whole = (c.type.precision ?? 10) - (c.type.scale ?? 0);
-      return exact && whole < 38 ? `${cast} IS NOT NULL AND ${cast} = CAST(${s} AS DECIMAL(38,${38 - whole}))` : `${cast} IS NOT NULL`;
-    }
-    default:
-      return `${cast} IS NOT NULL`;
-  }
-}
-
-/** The conditions a staged row must meet, each with the target column it is about. */
 function rowChecks(p: CommitPlan, a = 'pigeon_v'): { column: string; ok: string }[] {
-  return p.columns.flatMap((c) => {
-    const v = validity(p, c, a);
-    const checks = v === undefined ? [] : [{ column: c.name, ok: `(${staged(c.from!, a)} IS NULL OR (${v}))` }];
-    // A static partition the export also carries: each row must belong to it.
-    if (c.partition?.value !== undefined && c.from !== undefined) {
-      checks.push({ column: c.name, ok: `COALESCE(${convert(p, c, a)} = CAST(${literal(c.partition.value)} AS ${c.type.text.toUpperCase()}), FALSE)` });
-    }
-    return checks;
-  });
+  return p.columns.flatMap((c) =>
+    c.partition?.value !== undefined && c.from !== undefined
+      ? [{ column: c.name, ok: `COALESCE(${convert(p, c, a)} = CAST(${literal(c.partition.value)} AS ${c.type.text.toUpperCase()}), FALSE)` }]
+      : [],
+  );
 }
 
 /** Every staged value of the row fits its column. */
