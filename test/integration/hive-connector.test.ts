@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { getConnectorKind } from '../../src/connectors/registry.js';
@@ -17,29 +17,11 @@ import { pigeon, tempDir } from '../support/cli.js';
 import { assertSameRows, connectorContract, readThrough, withPlace, type ContractSubject } from '../support/connector-contract.js';
 import type { Dataset } from '../support/contract-source.js';
 import { createDb, type EngineDb } from '../support/engines.js';
-import { createHiveDb, type HiveDb } from '../support/hive.js';
+import { createHiveDb, hivePlace, type HiveDb } from '../support/hive.js';
 import { pigeonBin } from '../support/paths.js';
 import { literal } from '../../src/connectors/hive/hive-sql.js';
 
-const hiveSubject: ContractSubject = {
-  kind: getConnectorKind('hive')!,
-  sql: 'hive',
-  async place() {
-    const db = await createHiveDb();
-    const t = tempDir('pigeon-contract-hive-');
-    const staging = join(t.dir, 'hive-staging');
-    mkdirSync(staging);
-    return {
-      config: { ...db.config, staging_dir: staging },
-      exec: (sql) => db.exec(sql),
-      leftovers: async () => db.tables('pigeon_stg_'),
-      cleanup: async () => {
-        await db.drop();
-        t.cleanup();
-      },
-    };
-  },
-};
+const hiveSubject: ContractSubject = { kind: getConnectorKind('hive')!, sql: 'hive', place: () => hivePlace() };
 
 connectorContract(hiveSubject);
 

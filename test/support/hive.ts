@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { HiveSessions, type HiveSession } from '../../src/connectors/hive/hive-session.js';
 import { hiveConfig } from '../../src/connectors/hive/hive-config.js';
+import { tempDir } from './cli.js';
+import type { ContractPlace } from './connector-contract.js';
 import { serviceEndpoint, type ServiceName } from './services.js';
 
 /** A Hive-protocol test server (Hive 4 or Spark's Thrift server) as a connection's keys. */
@@ -42,6 +46,23 @@ export async function createHiveDb(server: Extract<ServiceName, 'hive' | 'spark-
       } finally {
         await sessions.close();
       }
+    },
+  };
+}
+
+/** A contract place on a Hive-protocol server: a fresh database, and a staging directory the server reads. */
+export async function hivePlace(server: Extract<ServiceName, 'hive' | 'spark-thrift'> = 'hive'): Promise<ContractPlace> {
+  const db = await createHiveDb(server);
+  const t = tempDir(`pigeon-contract-${server}-`);
+  const staging = join(t.dir, 'hive-staging');
+  mkdirSync(staging);
+  return {
+    config: { ...db.config, staging_dir: staging },
+    exec: (sql) => db.exec(sql),
+    leftovers: async () => db.tables('pigeon_stg_'),
+    cleanup: async () => {
+      await db.drop();
+      t.cleanup();
     },
   };
 }
