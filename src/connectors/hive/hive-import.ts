@@ -3,13 +3,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
+import { widenedColumn, type SchemaChanges } from '../sql/schema-changes.js';
 import { stagedImport, targetColumn, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
+import type { ColumnSchema } from '../../csv/types.js';
 import { workTableName, workTablePrefix } from '../sql/work-tables.js';
 import { isServerAnswer, type HiveSession, type HiveSessions } from './hive-session.js';
 import { HIVE_LOADS_TABLE, HIVE_STAGING_PREFIX, hiveSql, qualified, type CommitColumn, type CommitPlan } from './hive-sql.js';
 import { hiveTypeFor, parseHiveType, portableFromHive, type HiveType } from './hive-types.js';
 import { sentinelRow, stageChunk } from './hive-load.js';
-import { valueCheck } from './hive-checks.js';
+import { valueCheck, type ValueCheck } from './hive-checks.js';
 
 interface HiveColumn extends TargetColumn {
   readonly type: HiveType;
@@ -80,13 +82,12 @@ class HiveLoad implements StagedLoad<HiveTarget> {
   readonly #database: string;
   readonly #name: string;
   readonly #staging: string;
-  /** This load's directory of staging files, as pigeon and as HiveServer2 see it. */
-  readonly #dir: string;
-  readonly #serverDir: string;
   #stagingCreated = false;
   #targetCreated = false;
   readonly #chunkNames = new Map<number, string>();
   #planned: CommitPlan | undefined;
+  /** `schema_changes: recreate`: the commit fills a new table, which then replaces the target. */
+  #replacing = false;
 
   constructor(sessions: HiveSessions, s: HiveSession, req: ImportRequest, signal: AbortSignal | undefined) {
     this.#sessions = sessions;
@@ -97,19 +98,73 @@ class HiveLoad implements StagedLoad<HiveTarget> {
     this.#database = database;
     this.#name = name;
     this.#staging = workTableName(HIVE_STAGING_PREFIX, `${database}.${name}`, req.loadId);
-    this.#dir = join(sessions.config.stagingDir, this.#staging);
-    this.#serverDir = `${sessions.config.serverStagingDir.replace(/\/+$/, '')}/${this.#staging}`;
   }
 
   #q(table: string): string {
     return qualified(this.#database, table);
   }
 
+  /** The new table of a recreate (a work table: the next load drops it as a leftover, after finishing its swap). */
+  get #replacement(): string {
+    return `${this.#staging}_rep`;
+  }
+
+  /** The staging table of the source's key set (`deletes: detect`). */
+  get #keys(): string {
+    return `${this.#staging}_keys`;
+  }
+
+  /** The new table of a recreate takes the target's place: two metastore operations, after its commit. */
+  async #swapIn(): Promise<void> {
+    await this.#s.exec(hiveSql.dropTable(this.#q(this.#name)), this.#signal);
+    await this.#s.exec(hiveSql.renameTable(this.#q(this.#replacement), this.#q(this.#name)), this.#signal);
+  }
+
+  /** schema_changes add_columns: `ADD COLUMNS` and `CHANGE COLUMN` to a wider type (Hive changes no data file). */
+  async evolve(target: HiveTarget, changes: SchemaChanges): Promise<HiveTarget> {
+    const table = this.#q(this.#name);
+    const parted = target.partitions.length > 0;
+    if (changes.added.length > 0) {
+      await this.#s.exec(hiveSql.addColumns(table, changes.added.map((c) => ({ name: c.name, type: hiveTypeFor(c) })), parted), this.#signal);
+    }
+    for (const { column, from } of changes.widened) {
+      const t = targetColumn(target.columns, column.name, true)!;
+      await this.#s.exec(hiveSql.changeColumn(table, t.name, hiveTypeFor(widenedColumn(column, from)), parted), this.#signal);
+    }
+    return (await this.target())!;
+  }
+
+  /**
+   * schema_changes recreate: the load runs as into a missing table; the commit fills a new table from the export's
+   * schema and then drops the old and renames the new into its place (see #swapIn; a crash in between is finished by
+   * the retry, which finds the load recorded).
+   */
+  async replace(): Promise<void> {
+    this.#replacing = true;
+  }
+
+  /** deletes: detect: the source's key set staged like the rows, into a table of its own. */
+  async loadKeys(_target: HiveTarget | undefined, feed: ChunkFeed): Promise<number> {
+    const plan = this.#planned!;
+    const key = plan.key.map((k) => this.#req.columns.findIndex((c) => c.name.toLowerCase() === k.toLowerCase()));
+    const columns = key.map((i) => this.#req.columns[i]!);
+    const checks = key.map((i) => {
+      const into = plan.columns.find((t) => t.from === i);
+      return into === undefined ? undefined : valueCheck(this.#req.columns[i]!, into.type, plan.lossy);
+    });
+    return this.#stage(this.#keys, columns, checks, feed, false);
+  }
+
   async committed(): Promise<boolean> {
     await this.#s.exec(hiveSql.createLoads(this.#database), this.#signal);
     const recorded = async () => (await this.#s.rows(hiveSql.loadCommitted(this.#database, this.#req.loadId, this.#req.table), this.#signal)).length > 0;
-    if (await recorded()) return true;
-    if (!(await tablesOf(this.#s, this.#database, this.#signal)).includes(this.#staging)) return false;
+    const tables = await tablesOf(this.#s, this.#database, this.#signal);
+    if (await recorded()) {
+      // A recreate that committed into its new table and died before putting it in place: finish the swap.
+      if (tables.includes(this.#replacement)) await this.#swapIn();
+      return true;
+    }
+    if (!tables.includes(this.#staging)) return false;
     const marked = (await this.#s.rows(hiveSql.committing(this.#q(this.#staging)), this.#signal))[0]?.[1];
     if (marked !== 'started') return false;
     // An earlier attempt of this load died while its commit ran. HiveServer2 cancels a disconnected client's
@@ -185,23 +240,39 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       return into === undefined ? undefined : valueCheck(c, into.type, plan.lossy);
     });
     this.#stagingCreated = true;
-    await this.#s.exec(hiveSql.createStaging(this.#q(this.#staging), req.columns.length), this.#signal);
-    await rm(this.#dir, { recursive: true, force: true });
-    await mkdir(this.#dir, { recursive: true, mode: 0o755 });
-    let rows = 0;
-    for await (const chunk of abortableFeed(feed, this.#signal)) {
-      this.#chunkNames.set(chunk.index, chunk.name);
-      rows += await stageChunk(chunk, req.columns, checks, join(this.#dir, `chunk-${chunk.index}.txt`), req.table, this.#signal);
-    }
-    await writeFile(join(this.#dir, 'sentinel.txt'), sentinelRow(req.columns.length), { mode: 0o644 });
-    // One LOAD of the whole directory: HiveServer2 copies the files into the staging table's location.
-    await this.#s.exec(hiveSql.loadData(this.#serverDir, this.#q(this.#staging)), this.#signal);
-    await rm(this.#dir, { recursive: true, force: true });
-    return rows;
+    return this.#stage(this.#staging, req.columns, checks, feed, true);
   }
 
-  async commit(target: HiveTarget | undefined, rows: number): Promise<void> {
-    const plan = { ...(this.#planned ?? this.#plan(target, 0)), rows };
+  /**
+   * Creates a staging table of `columns` (as STRING), converts every chunk of the feed into its directory of
+   * staging files and loads them with one `LOAD DATA LOCAL INPATH`; returns the rows. The row table also gets the
+   * sentinel row its commit records the load from.
+   */
+  async #stage(table: string, columns: readonly ColumnSchema[], checks: readonly (ValueCheck | undefined)[], feed: ChunkFeed, sentinel: boolean): Promise<number> {
+    await this.#s.exec(hiveSql.createStaging(this.#q(table), columns.length), this.#signal);
+    const dir = join(this.#sessions.config.stagingDir, table);
+    const serverDir = `${this.#sessions.config.serverStagingDir.replace(/\/+$/, '')}/${table}`;
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    try {
+      let rows = 0;
+      for await (const chunk of abortableFeed(feed, this.#signal)) {
+        this.#chunkNames.set(chunk.index, chunk.name);
+        rows += await stageChunk(chunk, columns, checks, join(dir, `chunk-${chunk.index}.txt`), this.#req.table, this.#signal);
+      }
+      if (sentinel) await writeFile(join(dir, 'sentinel.txt'), sentinelRow(columns.length), { mode: 0o644 });
+      // One LOAD of the whole directory: HiveServer2 copies the files into the staging table's location.
+      if (rows > 0 || sentinel) await this.#s.exec(hiveSql.loadData(serverDir, this.#q(table)), this.#signal);
+      return rows;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async commit(target: HiveTarget | undefined, rows: number): Promise<void | { deleted: number }> {
+    const planned = { ...(this.#planned ?? this.#plan(target, 0)), rows };
+    const plan = this.#replacing ? { ...planned, target: this.#q(this.#replacement) } : planned;
+    if (this.#replacing) await this.#s.exec(hiveSql.dropTable(plan.target), this.#signal);
     if (!target) {
       const data = plan.columns.filter((c) => !c.partition);
       const parts = plan.columns.filter((c) => c.partition);
@@ -215,6 +286,8 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       });
     }
     await this.#s.exec(hiveSql.markCommitting(plan.staging), this.#signal);
+    // deletes: detect: the rows the merge drops, counted before it (nothing else writes the target meanwhile).
+    const deleted = plan.keys !== undefined && target ? Number((await this.#s.rows(hiveSql.countMissingKeys(plan), this.#signal))[0]?.[0] ?? 0) : plan.keys !== undefined ? 0 : undefined;
     try {
       const work = hiveSql.computeWork(plan);
       if (work !== undefined) {
@@ -227,16 +300,19 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       throw (await this.#badValue(plan)) ?? e;
     }
     this.#targetCreated = false;
-    if (plan.work !== undefined) await this.#s.exec(hiveSql.dropTable(plan.work), this.#signal).catch(() => {});
-    await this.#s.exec(hiveSql.dropTable(this.#q(this.#staging)), this.#signal).catch(() => {});
+    if (this.#replacing) await this.#swapIn();
+    for (const t of [plan.work, plan.keys, this.#q(this.#staging)]) {
+      if (t !== undefined) await this.#s.exec(hiveSql.dropTable(t), this.#signal).catch(() => {});
+    }
     this.#stagingCreated = false;
+    return deleted === undefined ? undefined : { deleted };
   }
 
   /** Drops what this load made: the staging table and files, and a target it created whose commit failed. */
   async cleanUp(s: HiveSession): Promise<void> {
-    await rm(this.#dir, { recursive: true, force: true }).catch(() => {});
+    for (const t of [this.#staging, this.#keys]) await rm(join(this.#sessions.config.stagingDir, t), { recursive: true, force: true }).catch(() => {});
     if (this.#stagingCreated) await s.exec(hiveSql.dropTable(this.#q(this.#staging))).catch(() => {});
-    await s.exec(hiveSql.dropTable(this.#q(`${this.#staging}_new`))).catch(() => {});
+    for (const t of [`${this.#staging}_new`, this.#keys, this.#replacement]) await s.exec(hiveSql.dropTable(this.#q(t))).catch(() => {});
     if (this.#targetCreated) await s.exec(hiveSql.dropTable(this.#q(this.#name))).catch(() => {});
   }
 
@@ -312,6 +388,9 @@ class HiveLoad implements StagedLoad<HiveTarget> {
     if (req.mode === 'merge' && dynamic.some((c) => !key.some((k) => k.toLowerCase() === c.name))) {
       throw fail(`a merge into dynamic partitions needs the partition columns in \`key\` (a row cannot move between partitions): add ${dynamic.map((c) => c.name).join(', ')}`);
     }
+    if (req.deleteMissing && columns.some((c) => c.partition)) {
+      throw fail('`deletes: detect` rewrites the whole table: it is not for a partitioned Hive table (the load touches only its partitions)');
+    }
     if (req.replaceWindow && dynamic.length > 0) {
       throw fail('a window append replaces its interval in the table or in one static partition; with dynamic partitions use `mode: overwrite`, which replaces each partition the load has rows for');
     }
@@ -328,6 +407,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
       lossy: req.lossy === 'allow',
       // Named after the staging table, so the next load drops it as a leftover too.
       ...(this.#sessions.overwritesWhatItReads ? {} : { work: this.#q(`${this.#staging}_new`) }),
+      ...(req.deleteMissing ? { keys: this.#q(this.#keys) } : {}),
       loadId: req.loadId,
       table: req.table,
       rows,

@@ -155,6 +155,11 @@ export interface CommitPlan {
    * same statement reads (Spark SQL); the commit then copies it.
    */
   readonly work?: string;
+  /**
+   * `deletes: detect`: the staging table of the source's whole key set (staging column i+1 holds key column i): a
+   * merge rewrites the target without the rows whose key is not in it.
+   */
+  readonly keys?: string;
 }
 
 export const hiveSql = {
@@ -189,6 +194,12 @@ export const hiveSql = {
   committing: (staging: string) => `SHOW TBLPROPERTIES ${staging}('pigeon.commit')`,
   loadData: (serverPath: string, staging: string) => `LOAD DATA LOCAL INPATH ${literal(serverPath)} INTO TABLE ${staging}`,
 
+  /** `schema_changes: add_columns`: new columns at the end, then each widened column's new type. */
+  addColumns: (table: string, columns: readonly { name: string; type: string }[], partitioned: boolean) =>
+    `ALTER TABLE ${table} ADD COLUMNS (${columns.map((c) => `${q(c.name)} ${c.type}`).join(', ')})${partitioned ? ' CASCADE' : ''}`,
+  changeColumn: (table: string, name: string, type: string, partitioned: boolean) =>
+    `ALTER TABLE ${table} CHANGE COLUMN ${q(name)} ${q(name)} ${type}${partitioned ? ' CASCADE' : ''}`,
+  renameTable: (from: string, to: string) => `ALTER TABLE ${from} RENAME TO ${to}`,
   createLoads: (database: string) =>
     `CREATE TABLE IF NOT EXISTS ${qualified(database, HIVE_LOADS_TABLE)} (load_id STRING, table_name STRING, rows_loaded BIGINT, loaded_at TIMESTAMP) STORED AS TEXTFILE`,
   loadCommitted: (database: string, loadId: string, table: string) =>
@@ -222,6 +233,12 @@ export const hiveSql = {
     return `CREATE TABLE ${p.work} STORED AS ORC AS SELECT * FROM ${commitSource(p, data)}`;
   },
 
+  /** `deletes: detect`: the target's rows whose key the source's key set does not hold (a NULL key never matches). */
+  countMissingKeys(p: CommitPlan): string {
+    const key = keyColumns(p);
+    return `SELECT COUNT(*) FROM ${p.target} pigeon_t LEFT OUTER JOIN (${keySet(p, key)}) pigeon_k ON ${key.map((k, i) => `pigeon_t.${q(k.name)} = pigeon_k.${q(`k${i}`)}`).join(' AND ')} WHERE pigeon_k.${q('k0')} IS NULL`;
+  },
+
   /** How many staged rows the target holds already (NULL-safe on every column the export carries). */
   stagedRowsInTarget(p: CommitPlan): string {
     const data = p.columns.filter((c) => c.partition?.value === undefined);
@@ -244,6 +261,18 @@ export const hiveSql = {
     };
   },
 };
+
+/** The merge key's target columns. */
+function keyColumns(p: CommitPlan): CommitColumn[] {
+  return p.key.map((k) => p.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())!);
+}
+
+/** The source's key set (`deletes: detect`) in the key's target types, as columns k0, k1, … */
+function keySet(p: CommitPlan, key: readonly CommitColumn[]): string {
+  // Key column i is the key-set staging table's column i+1: converted as the export's column it comes from.
+  const value = (k: CommitColumn, i: number) => convert(p, k, 'pigeon_y').replace(`pigeon_y.${q(`c${k.from! + 1}`)}`, `pigeon_y.${q(`c${i + 1}`)}`);
+  return `SELECT DISTINCT ${key.map((k, i) => `${value(k, i)} AS ${q(`k${i}`)}`).join(', ')} FROM ${p.keys} pigeon_y`;
+}
 
 /** A merge and a window append read the target they overwrite. */
 function rewrites(p: CommitPlan): boolean {
@@ -337,7 +366,7 @@ function windowSource(p: CommitPlan, data: readonly CommitColumn[]): string {
  * INSERT OVERWRITE. Keys compare NULL-safely (`<=>`), as the other engines' merges do.
  */
 function mergeSource(p: CommitPlan, data: readonly CommitColumn[]): string {
-  const key = p.key.map((k) => data.find((c) => c.name.toLowerCase() === k.toLowerCase()) ?? p.columns.find((c) => c.name.toLowerCase() === k.toLowerCase())!);
+  const key = keyColumns(p);
   const dynamic = p.columns.filter((c) => c.partition && c.partition.value === undefined);
   // The last staged row of each key wins; the sentinel row (chunk 0) is kept apart from a row with NULL keys.
   const ranked = `SELECT pigeon_r.*, ROW_NUMBER() OVER (PARTITION BY ${[...key.map((k) => q(k.name)), `${q(CHUNK_COLUMN)} = 0`].join(', ')} ORDER BY ${q(CHUNK_COLUMN)} DESC, ${q(LINE_COLUMN)} DESC) AS pigeon_n FROM (${stagedRows(p, data)}) pigeon_r`;
@@ -347,6 +376,10 @@ function mergeSource(p: CommitPlan, data: readonly CommitColumn[]): string {
     // Only the partitions the load touches are read and written back; the others stay as they are.
     const touched = `SELECT DISTINCT ${dynamic.map((c) => q(c.name)).join(', ')} FROM (${stagedRows(p, data)}) pigeon_d WHERE ${q(CHUNK_COLUMN)} <> 0`;
     old = `(SELECT pigeon_o.* FROM (${targetRows(p, data, 'pigeon_x')}) pigeon_o LEFT SEMI JOIN (${touched}) pigeon_u ON ${dynamic.map((c) => `pigeon_o.${q(c.name)} <=> pigeon_u.${q(c.name)}`).join(' AND ')})`;
+  }
+  if (p.keys !== undefined) {
+    // deletes: detect: only the target rows whose key the source still has take part.
+    old = `(SELECT pigeon_z.* FROM ${old} pigeon_z LEFT SEMI JOIN (${keySet(p, key)}) pigeon_y ON ${key.map((k, i) => `pigeon_z.${q(k.name)} = pigeon_y.${q(`k${i}`)}`).join(' AND ')})`;
   }
   const hit = `pigeon_s.${q(CHUNK_COLUMN)} IS NOT NULL`;
   const cols = data.map((c) => (c.from === undefined ? `pigeon_t.${q(c.name)}` : `CASE WHEN ${hit} THEN pigeon_s.${q(c.name)} ELSE pigeon_t.${q(c.name)} END`) + ` AS ${q(c.name)}`);
