@@ -7,4 +7,4 @@ import { getConnectorKind } from '../../src/connectors/registry.js';
 import { connectorContract } from '../support/connector-contract.js';
 import { hivePlace } from '../support/hive.js';
 
-connectorContract({ kind: getConnectorKind('hive')!, sql: 'hive', place: () => hivePlace('spark-thrift') });
+connectorContract({ kind: getConnectorKind('hive')!, sql: 'spark', place: () => hivePlace('spark-thrift') });

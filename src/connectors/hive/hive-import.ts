@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
+import { describeHolds } from '../lossy.js';
 import { widenedColumn, type SchemaChanges } from '../sql/schema-changes.js';
 import { stagedImport, targetColumn, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
 import type { ColumnSchema } from '../../csv/types.js';
@@ -124,6 +125,14 @@ class HiveLoad implements StagedLoad<HiveTarget> {
   async evolve(target: HiveTarget, changes: SchemaChanges): Promise<HiveTarget> {
     const table = this.#q(this.#name);
     const parted = target.partitions.length > 0;
+    const first = changes.widened[0];
+    if (first && !this.#sessions.changesColumnTypes) {
+      throw new PipelineError('SCHEMA_CHANGED', `column \`${first.column.name}\` of \`${this.#req.table}\` would have to be widened to hold the export's ${describeHolds(first.column)}, and this server (Spark SQL) cannot change a column's type`, {
+        table: this.#req.table,
+        column: first.column.name,
+        hint: 'widen the column by hand, or rebuild the table with `schema_changes: recreate` (overwrite)',
+      });
+    }
     if (changes.added.length > 0) {
       await this.#s.exec(hiveSql.addColumns(table, changes.added.map((c) => ({ name: c.name, type: hiveTypeFor(c) })), parted), this.#signal);
     }

@@ -262,6 +262,8 @@ export class HiveSessions {
    * window append is then computed into a work table first.
    */
   overwritesWhatItReads = true;
+  /** Whether `ALTER TABLE … CHANGE COLUMN` may widen a column's type (Hive: yes; Spark SQL refuses). */
+  changesColumnTypes = true;
 
   constructor(config: HiveConfig) {
     this.config = config;
@@ -276,7 +278,9 @@ export class HiveSessions {
     // One session now: bad credentials or an unreachable server fail here, once.
     const s = await this.take();
     try {
-      this.overwritesWhatItReads = !/spark/i.test(await s.product().catch(() => ''));
+      const hive = !/spark/i.test(await s.product().catch(() => ''));
+      this.overwritesWhatItReads = hive;
+      this.changesColumnTypes = hive;
     } finally {
       this.release(s);
     }
