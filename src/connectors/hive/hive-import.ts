@@ -38,27 +38,34 @@ export function targetName(table: string, database: string): { database: string;
 }
 
 /**
- * One import into Hive: the chunk files converted to Hive's delimited text in the staging directory, one `LOAD DATA
- * LOCAL INPATH` of that directory into a staging table of STRING columns, then one multi-insert that writes the
- * target with casts to its types (and checks every value) together with the load record (hiveSql.commit).
+ * One import into Hive: the chunk files converted to Hive's delimited text in the staging directory (each value
+ * checked against its target column, hive-checks.ts), one `LOAD DATA LOCAL INPATH` of that directory into a staging
+ * table of STRING columns, then one multi-insert that writes the target with casts to its types together with the
+ * load record (hiveSql.commit).
  */
 export async function hiveImport(sessions: HiveSessions, req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
   signal?.throwIfAborted();
-  let s = await sessions.take(signal);
+  const s = await sessions.take(signal);
+  let released = false;
   const load = new HiveLoad(sessions, s, req, signal);
   try {
     return await stagedImport(req, feed, signal, load);
   } catch (e) {
+    let clean: HiveSession | undefined = s;
     if (s.broken || signal?.aborted) {
       // The session may be gone (or busy cancelling): clean up on a fresh one.
       sessions.release(s);
-      s = await sessions.take().catch(() => s);
+      released = true;
+      clean = await sessions.take().catch(() => undefined);
     }
-    if (s !== undefined) await load.cleanUp(s);
+    if (clean !== undefined) {
+      await load.cleanUp(clean);
+      if (clean !== s) sessions.release(clean);
+    }
     if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, table: req.table });
     throw sessions.error(e, 'IMPORT_FAILED', { table: req.table });
   } finally {
-    sessions.release(s);
+    if (!released) sessions.release(s);
   }
 }
 
