@@ -130,6 +130,11 @@ test('an incremental merge by watermark upserts what changed since the last run'
     await run(dir, 'p.yaml', p);
     const source = await readThrough(kind('mysql'), conn('my', 'mysql', urlOf(my)), { table: 'orders' }, dir);
     assertSameRows(await readThrough(kind('hive'), conn('hv', 'hive', hive.config), { table: 'orders' }, dir), source);
+    // The target dropped behind pigeon's back: the watermark would skip every row loaded before, so the run fails.
+    await hive.exec('DROP TABLE orders');
+    const lost = await pigeon(['run', 'p.yaml', '--progress', '0'], { cwd: dir });
+    assert.equal(lost.code, 1);
+    assert.match(lost.stderr, /TARGET_MISSING/);
   });
 });
 

@@ -69,6 +69,19 @@ export async function hiveImport(sessions: HiveSessions, req: ImportRequest, fee
   }
 }
 
+/** Whether an incremental node's target is gone or empty (its watermark would then skip rows it never loaded). */
+export async function hiveProbeTarget(sessions: HiveSessions, table: string, signal?: AbortSignal): Promise<'missing' | 'empty' | 'filled'> {
+  const { database, name } = targetName(table, sessions.config.database);
+  try {
+    return await sessions.with(signal, async (s) => {
+      if (!(await tablesOf(s, database, signal)).includes(name)) return 'missing';
+      return (await s.rows(hiveSql.anyRow(qualified(database, name)), signal)).length > 0 ? 'filled' : 'empty';
+    });
+  } catch (e) {
+    throw sessions.error(e, 'IMPORT_FAILED', { table });
+  }
+}
+
 export async function hiveIsCommitted(sessions: HiveSessions, table: string, loadId: string, signal?: AbortSignal): Promise<boolean> {
   const { database } = targetName(table, sessions.config.database);
   try {

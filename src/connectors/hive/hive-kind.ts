@@ -22,7 +22,7 @@ export const hiveKind: ConnectorKind = {
   ],
   renderExport: (req, chunk) => renderHiveExport(req, chunk),
   load: async () => {
-    const { HiveConnector } = await import('./hive-connector.js');
-    return (config, options) => new HiveConnector(config, options);
+    const { hiveConnector } = await import('./hive-connector.js');
+    return (config, options) => hiveConnector(config, options);
   },
 };

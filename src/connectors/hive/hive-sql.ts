@@ -177,6 +177,8 @@ export const hiveSql = {
   /** Every table of the database: Hive 4 takes SQL patterns in SHOW TABLES LIKE, Hive 3 and Spark globs. */
   showTables: (database: string) => `SHOW TABLES IN ${q(database)}`,
   describe: (table: string) => `DESCRIBE ${table}`,
+  /** One row of a table, if it has any (a fetch task: no job). */
+  anyRow: (table: string) => `SELECT 1 FROM ${table} LIMIT 1`,
   probe: (select: string) => `SELECT * FROM (${select}) pigeon_p LIMIT 0`,
   dropTable: (table: string) => `DROP TABLE IF EXISTS ${table} PURGE`,
 
