@@ -60,7 +60,8 @@ export async function hiveImport(sessions: HiveSessions, req: ImportRequest, fee
     }
     if (clean !== undefined) {
       await load.cleanUp(clean);
-      if (clean !== s) sessions.release(clean);
+      // Taken anew (possibly the same session, given back and taken again): given back here; else in finally.
+      if (released) sessions.release(clean);
     }
     if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, table: req.table });
     throw sessions.error(e, 'IMPORT_FAILED', { table: req.table });
