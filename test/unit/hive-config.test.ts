@@ -42,7 +42,9 @@ test('partitions are refused where the kind keeps none, and on a query source', 
   const { errors } = load(
     '  a:\n    source: { connection: hv, query: "select 1", partition: { dt: x } }\n    target: { connection: my, table: t, mode: append, partition: [dt] }\n',
   );
-  assert.deepEqual(errors.map((e) => e.code).sort(), ['SCHEMA', 'UNSUPPORTED']);
+  // The Hive source's own check (a query says what it reads), and a partition on a kind without any.
+  assert.deepEqual(errors.map((e) => e.code).sort(), ['INVALID_CONFIG', 'UNSUPPORTED']);
+  assert.match(errors.find((e) => e.code === 'INVALID_CONFIG')!.message, /partition/);
 });
 
 test('hive connection keys: defaults, a wrong value named, the password never repeated', () => {
