@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --rows N --rounds K --chunks C --connections M --only m2p|p2m --tools pigeon,native,pgloader]`
+ * `npm run bench [-- --rows N --rounds K --chunks C --connections M --only m2p|p2m|m2h --tools pigeon,native,pgloader]`
  *
  * Creates a deterministic orders table of N rows in MariaDB (and the same rows in PostgreSQL, loaded by COPY), then
  * runs K alternating rounds of each tool in both directions, checks after every run that the target holds exactly
@@ -12,6 +12,10 @@
  * - native: MySQL → PostgreSQL `SELECT … INTO OUTFILE` then `psql \copy` into the truncated table; PostgreSQL →
  *   MySQL `psql \copy … TO` then `LOAD DATA LOCAL INFILE`; sequential, both in MySQL's/PostgreSQL's text format;
  * - pgloader (MySQL → PostgreSQL only), when installed.
+ *
+ * MySQL → Hive (bench/hive.ts; the test HiveServer2 unless BENCH_HIVE=host:port): pigeon into an existing ORC table;
+ * native is what one writes by hand, `SELECT … INTO OUTFILE` in Hive's delimited text, then `LOAD DATA LOCAL
+ * INPATH` into a text table of the same types and `INSERT OVERWRITE` of the ORC table from it.
  */
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +37,7 @@ import {
   type Servers,
 } from './db.js';
 import { measure, median, sequence, type Sample } from './measure.js';
+import { HIVE_CHECKSUM, HIVE_ORDERS_COLUMNS, HiveBench, hiveServer, type HiveServer } from './hive.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DB = 'pigeon_bench';
@@ -40,10 +45,13 @@ const DB = 'pigeon_bench';
 const EXCHANGE_DIR = join(tmpdir(), 'pigeon-bench-native');
 const WORK_DIR = join(tmpdir(), 'pigeon-bench-work');
 
-type Direction = 'mysql→postgres' | 'postgres→mysql' | 'postgres→opensearch';
+type Direction = 'mysql→postgres' | 'postgres→mysql' | 'postgres→opensearch' | 'mysql→hive';
 
 /** The OpenSearch of the search direction: the test server (scripts/services/opensearch.sh), started if need be. */
 const OPENSEARCH = process.env.BENCH_OPENSEARCH_URL ?? 'http://127.0.0.1:9400';
+
+/** The Hive side of mysql→hive, when that direction runs. */
+let hive: { bench: HiveBench; server: HiveServer } | undefined;
 
 interface Options {
   readonly rows: number;
@@ -86,13 +94,13 @@ function parseOptions(): Options {
     return n;
   };
   const only = values.only;
-  if (only !== undefined && only !== 'm2p' && only !== 'p2m' && only !== 'p2o') throw new Error('--only must be m2p, p2m or p2o');
+  if (only !== undefined && only !== 'm2p' && only !== 'p2m' && only !== 'p2o' && only !== 'm2h') throw new Error('--only must be m2p, p2m, p2o or m2h');
   return {
     rows: int('rows', values.rows),
     rounds: int('rounds', values.rounds),
     chunks: int('chunks', values.chunks),
     connections: int('connections', values.connections),
-    directions: only === 'm2p' ? ['mysql→postgres'] : only === 'p2m' ? ['postgres→mysql'] : only === 'p2o' ? ['postgres→opensearch'] : ['mysql→postgres', 'postgres→mysql', 'postgres→opensearch'],
+    directions: only === 'm2p' ? ['mysql→postgres'] : only === 'p2m' ? ['postgres→mysql'] : only === 'p2o' ? ['postgres→opensearch'] : only === 'm2h' ? ['mysql→hive'] : ['mysql→postgres', 'postgres→mysql', 'postgres→opensearch', 'mysql→hive'],
     batch: int('batch', values.batch),
     concurrency: int('concurrency', values.concurrency),
     tools: (values.tools ?? '').split(',').map((t) => t.trim()),
@@ -149,7 +157,8 @@ async function pgChecksum(s: Servers, table: string): Promise<string> {
 function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
   if (direction === 'postgres→opensearch') return pigeonSearchTool(s, o);
   const m2p = direction === 'mysql→postgres';
-  const name = m2p ? 'm2p' : 'p2m';
+  const m2h = direction === 'mysql→hive';
+  const name = m2h ? 'm2h' : m2p ? 'm2p' : 'p2m';
   const dir = join(WORK_DIR, `pigeon-${name}`);
   const my = `mysql://${s.mysql.user}@${s.mysql.host}:${s.mysql.port}/${DB}`;
   const pg = `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${DB}`;
@@ -159,11 +168,12 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
     'connections:',
     `  my: { type: mysql, url: "${my}", max_connections: ${o.connections} }`,
     `  pg: { type: postgres, url: "${pg}", max_connections: ${o.connections} }`,
+    ...(hive ? [`  hv: { type: hive, host: ${hive.server.host}, port: ${hive.server.port}, auth: ${hive.server.auth}, database: ${DB}, max_connections: ${o.connections} }`] : []),
     'staging: { dir: staging }',
     'nodes:',
     '  orders:',
-    `    source: { connection: ${m2p ? 'my' : 'pg'}, table: ${m2p ? 'orders' : 'orders_src'}, split: { column: id, chunks: ${o.chunks} } }`,
-    `    target: { connection: ${m2p ? 'pg' : 'my'}, table: ${m2p ? 'orders' : 'orders_rev'}, mode: overwrite }`,
+    `    source: { connection: ${m2p || m2h ? 'my' : 'pg'}, table: ${m2p || m2h ? 'orders' : 'orders_src'}, split: { column: id, chunks: ${o.chunks} } }`,
+    `    target: { connection: ${m2h ? 'hv' : m2p ? 'pg' : 'my'}, table: ${m2p || m2h ? 'orders' : 'orders_rev'}, mode: overwrite }`,
     '',
   ].join('\n');
   return {
@@ -240,7 +250,28 @@ async function searchChecksum(): Promise<string> {
 
 function nativeTool(s: Servers, direction: Direction, o?: Options): Tool {
   if (direction === 'postgres→opensearch') return bulkLoaderTool(s, o!);
-  const file = join(EXCHANGE_DIR, direction === 'mysql→postgres' ? 'm2p.tsv' : 'p2m.tsv');
+  const file = join(EXCHANGE_DIR, direction === 'mysql→postgres' ? 'm2p.tsv' : direction === 'mysql→hive' ? 'm2h.tsv' : 'p2m.tsv');
+  if (direction === 'mysql→hive') {
+    const h = hive!;
+    // Hive's delimited text by hand: no escaping by MySQL (ESCAPED BY ''), backslash, tab, CR and LF escaped as
+    // LazySimpleSerDe reads them (a raw line feed would end the row), NULL as \N.
+    const text = (c: string) =>
+      String.raw`IFNULL(REPLACE(REPLACE(REPLACE(REPLACE(${c}, '\\', '\\\\'), '\t', '\\\t'), '\r', '\\r'), '\n', '\\n'), '\\N')`;
+    const select =
+      String.raw`SELECT id, customer_id, status, IFNULL(amount, '\\N'), ${text('note')}, created_at, IFNULL(updated_at, '\\N'), priority ` +
+      String.raw`INTO OUTFILE '${file}' FIELDS TERMINATED BY '\t' ESCAPED BY '' LINES TERMINATED BY '\n' FROM orders`;
+    return {
+      name: 'native',
+      direction,
+      async run() {
+        await rm(file, { force: true });
+        const dump = await measure('mysql', [...mysqlArgs(s, DB), '-e', `SET time_zone = '+00:00'; ${select}`]);
+        const load = await h.bench.timed(`LOAD DATA LOCAL INPATH '${file}' OVERWRITE INTO TABLE orders_native_stg`, 'INSERT OVERWRITE TABLE orders SELECT * FROM orders_native_stg');
+        await rm(file, { force: true });
+        return sequence([dump, load]);
+      },
+    };
+  }
   if (direction === 'mysql→postgres') {
     return {
       name: 'native',
@@ -329,6 +360,19 @@ async function main(): Promise<void> {
     execFileSync('bash', [join(REPO, 'scripts', 'services', 'opensearch.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
     searchSum = (await psql(s, DB, `SELECT count(*) || E'\\t' || sum(id) FROM orders_src`)).trim();
   }
+  if (o.directions.includes('mysql→hive')) {
+    const server = hiveServer(process.env, REPO);
+    const bench = new HiveBench(server, 'default');
+    await bench.open();
+    await bench.exec(
+      `CREATE DATABASE IF NOT EXISTS ${DB}`,
+      `DROP TABLE IF EXISTS ${DB}.orders_native_stg PURGE`,
+      String.raw`CREATE TABLE ${DB}.orders_native_stg (${HIVE_ORDERS_COLUMNS}) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\t' ESCAPED BY '\\' NULL DEFINED AS '\\N' STORED AS TEXTFILE TBLPROPERTIES ('serialization.escape.crlf'='true')`,
+    );
+    await bench.close();
+    hive = { bench: new HiveBench(server, DB), server };
+    await hive.bench.open();
+  }
 
   const tools: Tool[] = [];
   for (const d of o.directions) {
@@ -348,17 +392,22 @@ async function main(): Promise<void> {
       await resetTarget(s, tool.direction);
       const sample = await tool.run();
       const expected = tool.direction === 'postgres→opensearch' ? searchSum : sum;
-      const got = tool.direction === 'mysql→postgres' ? await pgChecksum(s, 'orders') : tool.direction === 'postgres→mysql' ? await mysqlChecksum(s, 'orders_rev') : await searchChecksum();
+      const got =
+        tool.direction === 'mysql→hive'
+          ? (await hive!.bench.rows(HIVE_CHECKSUM('orders')))[0]!.join('\t')
+          : tool.direction === 'mysql→postgres' ? await pgChecksum(s, 'orders') : tool.direction === 'postgres→mysql' ? await mysqlChecksum(s, 'orders_rev') : await searchChecksum();
       if (got !== expected) throw new Error(`${tool.name} ${tool.direction}: the target holds ${got}, the source ${expected}`);
       results[i]!.samples.push(sample);
       log(`round ${round}: ${tool.direction} ${tool.name} ${(sample.ms / 1000).toFixed(2)} s, ${mib(sample.rssKiB)} (target verified)`);
     }
   }
   report(o, results);
+  await hive?.bench.close();
 }
 
 async function resetTarget(s: Servers, d: Direction): Promise<void> {
-  if (d === 'postgres→opensearch') {
+  if (d === 'mysql→hive') await hive!.bench.exec('DROP TABLE IF EXISTS orders PURGE', `CREATE TABLE orders (${HIVE_ORDERS_COLUMNS}) STORED AS ORC`);
+  else if (d === 'postgres→opensearch') {
     // The index, what an overwrite left behind it, and pigeon's load records.
     const indices = await searchCall<{ index: string }[]>('GET', '/_cat/indices?format=json&h=index');
     for (const { index } of indices.filter((i) => i.index === 'orders' || i.index.startsWith('orders_') || i.index === 'pigeon_loads')) {

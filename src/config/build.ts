@@ -31,6 +31,7 @@ interface RawNode extends RawTiming {
     readonly key?: string[];
     readonly create?: CreatePolicy;
     readonly shared?: boolean;
+    readonly partition?: Readonly<Record<string, string | number>> | readonly string[];
   };
 }
 
@@ -64,7 +65,7 @@ export function buildPipeline(raw: RawPipeline, file: string, secrets: readonly 
       ...(n.description === undefined ? {} : { description: n.description }),
       tags: n.tags ?? [],
       depends_on: n.depends_on ?? [],
-      source: { ...n.source },
+      source: { ...n.source, ...(n.source.partition === undefined ? {} : { partition: partitionOf(n.source.partition) as Readonly<Record<string, string>> }) },
       ...(incremental === undefined ? {} : {
         incremental: {
           column: incremental.column,
@@ -72,7 +73,11 @@ export function buildPipeline(raw: RawPipeline, file: string, secrets: readonly 
           ...(incremental.initial === undefined ? {} : { initial: String(incremental.initial) }),
         },
       }),
-      target: { ...n.target, create: n.target.create ?? DEFAULTS.create },
+      target: (({ partition, ...rest }) => ({
+        ...rest,
+        create: rest.create ?? DEFAULTS.create,
+        ...(partition === undefined ? {} : { partition: partitionOf(partition) }),
+      }))(n.target),
       retries: n.retries ?? defaults.retries ?? DEFAULTS.retries,
       retry_delay: duration(n.retry_delay, defaults.retry_delay, DEFAULTS.retry_delay),
       timeout: duration(n.timeout, defaults.timeout, DEFAULTS.timeout),
@@ -90,4 +95,10 @@ export function buildPipeline(raw: RawPipeline, file: string, secrets: readonly 
     nodes,
     secrets,
   };
+}
+
+/** A static partition's values as text (YAML may give `2026` as a number). */
+function partitionOf(p: Readonly<Record<string, string | number>> | readonly string[]): Readonly<Record<string, string>> | readonly string[] {
+  if (Array.isArray(p)) return [...(p as readonly string[])];
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
 }

@@ -70,7 +70,10 @@ function templateErrors(source: PipelineSource, scalar: Scalar<string>, path: re
   if (uses.length === 0 || path[0] !== 'nodes' || path.length < 4) return [];
   const field = `${String(path[2])}.${String(path[3])}`;
   // A search query is a map: its strings are rendered too.
-  const rendered = (path.length === 4 || field === 'source.query') && (TEMPLATE_FIELDS as readonly string[]).includes(field);
+  // A partition's values (`target.partition.dt`) are rendered too.
+  const rendered =
+    ((path.length === 4 || field === 'source.query') && (TEMPLATE_FIELDS as readonly string[]).includes(field)) ||
+    (path.length === 5 && (field === 'target.partition' || field === 'source.partition'));
   // Outside a node's source/target/incremental (descriptions, say) braces are just text.
   if (!rendered && !['source', 'target', 'incremental'].includes(String(path[2]))) return [];
   return uses.flatMap((use) => {

@@ -37,6 +37,8 @@ export interface SourceConfig {
   readonly fields?: readonly string[];
   /** Search kinds: parallel slices of the export. */
   readonly slices?: number;
+  /** Sources that keep partitions (Hive): read only these, `{ dt: '{{ ds }}' }` (ANDed onto `where`). */
+  readonly partition?: Readonly<Record<string, string>>;
 }
 
 export interface IncrementalConfig {
@@ -83,6 +85,12 @@ export interface TargetConfig {
    * target table unless all of them append and say so.
    */
   readonly shared?: boolean;
+  /**
+   * Targets that keep tables in partitions (Hive): a mapping `{ dt: '{{ ds }}' }` loads into those partitions
+   * (static: the export need not carry the columns, and rows that do must hold the same values); a list `[dt]`
+   * takes each row's partition from the export's column of that name (dynamic). Templates are rendered per run.
+   */
+  readonly partition?: Readonly<Record<string, string>> | readonly string[];
 }
 
 export interface NodeConfig {

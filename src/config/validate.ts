@@ -206,6 +206,10 @@ export function validatePipeline(
       }
       const problems = kind?.checkTarget?.(target) ?? [];
       reportProblems(['nodes', name, 'target'], prefixed(`node \`${name}\`: target`, problems), { node: name });
+      if (kind !== undefined && target['partition'] !== undefined && !kind.capabilities.partitions) {
+        report('UNSUPPORTED', `node \`${name}\`: connection \`${connection}\` (${kind.kind}) keeps no partitions`,
+          at(['target', 'partition'], 'key'), 'remove `partition`');
+      }
       if (mode === 'merge' && target['key'] === undefined) {
         const message = `node \`${name}\`: target mode merge needs \`key\`, the columns that identify a row`;
         report('MERGE_WITHOUT_KEY', message, at(['target'], 'key'), 'add e.g. `key: [id]` to the target');

@@ -22,6 +22,8 @@ export interface Capabilities {
   readonly replaceWindow: boolean;
   /** The target may refuse single rows and load the rest: a node may allow some (`target.max_rejects`). */
   readonly rejects: boolean;
+  /** The target takes `target.partition` (tables kept in partitions, as Hive's). */
+  readonly partitions: boolean;
 }
 
 export const DEFAULT_CAPABILITIES: Capabilities = {
@@ -32,6 +34,7 @@ export const DEFAULT_CAPABILITIES: Capabilities = {
   defaultMaxConnections: 4,
   replaceWindow: true,
   rejects: false,
+  partitions: false,
 };
 
 /** A predicate on one column with string-encoded bounds; missing bounds are open. */
@@ -145,11 +148,21 @@ export interface ImportRequest {
   /** Told when the import starts its commit (for progress, and for what a timeout says it was doing). */
   readonly onCommit?: () => void;
   /**
+   * `target.partition`, for kinds with `capabilities.partitions`: the partition columns in order, each with its
+   * value (rendered) when the partition is static, without when each row's value comes from the export (dynamic).
+   */
+  readonly partition?: readonly PartitionColumn[];
+  /**
    * Runs `work` on one more session of the target connection if the connection's limit has one free right now, and
    * returns undefined (without running it) if not. An import may use it to load chunks over several sessions; it
    * never waits for a session, so it can neither exceed `max_connections` nor deadlock against other nodes.
    */
   readonly spareSession?: <T>(work: () => Promise<T>) => Promise<T> | undefined;
+}
+
+export interface PartitionColumn {
+  readonly column: string;
+  readonly value?: string;
 }
 
 export interface ImportResult {

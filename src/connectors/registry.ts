@@ -4,13 +4,14 @@ import { fileKind } from './file/file-kind.js';
 import { mysqlKind } from './mysql/mysql-kind.js';
 import { postgresKind } from './postgres/postgres-kind.js';
 import { elasticsearchKind, opensearchKind } from './search/search-kind.js';
+import { hiveKind } from './hive/hive-kind.js';
 
 /**
  * Every kind pigeon knows. Entries are cheap: the implementation and its driver are imported by `load()` only when
  * a pipeline uses the kind, so a SQLite-only pipeline never loads `mysql2`, `pg` or `hive-driver`.
  */
 const KINDS: ReadonlyMap<string, ConnectorKind> = new Map(
-  [sqliteKind, fileKind, mysqlKind, postgresKind, elasticsearchKind, opensearchKind].map((k) => [k.kind, k]),
+  [sqliteKind, fileKind, mysqlKind, postgresKind, hiveKind, elasticsearchKind, opensearchKind].map((k) => [k.kind, k]),
 );
 
 export function getConnectorKind(type: string): ConnectorKind | undefined {

@@ -127,3 +127,39 @@ function badValue(s: string, what: string): PipelineError {
   const shown = s.length > 40 ? JSON.stringify(s.slice(0, 40)) + '…' : JSON.stringify(s);
   return new PipelineError('BAD_VALUE', `${shown} is not ${what}`);
 }
+
+const TIMESTAMPTZ = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:Z|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+/**
+ * `YYYY-MM-DD HH:MM:SS[.f]±HH[:MM]` → the same instant as UTC wall-clock text without an offset (for a target column without an offset, read as UTC). Fractions are kept as text, so no precision is lost.
+ */
+export function utcNaive(s: string): string {
+  const m = TIMESTAMPTZ.exec(s);
+  if (!m) throw new Error('not a timestamp with time zone');
+  const [, y, mo, d, h, mi, sec, frac = '', sign, oh = '00', om = '00'] = m;
+  const wall = `${y}-${mo}-${d} ${h}:${mi}:${sec}${frac}`;
+  const offset = sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  if (offset === 0) return wall;
+  // UTC arithmetic only: no process time zone is involved.
+  const t = new Date(0);
+  t.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  t.setUTCHours(Number(h), Number(mi) - offset, Number(sec), 0);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(t.getUTCFullYear(), 4)}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())} ${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}${frac}`;
+}
+
+/**
+ * The shortest text that reads back (through a double, then rounded to float) to the same float32: `0.1` for
+ * the float nearest 0.1, where the double's own shortest text would be `0.10000000149011612`.
+ */
+export function shortestFloat32(n: number): string {
+  if (!Number.isFinite(n) || n === 0 || Math.fround(n) !== n) return fromNumber(n);
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(n.toPrecision(digits));
+    // Engines read the text as a double (MySQL refuses one beyond FLT_MAX before rounding it to a float).
+    if (Math.fround(candidate) === n && Math.abs(candidate) <= FLT_MAX) return String(candidate);
+  }
+  return String(n);
+}
+
+const FLT_MAX = 3.4028234663852886e38;

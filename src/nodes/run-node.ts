@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { ConnectionConfig, NodeConfig, Pipeline, SourceConfig } from '../config/types.js';
 import { renderTemplate } from '../config/templates.js';
-import type { Connector, ExportRequest, ImportRequest, ImportResult } from '../connectors/contract.js';
+import type { Connector, ExportRequest, ImportRequest, ImportResult, PartitionColumn } from '../connectors/contract.js';
 import type { ConnectionManager } from '../connectors/runtime.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 import type { StagingArea, StagingStore } from '../staging/staging.js';
@@ -53,8 +53,20 @@ export function renderNode(node: NodeConfig, vars: Readonly<Record<string, strin
     ...node.source,
     ...(node.source.query !== undefined ? { query: renderDeep(node.source.query, vars) } : {}),
     ...(node.source.where !== undefined ? { where: renderTemplate(node.source.where, vars) } : {}),
+    ...(node.source.partition !== undefined
+      ? { partition: Object.fromEntries(Object.entries(node.source.partition).map(([k, v]) => [k, renderTemplate(v, vars)])) }
+      : {}),
   };
-  return { ...node, source, target: { ...node.target, table: renderTemplate(node.target.table, vars) } };
+  const partition = node.target.partition;
+  const rendered =
+    partition === undefined || Array.isArray(partition)
+      ? partition
+      : Object.fromEntries(Object.entries(partition).map(([k, v]) => [k, renderTemplate(v, vars)]));
+  return {
+    ...node,
+    source,
+    target: { ...node.target, table: renderTemplate(node.target.table, vars), ...(rendered === undefined ? {} : { partition: rendered }) },
+  };
 }
 
 /** Templates rendered in a string, or in every string of a search query clause. */
@@ -218,6 +230,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     ...(mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
     ...(keyQueue ? { deleteMissing: keyQueue } : {}),
     ...(node.target.max_rejects !== undefined ? { maxRejects: node.target.max_rejects } : {}),
+    ...(node.target.partition === undefined ? {} : { partition: partitionColumns(node.target.partition) }),
     columns: cp.columns,
     loadId,
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
@@ -450,4 +463,10 @@ function sumCounts(chunks: readonly ChunkCheckpoint[], deleted: number | undefin
     }
   }
   return out;
+}
+
+/** `target.partition` as the import takes it: a mapping is static (each column with its value), a list dynamic. */
+function partitionColumns(p: Readonly<Record<string, string>> | readonly string[]): readonly PartitionColumn[] {
+  if (Array.isArray(p)) return (p as readonly string[]).map((column) => ({ column }));
+  return Object.entries(p).map(([column, value]) => ({ column, value }));
 }

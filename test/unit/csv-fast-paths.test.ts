@@ -6,8 +6,7 @@ import { CsvByteWriter } from '../../src/csv/byte-writer.js';
 import { openCsv } from '../../src/csv/reader.js';
 import type { Cell } from '../../src/csv/types.js';
 import { encodeRow } from '../../src/csv/writer.js';
-import { CsvToTsv, type TsvColumn } from '../../src/connectors/mysql/mysql-load.js';
-import { importColumn } from '../../src/connectors/mysql/mysql-columns.js';
+import { CsvToTsv, LOAD_DATA_ESCAPES, TsvMode, type TsvColumn } from '../../src/connectors/sql/csv-to-tsv.js';
 import { RecordCounter } from '../../src/csv/record-counter.js';
 
 const NASTY = ['', '\\N', '\\.', '"', ',', '\r', '\n', '\r\n', '\\', '\t', '\0', ' lead', 'trail ', '😀', '"\\N"', 'a""b', '\ufeff', 'ü,"\n'];
@@ -93,8 +92,8 @@ async function reference(csv: Buffer, seqBase: number | undefined): Promise<stri
 }
 
 function transcode(csv: Buffer, names: readonly string[], seqBase: number | undefined, sizes: readonly number[]): string {
-  const columns: TsvColumn[] = names.map((name) => ({ column: importColumn({ name, type: 'text', nullable: true }, 'text'), convert: (s) => s }));
-  const t = new CsvToTsv(columns, names, seqBase);
+  const columns: TsvColumn[] = names.map(() => ({ mode: TsvMode.Copy, convert: (s) => s }));
+  const t = new CsvToTsv(columns, names, { escapes: LOAD_DATA_ESCAPES, ...(seqBase === undefined ? {} : { suffix: (row) => `\t${seqBase + row}` }) });
   const parts: Buffer[] = [];
   for (const piece of split(csv, sizes)) {
     t.push(piece);
@@ -105,7 +104,7 @@ function transcode(csv: Buffer, names: readonly string[], seqBase: number | unde
   return Buffer.concat(parts).toString('utf8');
 }
 
-describe('CsvToTsv (the MySQL import fast path)', () => {
+describe('CsvToTsv (the MySQL and Hive import fast path)', () => {
   it('re-encodes any chunk file exactly as the general reader and escaper do, fed in pieces cut anywhere', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -137,11 +136,11 @@ describe('CsvToTsv (the MySQL import fast path)', () => {
   it('converts the columns that need it and strips +00 from timestamps with a time zone', () => {
     const names = ['flag', 'at', 'other'];
     const columns: TsvColumn[] = [
-      { column: importColumn({ name: 'flag', type: 'boolean', nullable: true }, 'numeric'), convert: (s) => (s === 'true' ? '1' : '0') },
-      { column: importColumn({ name: 'at', type: 'timestamptz', nullable: true }, 'temporal'), convert: (s) => `converted ${s}` },
-      { column: importColumn({ name: 'other', type: 'text', nullable: true }, 'text'), convert: (s) => s },
+      { mode: TsvMode.Convert, convert: (s) => (s === 'true' ? '1' : '0') },
+      { mode: TsvMode.Utc, convert: (s) => `converted ${s}` },
+      { mode: TsvMode.Copy, convert: (s) => s },
     ];
-    const t = new CsvToTsv(columns, names);
+    const t = new CsvToTsv(columns, names, { escapes: LOAD_DATA_ESCAPES });
     t.push(Buffer.from('flag,at,other\ntrue,2024-01-02 03:04:05+00,a\tb\nfalse,2024-01-02 03:04:05+02,\\N\n'));
     t.end();
     assert.equal(t.take().toString(), '1\t2024-01-02 03:04:05\ta\\tb\n0\tconverted 2024-01-02 03:04:05+02\t\\N\n');

@@ -1,5 +1,5 @@
 import type { ColumnSchema, PortableType } from '../../csv/types.js';
-import { toBoolean, toNumber } from '../../csv/values.js';
+import { toBoolean, toNumber, utcNaive } from '../../csv/values.js';
 import { RESULT_BYTES_PER_CHAR } from './mysql-types.js';
 
 /*
@@ -192,23 +192,3 @@ function checkBase64(s: string): string {
   return s;
 }
 
-const TIMESTAMPTZ = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:Z|([+-])(\d{2})(?::?(\d{2}))?)?$/;
-
-/**
- * `YYYY-MM-DD HH:MM:SS[.f]±HH[:MM]` → the same instant as UTC wall-clock text without an offset (DATETIME has
- * none; TIMESTAMP columns read it in the session's UTC). Fractions are kept as text, so no precision is lost.
- */
-export function utcNaive(s: string): string {
-  const m = TIMESTAMPTZ.exec(s);
-  if (!m) throw new Error('not a timestamp with time zone');
-  const [, y, mo, d, h, mi, sec, frac = '', sign, oh = '00', om = '00'] = m;
-  const wall = `${y}-${mo}-${d} ${h}:${mi}:${sec}${frac}`;
-  const offset = sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
-  if (offset === 0) return wall;
-  // UTC arithmetic only: no process time zone is involved.
-  const t = new Date(0);
-  t.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
-  t.setUTCHours(Number(h), Number(mi) - offset, Number(sec), 0);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(t.getUTCFullYear(), 4)}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())} ${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}${frac}`;
-}

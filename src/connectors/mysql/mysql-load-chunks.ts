@@ -6,10 +6,11 @@ import type { ChunkFeed, ImportRequest, StagedChunk } from '../contract.js';
 import { spreadChunks } from '../feed.js';
 import { lineOfRecord } from '../sql/record-lines.js';
 import { failOnWarnings, localInfileRefused, serverValueError, type LoadInto } from './mysql-errors.js';
-import { CsvToTsv, type TsvColumn } from './mysql-load.js';
+import { CsvToTsv, LOAD_DATA_ESCAPES, TsvMode, type TsvColumn } from '../sql/csv-to-tsv.js';
 import { query, scalar, withImportSqlMode, type MysqlError, type MysqlSessions } from './mysql-session.js';
 import { mysqlSql } from './mysql-sql.js';
-import type { ImportColumn } from './mysql-columns.js';
+import { keepText, type ImportColumn } from './mysql-columns.js';
+import { utcNaive } from '../../csv/values.js';
 
 /** Rows per INSERT of the fallback path (fewer when max_allowed_packet says so). */
 const INSERT_BATCH = 1000;
@@ -219,8 +220,8 @@ async function* tsvPieces(csv: CsvFile, into: LoadTarget, chunk: StagedChunk, se
  * tsvPieces instead: from the start when nothing was sent yet, else only to find the precise error to report.
  */
 async function* fastTsvPieces(input: Readable, into: LoadTarget, chunk: StagedChunk, seqBase: number, counter: { rows: number }): AsyncGenerator<Buffer> {
-  const columns: TsvColumn[] = into.plan.map((column) => ({ column, convert: (text, line) => convert(column, text, into, chunk, line) }));
-  const tsv = new CsvToTsv(columns, into.names, into.seq ? seqBase : undefined);
+  const columns: TsvColumn[] = into.plan.map((column) => ({ mode: tsvMode(column), convert: (text, line) => convert(column, text, into, chunk, line) }));
+  const tsv = new CsvToTsv(columns, into.names, { escapes: LOAD_DATA_ESCAPES, ...(into.seq ? { suffix: (row) => `\t${seqBase + row}` } : {}) });
   let sent = false;
   try {
     for await (const piece of input as AsyncIterable<Buffer>) {
@@ -277,6 +278,11 @@ async function* paced(pieces: AsyncGenerator<Buffer>, socket: Writable | undefin
 function* pieces(text: string): Generator<Buffer> {
   const bytes = Buffer.from(text, 'utf8');
   for (let at = 0; at < bytes.length; at += MAX_PACKET_PIECE) yield bytes.subarray(at, at + MAX_PACKET_PIECE);
+}
+
+function tsvMode(c: ImportColumn): TsvMode {
+  if (c.text === keepText && c.via === undefined) return TsvMode.Copy;
+  return c.text === utcNaive ? TsvMode.Utc : TsvMode.Convert;
 }
 
 function convert(col: ImportColumn, cell: string, into: LoadTarget, chunk: StagedChunk, line: number): string {

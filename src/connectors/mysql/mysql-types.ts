@@ -1,5 +1,5 @@
 import type { Cell, ColumnSchema } from '../../csv/types.js';
-import { fromNumber } from '../../csv/values.js';
+import { fromNumber, shortestFloat32 } from '../../csv/values.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { Tinyint1Rule, ZeroDateRule } from './mysql-config.js';
 
@@ -312,18 +312,3 @@ export function isZeroDate(s: string): boolean {
   return (s.charCodeAt(5) === 48 && s.charCodeAt(6) === 48) || (s.charCodeAt(8) === 48 && s.charCodeAt(9) === 48);
 }
 
-/**
- * The shortest text that reads back (through a double, then rounded to float) to the same float32: `0.1` for
- * the float nearest 0.1, where the double's own shortest text would be `0.10000000149011612`.
- */
-export function shortestFloat32(n: number): string {
-  if (!Number.isFinite(n) || n === 0 || Math.fround(n) !== n) return fromNumber(n);
-  for (let digits = 1; digits < 9; digits++) {
-    const candidate = Number(n.toPrecision(digits));
-    // MySQL reads the text as a double and refuses one beyond FLT_MAX before rounding it to a float.
-    if (Math.fround(candidate) === n && Math.abs(candidate) <= FLT_MAX) return String(candidate);
-  }
-  return String(n);
-}
-
-const FLT_MAX = 3.4028234663852886e38;

@@ -59,7 +59,7 @@ export function buildNthAfter(d: SqlDialect, req: ExportRequest, column: string,
   const inner = buildSelect(d, req);
   const c = d.quoteIdent(column);
   return {
-    sql: `SELECT ${c} FROM (${inner.sql}) AS pigeon_n WHERE ${c} IS NOT NULL AND ${c} > ${d.placeholder(inner.params.length)} ORDER BY ${c} LIMIT 1 OFFSET ${Math.max(0, Math.floor(offset))}`,
+    sql: `SELECT ${c} FROM (${inner.sql}) AS pigeon_n WHERE ${c} IS NOT NULL AND ${c} > ${d.placeholder(inner.params.length, column)} ORDER BY ${c} LIMIT 1 OFFSET ${Math.max(0, Math.floor(offset))}`,
     params: [...inner.params, after],
   };
 }
@@ -74,11 +74,11 @@ function rangeSql(d: SqlDialect, r: RangePredicate, params: string[]): string {
   const c = d.quoteIdent(r.column);
   const parts: string[] = [];
   if (r.lower) {
-    parts.push(`${c} ${r.lower.inclusive ? '>=' : '>'} ${d.placeholder(params.length)}`);
+    parts.push(`${c} ${r.lower.inclusive ? '>=' : '>'} ${d.placeholder(params.length, r.column)}`);
     params.push(r.lower.value);
   }
   if (r.upper) {
-    parts.push(`${c} ${r.upper.inclusive ? '<=' : '<'} ${d.placeholder(params.length)}`);
+    parts.push(`${c} ${r.upper.inclusive ? '<=' : '<'} ${d.placeholder(params.length, r.column)}`);
     params.push(r.upper.value);
   }
   const range = parts.length > 0 ? parts.join(' AND ') : `${c} IS NOT NULL`;

@@ -1,12 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { encodeRow } from '../../csv/writer.js';
-import { keepText, utcNaive, type ImportColumn } from './mysql-columns.js';
 
 /*
- * The import's hot path: a chunk file's CSV bytes re-encoded as LOAD DATA's tab format (FIELDS TERMINATED BY '\t'
- * ESCAPED BY '\\' LINES TERMINATED BY '\n') byte by byte, without a string per cell. Columns whose exchange text
- * the server takes as it is are copied; the others (booleans, base64, floats, timestamps with an offset) go
- * through their ImportColumn conversion.
+ * The import's hot path for engines that bulk-load a tab-separated text with backslash escapes (MySQL's LOAD DATA,
+ * Hive's LazySimpleSerDe): a chunk file's CSV bytes re-encoded byte by byte, without a string per cell. Columns
+ * whose exchange text the server takes as it is are copied; the others go through their conversion. Which bytes
+ * are escaped, and how, is the engine's (`TsvFormat.escapes`); NULL is always `\N`.
  *
  * It only knows the happy path: a file that is not exactly what the exchange format's writer produces (another
  * header, a bad record, bytes that are not UTF-8) makes it stop with CsvToTsv.Unusual, and the caller gets the
@@ -27,20 +26,26 @@ const QUOTED = 2;
 const QUOTED_QUOTE = 3;
 const AFTER_CR = 4;
 
-const enum Mode {
+/** How a column's exchange text becomes the server's: as it is, UTC without the offset, or through `convert`. */
+export const enum TsvMode {
   Copy,
-  /** `…+00` loses its offset; any other offset goes through utcNaive. */
+  /** `…+00` loses its offset; any other offset goes through the column's convert (utcNaive). */
   Utc,
   Convert,
 }
 
-/** The letter after the backslash of each byte LOAD DATA needs escaped; 0 for the others. */
-const ESCAPES = new Uint8Array(256);
-ESCAPES[BACKSLASH] = BACKSLASH;
-ESCAPES[TAB] = 0x74;
-ESCAPES[LF] = 0x6e;
-ESCAPES[CR] = 0x72;
-ESCAPES[NUL] = 0x30;
+/**
+ * The byte after the backslash for each byte the engine needs escaped (0: written as it is), from a map of byte to
+ * escape letter.
+ */
+export function escapeTable(map: Readonly<Record<number, number>>): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const [b, e] of Object.entries(map)) t[Number(b)] = e;
+  return t;
+}
+
+/** MySQL's LOAD DATA: backslash, tab, newline, carriage return and NUL as `\\`, `\t`, `\n`, `\r`, `\0`. */
+export const LOAD_DATA_ESCAPES = escapeTable({ [BACKSLASH]: BACKSLASH, [TAB]: 0x74, [LF]: 0x6e, [CR]: 0x72, [NUL]: 0x30 });
 
 /** Thrown when the input is not plain exchange-format output: the general reader must take over. */
 class Unusual extends Error {}
@@ -49,18 +54,29 @@ class Unusual extends Error {}
 const TAKE_AT = 64 * 1024;
 
 export interface TsvColumn {
-  readonly column: ImportColumn;
+  readonly mode: TsvMode;
   /** Converts one value (already known not NULL); throws a located PipelineError on a bad value. */
   readonly convert: (text: string, line: number) => string;
+}
+
+export interface TsvFormat {
+  /** See escapeTable. */
+  readonly escapes: Uint8Array;
+  /**
+   * More fields after each row's own, from the row's number in this file (1-based) and the line of the chunk file
+   * where its record starts: a load sequence, a chunk and line. Tab-separated, starting with a tab.
+   */
+  readonly suffix?: (row: number, line: number) => string;
 }
 
 export class CsvToTsv {
   static readonly Unusual = Unusual;
 
-  readonly #modes: Mode[];
+  readonly #modes: TsvMode[];
   readonly #columns: readonly TsvColumn[];
   readonly #header: Buffer;
-  readonly #seqBase: number | undefined;
+  readonly #escapes: Uint8Array;
+  readonly #suffix: ((row: number, line: number) => string) | undefined;
   #headerSeen = 0;
   #state = FIELD_START;
   #quoted = false;
@@ -74,12 +90,12 @@ export class CsvToTsv {
   #recordLine = 1;
   rows = 0;
 
-  /** `seqBase`: when given, each row ends with one more column, its load sequence number (seqBase + row). */
-  constructor(columns: readonly TsvColumn[], names: readonly string[], seqBase?: number) {
+  constructor(columns: readonly TsvColumn[], names: readonly string[], format: TsvFormat) {
     this.#columns = columns;
-    this.#modes = columns.map((c) => (c.column.text === keepText && c.column.via === undefined ? Mode.Copy : c.column.text === utcNaive ? Mode.Utc : Mode.Convert));
+    this.#modes = columns.map((c) => c.mode);
     this.#header = Buffer.from(encodeRow(names), 'utf8');
-    this.#seqBase = seqBase;
+    this.#escapes = format.escapes;
+    this.#suffix = format.suffix;
   }
 
   /** Output bytes waiting to be taken. */
@@ -261,7 +277,7 @@ export class CsvToTsv {
     this.#value(this.#field, 0, len);
   }
 
-  /** One field's value, `src[start, start + len)` (unescaped), written in LOAD DATA's format. */
+  /** One field's value, `src[start, start + len)` (unescaped), written in the engine's format. */
   #value(src: Buffer, start: number, len: number): void {
     const index = this.#index++;
     const mode = this.#modes[index];
@@ -275,9 +291,9 @@ export class CsvToTsv {
       return;
     }
     const end = start + len;
-    if (mode === Mode.Utc && len >= 22 && src[end - 3] === 0x2b && src[end - 2] === 0x30 && src[end - 1] === 0x30 && src[start + 10] === 0x20) {
+    if (mode === TsvMode.Utc && len >= 22 && src[end - 3] === 0x2b && src[end - 2] === 0x30 && src[end - 1] === 0x30 && src[start + 10] === 0x20) {
       len -= 3;
-    } else if (mode !== Mode.Copy) {
+    } else if (mode !== TsvMode.Copy) {
       const text = this.#columns[index]!.convert(src.toString('utf8', start, end), this.#recordLine);
       const bytes = Buffer.from(text, 'utf8');
       this.#ensure(2 * bytes.length + 2);
@@ -287,13 +303,14 @@ export class CsvToTsv {
     this.#escape(src, start, len);
   }
 
-  /** The value's bytes with LOAD DATA's escapes for backslash, tab, newline, carriage return and NUL. */
+  /** The value's bytes with the engine's escapes. */
   #escape(src: Buffer, start: number, len: number): void {
     const out = this.#out;
+    const escapes = this.#escapes;
     let p = this.#pos;
     for (let i = start, end = start + len; i < end; i++) {
       const b = src[i]!;
-      const e = ESCAPES[b]!;
+      const e = escapes[b]!;
       if (e === 0) {
         out[p++] = b;
       } else {
@@ -308,10 +325,10 @@ export class CsvToTsv {
     if (this.#index !== this.#modes.length) throw new Unusual('a record with another number of fields than the header');
     this.#index = 0;
     this.rows++;
-    if (this.#seqBase !== undefined) {
-      const seq = `\t${this.#seqBase + this.rows}`;
-      this.#ensure(seq.length + 1);
-      this.#pos += this.#out.write(seq, this.#pos, 'latin1');
+    if (this.#suffix !== undefined) {
+      const more = this.#suffix(this.rows, this.#recordLine);
+      this.#ensure(more.length + 1);
+      this.#pos += this.#out.write(more, this.#pos, 'latin1');
     }
     this.#ensure(1);
     this.#out[this.#pos++] = LF;
