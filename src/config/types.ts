@@ -24,10 +24,14 @@ export interface SplitConfig {
 
 export interface SourceConfig {
   readonly connection: string;
-  /** Exactly one of table and query is set. */
+  /** Exactly one of table and query is set (object kinds: or `prefix`, or `pattern`). */
   readonly table?: string;
   /** SQL kinds: a SELECT. Search kinds: a query clause (a map), or its JSON text. */
   readonly query?: string | { readonly [key: string]: unknown };
+  /** Object kinds (file, s3): every CSV object whose key starts with this. */
+  readonly prefix?: string;
+  /** Object kinds: every object whose key matches this glob (`*`, `**`, `?`, `{a,b}`). */
+  readonly pattern?: string;
   readonly columns?: readonly string[];
   readonly where?: string;
   readonly split?: SplitConfig;
@@ -122,8 +126,12 @@ export interface NodeConfig {
 }
 
 export interface StagingConfig {
-  /** Local directory for chunk files, manifests and checkpoints (relative to the working directory). */
+  /** Local directory for chunk files, schema sidecars and checkpoints (relative to the working directory). */
   readonly dir: string;
+  /** `s3://bucket/prefix`: staging in S3 instead of `dir`, so export and import may run on different machines. */
+  readonly url?: string;
+  /** An `s3` connection whose region, endpoint and credentials S3 staging uses (default: the AWS SDK's chain). */
+  readonly connection?: string;
   readonly compress: 'none' | 'gzip';
   /** Keep chunk files after a node succeeded (default false: they are removed). */
   readonly keep: boolean;

@@ -98,6 +98,41 @@ export function validatePipeline(
     );
   }
 
+  /** A connection that something names at `path` must exist and be of kind `want`. */
+  const checkReference = (name: unknown, want: string, path: readonly PathSegment[], what: string, where: ErrorLocation = {}): void => {
+    if (typeof name !== 'string') return;
+    if (!Object.hasOwn(connections, name)) {
+      const close = suggest(name, connectionNames);
+      report('UNKNOWN_CONNECTION', `${what}: connection \`${name}\` is not defined`, { ...locate(path), ...where },
+        close !== undefined ? `did you mean \`${close}\`?` : `define an \`${want}\` connection under \`connections:\``);
+      return;
+    }
+    const type = asFields(connections[name])?.['type'];
+    if (typeof type === 'string' && type !== want) {
+      report('INVALID_CONFIG', `${what}: connection \`${name}\` is a ${type} connection, not ${want}`, { ...locate(path), ...where });
+    }
+  };
+  for (const [name, value] of Object.entries(connections)) {
+    const fields = asFields(value);
+    const kind = kindOf.get(name);
+    if (fields === undefined || kind?.references === undefined) continue;
+    for (const ref of kind.references(fields)) {
+      const target = ref.path.reduce<unknown>((v, k) => asFields(v)?.[k], fields);
+      checkReference(target, ref.kind, ['connections', name, ...ref.path], `connection \`${name}\``, { connection: name });
+    }
+  }
+  const staging = asFields(root['staging']);
+  if (staging !== undefined) {
+    checkReference(staging['connection'], 's3', ['staging', 'connection'], 'staging');
+    const url = staging['url'];
+    if (typeof url === 'string' && !S3_URL.test(url)) {
+      report('INVALID_CONFIG', `staging.url must be s3://bucket/prefix (it is "${url}" after substituting environment variables)`, locate(['staging', 'url']));
+    }
+    if (staging['connection'] !== undefined && url === undefined) {
+      report('INVALID_CONFIG', 'staging.connection names the S3 connection of an S3 staging: it needs staging.url', locate(['staging', 'connection'], 'key'), 'add `url: s3://bucket/prefix`');
+    }
+  }
+
   /** The kind of the connection a node's source or target names, after reporting a name that is not defined. */
   const endpointKind = (node: string, side: 'source' | 'target', fields: Fields): ConnectorKind | undefined => {
     const connection = fields['connection'];
@@ -151,20 +186,20 @@ export function validatePipeline(
         const problems = kind.checkSource?.(source) ?? [];
         reportProblems(['nodes', name, 'source'], prefixed(`node \`${name}\`: source`, problems), { node: name });
       }
-      // What to read: `table` or `query`, for the kinds that read tables (a kind may read a `path` or an `index`).
+      // What to read: one of `table` and `query` (SQL kinds) or of `table`, `prefix` and `pattern` (object kinds).
       // A key of another kind (`index` on a table source) is the user naming what to read in the wrong words: that one
       // report (with the keys this kind takes) is enough.
       // A kind that names its own required keys (a search kind's `index`) reads what those say; its `query` is a filter.
       const reads = kind?.requiredSourceKeys !== undefined ? []
-        : ['table', 'query'].filter((k) => kind === undefined || kind.sourceKeys.includes(k));
+        : WHAT_TO_READ.filter((k) => (kind === undefined ? k === 'table' || k === 'query' : kind.sourceKeys.includes(k)));
       const given = reads.filter((k) => source[k] !== undefined);
       if (given.length > 1) {
-        report('SCHEMA', `node \`${name}\`: source sets both \`table\` and \`query\`; keep one`,
-          at(['source', 'query'], 'key'));
+        report('SCHEMA', `node \`${name}\`: source sets both \`${given[0]}\` and \`${given[1]}\`; keep one`,
+          at(['source', given[1]!], 'key'));
       } else if (reads.length > 0 && given.length === 0 && foreign.length === 0 &&
         !Object.keys(source).some((k) => misspells(k, reads))) {
         // `tabel: orders` is one mistake, reported by the schema as an unknown key with a hint: not a second time here.
-        report('SCHEMA', `node \`${name}\`: source needs ${reads.map((k) => `\`${k}\``).join(' or ')}`, at(['source'], 'key'));
+        report('SCHEMA', `node \`${name}\`: source needs ${orList(reads)}`, at(['source'], 'key'));
       }
       for (const key of kind?.requiredSourceKeys ?? []) {
         if (source[key] === undefined && foreign.length === 0 && !Object.keys(source).some((k) => misspells(k, [key]))) {
@@ -295,6 +330,18 @@ function prefixed(what: string, problems: readonly ConfigProblem[]): ConfigProbl
 /** A key that is not one of `keys` but close to one: the schema reports it as unknown, with the right spelling. */
 function misspells(key: string, keys: readonly string[]): boolean {
   return !keys.includes(key) && suggest(key, keys) !== undefined;
+}
+
+/** An S3 location: `s3://bucket` or `s3://bucket/prefix` (bucket names as S3 allows them). */
+export const S3_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/.*)?$/;
+
+/** What a source reads: one of these, among those its kind takes (SQL: table or query; objects: table, prefix or pattern). */
+const WHAT_TO_READ: readonly string[] = ['table', 'query', 'prefix', 'pattern'];
+
+/** `\`a\``, `\`a\` or \`b\``, `\`a\`, \`b\` or \`c\``. */
+function orList(keys: readonly string[]): string {
+  const q = keys.map((k) => `\`${k}\``);
+  return q.length <= 1 ? (q[0] ?? '') : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
 }
 
 /** Other values are the schema's to report. */

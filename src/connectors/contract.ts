@@ -96,6 +96,11 @@ export interface StagedChunk {
   readonly rows: number;
   /** The CSV bytes (decompressed), header row first. */
   open(): Promise<Readable>;
+  /**
+   * Where another system can read the file as staging stores it (`s3://bucket/key`, gzip-compressed when `gzip`),
+   * when staging is such a store: a target that loads from there itself (Redshift COPY) need not upload it again.
+   */
+  readonly stored?: { readonly url: string; readonly gzip: boolean; readonly bytes: number };
 }
 
 /** Chunks in index order as they finish exporting; ends when the export is complete. */
@@ -279,6 +284,11 @@ export interface ConnectorKind {
   checkSource?(source: Readonly<Record<string, unknown>>): readonly ConfigProblem[];
   /** Offline checks of a node's `target` on a connection of this kind. */
   checkTarget?(target: Readonly<Record<string, unknown>>): readonly ConfigProblem[];
+  /**
+   * Other connections a connection of this kind names (a Redshift connection's `s3.connection`): where in the
+   * connection, and the kind that connection must be. `validate` checks that each exists and has that kind.
+   */
+  references?(connection: Readonly<Record<string, unknown>>): readonly { readonly path: readonly string[]; readonly kind: string }[];
   /** The statement (or description) of what an export would read, for `pigeon plan`; `?` marks bound values. */
   renderExport(req: ExportRequest, chunk?: ChunkSpec): string;
   load(): Promise<ConnectorFactory>;

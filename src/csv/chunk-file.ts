@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { PassThrough, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
+import { basename, dirname } from 'node:path';
+import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pipeline as pipelineCallback } from 'node:stream';
 import { constants, createGunzip, createGzip } from 'node:zlib';
 import type { CsvSink } from '../connectors/contract.js';
-import { PipelineError } from '../errors/pipeline-error.js';
-import { syncDir } from '../state/atomic-file.js';
+import { DirectoryStore } from '../connectors/objects/directory-store.js';
+import { objectError } from '../connectors/objects/object-store.js';
+import { PipelineError, type ErrorCode } from '../errors/pipeline-error.js';
+import { mkdirs } from '../state/atomic-file.js';
 import type { Cell } from './types.js';
 import { encodeRow } from './writer.js';
 
@@ -20,6 +21,8 @@ const HIGH_WATER_MARK = 256 * 1024;
 export interface ChunkFileOptions {
   /** Store the file gzip-compressed. */
   readonly gzip: boolean;
+  /** The code of a failure to store it (default `STAGING_FAILED`; a target's own files: `IMPORT_FAILED`). */
+  readonly failure?: ErrorCode;
 }
 
 export interface ChunkFileResult {
@@ -31,7 +34,7 @@ export interface ChunkFileResult {
   readonly sha256: string;
 }
 
-/** Counts and hashes the bytes that reach the disk. */
+/** Counts and hashes the bytes that reach the store. */
 class Tally extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
@@ -47,96 +50,74 @@ class Tally extends Transform {
   }
 }
 
-/**
- * Writes to a file handle we keep (fs write streams over a FileHandle either close it themselves or keep it from
- * closing) and fsyncs it before reporting 'finish'.
- */
-class FileSink extends Writable {
-  readonly #file: FileHandle;
-
-  constructor(file: FileHandle) {
-    super({ highWaterMark: HIGH_WATER_MARK });
-    this.#file = file;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    writeAll(this.#file, chunk).then(() => callback(), callback);
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    (async () => {
-      for (const { chunk } of chunks) await writeAll(this.#file, chunk);
-    })().then(() => callback(), callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.#file.sync().then(() => callback(), callback);
-  }
-}
-
-async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
-  for (let at = 0; at < bytes.length; ) {
-    const { bytesWritten } = await file.write(bytes, at, bytes.length - at);
-    at += bytesWritten;
-  }
-}
-
 type State = 'open' | 'finishing' | 'done' | 'aborted';
 
+/** Stores the bytes of a chunk file: an ObjectStore's `write` for one key. */
+export type ChunkPut = (body: Readable, signal: AbortSignal) => Promise<void>;
+
 /**
- * Writes one CSV chunk file: the header row, then rows, stored in `path + '.partial'` until `finish()` makes it
- * durable (fsync) and renames it to `path`, so a crash never leaves a file that looks complete.
+ * Writes one CSV chunk file into an object store: the header row, then rows, gzip-compressed when asked; the store
+ * makes it visible only once it is complete (a local file is written to `path + '.partial'`, fsynced and renamed;
+ * an S3 object is a multipart upload completed at the end), so a crash never leaves a file that looks complete.
  *
  * `row()` and `raw()` collect text into large writes and return false once the stream wants the caller to
- * `await drain()`. A failure of the disk (ENOSPC, EACCES, EIO) makes `drain()` and `finish()` reject with a
- * PipelineError `STAGING_FAILED` (the system error as `cause`) and removes the partial file. Every writer ends with
- * `finish()` or `abort()`, which release the file handle; `abort()` may follow anything and may be repeated.
+ * `await drain()`. A failure of the store (ENOSPC, EACCES, EIO, an S3 error) makes `drain()` and `finish()` reject
+ * with a PipelineError `STAGING_FAILED` (the system error as `cause`, `transient` as the store says) and leaves
+ * nothing behind. Every writer ends with `finish()` or `abort()`; `abort()` may follow anything and may be repeated.
  */
 export class ChunkFileWriter implements CsvSink {
-  readonly #path: string;
-  readonly #partial: string;
-  readonly #file: FileHandle;
+  readonly #name: string;
+  readonly #failureCode: ErrorCode;
   readonly #head: Writable;
   readonly #tally: Tally;
   readonly #done: Promise<void>;
+  readonly #stop = new AbortController();
   #failure: unknown = undefined;
   #pending = '';
   #rows = 0;
   #state: State = 'open';
 
-  private constructor(path: string, file: FileHandle, gzip: boolean) {
-    this.#path = path;
-    this.#partial = path + '.partial';
-    this.#file = file;
+  /** `name`: the file's path or URL, for messages. */
+  constructor(name: string, columns: readonly string[], options: ChunkFileOptions, put: ChunkPut) {
+    this.#name = name;
+    this.#failureCode = options.failure ?? 'STAGING_FAILED';
     this.#tally = new Tally();
-    const out = new FileSink(file);
-    if (gzip) {
+    let chain: Promise<unknown>;
+    if (options.gzip) {
       // zlib hands stream options on to its Transform; @types/node only lacks them in ZlibOptions.
       const zipOptions = { level: constants.Z_DEFAULT_COMPRESSION, highWaterMark: HIGH_WATER_MARK };
       const zip = createGzip(zipOptions);
       this.#head = zip;
-      this.#done = pipeline(zip, this.#tally, out);
+      // Both settle before the writer does: the store's own cleanup (a partial file removed) finishes first. Its
+      // error, which names the reason, wins over the compressor's "premature close".
+      chain = Promise.allSettled([put(this.#tally, this.#stop.signal), pipeline(zip, this.#tally)]).then((all) => {
+        const failed = all.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      });
     } else {
       this.#head = this.#tally;
-      this.#done = pipeline(this.#tally, out);
+      chain = put(this.#tally, this.#stop.signal);
     }
-    this.#done = this.#done.catch((e: unknown) => {
-      this.#failure ??= e;
-    });
+    this.#done = chain.then(
+      () => {},
+      (e: unknown) => {
+        this.#failure ??= e;
+        // The store gave up: nothing may wait on a chain nobody reads any more.
+        this.#head.destroy();
+      },
+    );
+    this.#pending = encodeHeader(columns);
   }
 
-  /** Creates `path + '.partial'` (and missing parent folders) and queues the header row. */
+  /** A chunk file at a local path (missing parent folders are made first; a folder that cannot be made rejects). */
   static async create(path: string, columns: readonly string[], options: ChunkFileOptions): Promise<ChunkFileWriter> {
-    let file: FileHandle;
     try {
-      await mkdir(dirname(path), { recursive: true });
-      file = await open(path + '.partial', 'w');
+      await mkdirs(dirname(path));
     } catch (e) {
       throw stagingError(path, e);
     }
-    const writer = new ChunkFileWriter(path, file, options.gzip);
-    writer.#pending = encodeHeader(columns);
-    return writer;
+    const store = new DirectoryStore(dirname(path));
+    return new ChunkFileWriter(path, columns, options, (body, signal) => store.write(basename(path), body, signal));
   }
 
   /** Rows counted so far (header excluded). */
@@ -185,13 +166,13 @@ export class ChunkFileWriter implements CsvSink {
       await this.#done;
       const failure = this.#failure;
       await this.abort();
-      throw stagingError(this.#path, failure);
+      throw objectError(failure, this.#failureCode, { chunk: this.#name });
     }
   }
 
   /**
-   * Writes what is buffered, ends the stream, fsyncs the file, renames the partial file to `path` and syncs the folder.
-   * On failure the partial file is removed and the promise rejects with `STAGING_FAILED`.
+   * Writes what is buffered, ends the stream and waits until the store holds the whole file. On failure nothing is
+   * left and the promise rejects with `STAGING_FAILED`.
    */
   async finish(): Promise<ChunkFileResult> {
     this.#assertOpen();
@@ -201,26 +182,22 @@ export class ChunkFileWriter implements CsvSink {
       this.#head.end();
       await this.#done;
       if (this.#failure !== undefined) throw this.#failure;
-      await this.#file.close();
-      await rename(this.#partial, this.#path);
     } catch (e) {
       await this.abort();
-      throw stagingError(this.#path, e);
+      throw objectError(e, this.#failureCode, { chunk: this.#name });
     }
     this.#state = 'done';
-    await syncDir(dirname(this.#path));
     return { rows: this.#rows, bytes: this.#tally.bytes, sha256: this.#tally.hash.digest('hex') };
   }
 
-  /** Stops writing and removes the partial file. Safe to call more than once; a no-op after `finish()`. */
+  /** Stops writing; the store leaves nothing. Safe to call more than once; a no-op after `finish()`. */
   async abort(): Promise<void> {
     if (this.#state === 'done' || this.#state === 'aborted') return;
     this.#state = 'aborted';
     this.#pending = '';
+    this.#stop.abort(new PipelineError('ABORTED', `writing ${this.#name} was abandoned`));
     this.#head.destroy();
     await this.#done;
-    await this.#file.close().catch(() => {});
-    await unlink(this.#partial).catch(() => {});
   }
 
   #flush(): void {
@@ -239,7 +216,7 @@ export class ChunkFileWriter implements CsvSink {
   }
 
   #assertOpen(): void {
-    if (this.#state !== 'open') throw new Error(`chunk file ${this.#path} is already ${this.#state}`);
+    if (this.#state !== 'open') throw new Error(`chunk file ${this.#name} is already ${this.#state}`);
   }
 }
 
@@ -251,37 +228,41 @@ function encodeHeader(columns: readonly string[]): string {
   return `"${first}"${line.slice(first.length)}`;
 }
 
-function stagingError(path: string, e: unknown): PipelineError {
-  if (e instanceof PipelineError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  return new PipelineError('STAGING_FAILED', `cannot write chunk file ${path}: ${message}`, { chunk: path, cause: e });
+function stagingError(name: string, e: unknown): PipelineError {
+  return objectError(e, 'STAGING_FAILED', { chunk: name });
 }
 
 /**
- * The CSV bytes of a chunk file, decompressed when `gzip`. A missing file rejects with `STAGING_FAILED`; a corrupt
- * gzip stream fails while reading (the reader reports it as `BAD_CSV`).
+ * The CSV bytes of a stored file, decompressed when `gzip`. `damaged` turns a gzip stream that does not decompress
+ * into the caller's error; without it the failure reaches the reader, which reports it as `BAD_CSV`.
  */
-export async function openChunkFile(path: string, gzip: boolean): Promise<Readable> {
-  let file: FileHandle;
-  try {
-    file = await open(path, 'r');
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new PipelineError('STAGING_FAILED', `cannot open chunk file ${path}: ${message}`, { chunk: path, cause: e });
-  }
-  const input = file.createReadStream({ highWaterMark: 64 * 1024 });
-  if (!gzip) return input;
-  // A file that does not decompress was damaged after it was written (its checksum was verified when it was
-  // reused): the error says so, and is transient, since a retry verifies the file and exports the chunk again.
+export function decodeChunk(stored: Readable, gzip: boolean, damaged?: (e: Error) => Error): Readable {
+  if (!gzip) return stored;
   const out = new PassThrough({ highWaterMark: 64 * 1024 });
-  pipelineCallback(input, createGunzip(), out, (e) => {
+  pipelineCallback(stored, createGunzip(), out, (e) => {
     if (!e || out.destroyed) return;
     const zlib = typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).code!.startsWith('Z_');
-    out.destroy(
-      zlib
-        ? new PipelineError('CHECKSUM_MISMATCH', `staging file ${path} is damaged (${e.message}): a retry exports its chunk again`, { chunk: path, cause: e, transient: true })
-        : e,
-    );
+    out.destroy(zlib && damaged ? damaged(e) : e);
   });
   return out;
+}
+
+/**
+ * A staging file that does not decompress was damaged after it was written (its checksum was verified when it was
+ * reused): the error says so, and is transient, since a retry verifies the file and exports the chunk again.
+ */
+export function damagedStagingFile(name: string): (e: Error) => Error {
+  return (e) => new PipelineError('CHECKSUM_MISMATCH', `staging file ${name} is damaged (${e.message}): a retry exports its chunk again`, { chunk: name, cause: e, transient: true });
+}
+
+/**
+ * The CSV bytes of a staging chunk file at a local path, decompressed when `gzip`. A missing file rejects with
+ * `STAGING_FAILED`; a gzip stream that does not decompress fails while reading with a transient CHECKSUM_MISMATCH.
+ */
+export async function openChunkFile(path: string, gzip: boolean): Promise<Readable> {
+  try {
+    return decodeChunk(await new DirectoryStore(dirname(path)).read(basename(path)), gzip, damagedStagingFile(path));
+  } catch (e) {
+    throw objectError(e, 'STAGING_FAILED', { chunk: path });
+  }
 }

@@ -140,7 +140,14 @@ export async function exportChunks(o: ExportChunksOptions): Promise<number> {
 }
 
 export function staged(area: StagingArea, c: ChunkCheckpoint): StagedChunk {
-  return { index: c.index, name: area.describe(c.file), rows: c.rows ?? 0, open: () => area.openChunk(c.file) };
+  const url = area.url?.(c.file);
+  return {
+    index: c.index,
+    name: area.describe(c.file),
+    rows: c.rows ?? 0,
+    open: () => area.openChunk(c.file),
+    ...(url !== undefined ? { stored: { url, gzip: c.file.endsWith('.gz'), bytes: c.bytes ?? 0 } } : {}),
+  };
 }
 
 async function exportChunk(o: ExportChunksOptions, c: ChunkCheckpoint): Promise<ChunkCheckpoint> {

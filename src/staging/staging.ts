@@ -3,9 +3,9 @@ import type { Cell } from '../csv/types.js';
 import type { CsvSink } from '../connectors/contract.js';
 
 /**
- * Where one node's export leaves its files for the import: chunk files, the schema sidecar, the manifest and the
- * checkpoint. Today a local directory; the same narrow surface can be backed by S3 so export and import run on
- * different machines.
+ * Where one node's export leaves its files for the import: chunk files, the schema sidecar and the checkpoint. A
+ * local directory or an S3 prefix (object-staging.ts over any ObjectStore): with S3, export and import may run on
+ * different machines. The runner never knows which it has.
  */
 export interface StagingArea {
   /** For messages: a path or URL. */
@@ -21,6 +21,11 @@ export interface StagingArea {
   verify(file: string, expected: { readonly bytes: number; readonly sha256: string }): Promise<'intact' | 'missing' | 'damaged'>;
   /** Human-readable name of a file, for error messages. */
   describe(file: string): string;
+  /**
+   * A URL another system can read the stored file from (`s3://bucket/key`, as stored: compressed when staging is),
+   * when the store has one; undefined for a local directory.
+   */
+  url?(file: string): string | undefined;
   writeJson(file: string, value: unknown): Promise<void>;
   readJson<T>(file: string): Promise<T | undefined>;
   /** Removes everything of this area. */

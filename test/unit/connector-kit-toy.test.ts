@@ -20,7 +20,8 @@ import {
   type ImportResult,
 } from '../../src/connectors/contract.js';
 import { drainFeed } from '../../src/connectors/feed.js';
-import { exists, FileLoadJournal } from '../../src/connectors/objects/file-journal.js';
+import { DirectoryStore } from '../../src/connectors/objects/directory-store.js';
+import { FileLoadJournal } from '../../src/connectors/objects/file-journal.js';
 import { MaxTracker, rangeFilter } from '../../src/connectors/rows/range-filter.js';
 import { openCsv } from '../../src/csv/reader.js';
 import type { Cell, ColumnSchema } from '../../src/csv/types.js';
@@ -54,7 +55,7 @@ class JsonlConnector implements Connector {
 
   /** The table's columns, then its rows as they are read. */
   async *#lines(table: string): AsyncGenerator<unknown> {
-    if (!(await exists(this.#file(table)))) throw new PipelineError('SOURCE_NOT_FOUND', `no table ${table}`, { table });
+    if (!(await new DirectoryStore(this.#dir).stat(`${table}.jsonl`))) throw new PipelineError('SOURCE_NOT_FOUND', `no table ${table}`, { table });
     for await (const line of createInterface({ input: createReadStream(this.#file(table)) })) yield JSON.parse(line);
   }
 
@@ -92,7 +93,7 @@ class JsonlConnector implements Connector {
   }
 
   #journal(table: string): FileLoadJournal {
-    return new FileLoadJournal(join(this.#dir, `${table}.loads.json`), this.#file(table));
+    return new FileLoadJournal(new DirectoryStore(this.#dir), `${table}.loads.json`, `${table}.jsonl`);
   }
 
   isCommitted(table: string, loadId: string): Promise<boolean> {
@@ -104,7 +105,7 @@ class JsonlConnector implements Connector {
     const journal = this.#journal(req.table);
     const committed = await journal.recover();
     if (committed.includes(req.loadId)) return { rows: await drainFeed(feed, signal) };
-    const existed = await exists(this.#file(req.table));
+    const existed = (await new DirectoryStore(this.#dir).stat(`${req.table}.jsonl`)) !== undefined;
     if (!existed && req.create === 'never') throw new PipelineError('IMPORT_FAILED', `no table ${req.table}`, { table: req.table });
     // Rows by key: a toy may hold its table in memory; a real kind streams (see the file kind's merge).
     const rows = new Map<string, Cell[]>();
@@ -122,8 +123,8 @@ class JsonlConnector implements Connector {
       signal?.throwIfAborted();
     }
     if (loaded !== (await feed.totalRows())) throw new PipelineError('ROW_COUNT_MISMATCH', 'rows lost between export and import', { table: req.table });
-    const tmp = `${this.#file(req.table)}.${randomBytes(4).toString('hex')}.tmp`;
-    const out = await open(tmp, 'w');
+    const tmp = `${req.table}.jsonl.${randomBytes(4).toString('hex')}.tmp`;
+    const out = await open(join(this.#dir, tmp), 'w');
     try {
       await out.write(`${JSON.stringify(req.columns)}\n`);
       for (const cells of rows.values()) await out.write(`${JSON.stringify(cells)}\n`);

@@ -1,12 +1,12 @@
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { ConnectionConfig } from '../../config/types.js';
 import { renderTemplate, templateVars } from '../../config/templates.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ConfigProblem } from '../contract.js';
+import { objectSettings, type ObjectSettings } from '../objects/object-layout.js';
 
-export interface FileConfig {
-  readonly name: string;
-  /** Absolute path of the directory holding one `<table>.csv` per table. */
+export interface FileConfig extends ObjectSettings {
+  /** Absolute path of the directory holding the tables (`<table>.csv` per table in the default `file` layout). */
   readonly dir: string;
 }
 
@@ -14,19 +14,7 @@ export function fileConfig(c: ConnectionConfig, cwd: string): FileConfig {
   if (typeof c.dir !== 'string' || c.dir === '') {
     throw new PipelineError('INVALID_CONFIG', `connection \`${c.name}\`: file needs a \`dir\``, { connection: c.name });
   }
-  return { name: c.name, dir: resolve(cwd, c.dir) };
-}
-
-/** `<dir>/<table>.csv`; a table name can never point outside the directory. */
-export function tablePath(config: FileConfig, table: string, suffix: string): string {
-  const p = resolve(config.dir, `${table}${suffix}`);
-  if (!p.startsWith(config.dir + sep)) {
-    throw new PipelineError('INVALID_CONFIG', `table name \`${table}\` points outside the directory ${config.dir}`, {
-      connection: config.name,
-      table,
-    });
-  }
-  return p;
+  return { ...objectSettings(c, 'file'), dir: resolve(cwd, c.dir) };
 }
 
 /**
