@@ -4,6 +4,8 @@ import { loadPipelineOrThrow } from '../config/load.js';
 import { PipelineGraph } from '../dag/graph.js';
 import { selectNodes } from '../dag/select.js';
 import { LocalStagingStore } from '../staging/local-staging.js';
+import { s3StagingStore } from '../staging/s3-staging.js';
+import type { StagingStore } from '../staging/staging.js';
 
 /** Options every command shares. */
 export interface CommonOptions {
@@ -41,7 +43,9 @@ export function lockFile(common: CommonOptions, pipeline: string): string {
   return join(stateDirs(common).locks, `${encodeURIComponent(pipeline)}.lock`);
 }
 
-/** Where the pipeline's chunk files go. */
-export function stagingStore(pipeline: Pipeline, common: CommonOptions): LocalStagingStore {
-  return new LocalStagingStore(resolve(common.cwd, pipeline.staging.dir), { gzip: pipeline.staging.compress === 'gzip' });
+/** Where the pipeline's chunk files go: a local directory, or S3 (`staging.url`). */
+export function stagingStore(pipeline: Pipeline, common: CommonOptions): StagingStore {
+  const s = pipeline.staging;
+  if (s.url !== undefined) return s3StagingStore({ ...s, url: s.url }, pipeline.connections);
+  return new LocalStagingStore(resolve(common.cwd, s.dir), { gzip: s.compress === 'gzip' });
 }

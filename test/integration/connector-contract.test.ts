@@ -1,3 +1,4 @@
+// services: s3
 /** The connector contract suite (test/support/connector-contract.ts) over every kind pigeon ships. */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { getConnectorKind } from '../../src/connectors/registry.js';
 import { tempDir } from '../support/cli.js';
 import { connectorContract } from '../support/connector-contract.js';
 import { allowLargePackets, createDb } from '../support/engines.js';
+import { testBucket } from '../support/s3.js';
 
 const kind = (name: string) => getConnectorKind(name)!;
 
@@ -46,6 +48,44 @@ connectorContract({
     };
   },
 });
+
+// The file kind in its other layout: a manifest and gzip parts under <table>/.
+connectorContract({
+  kind: kind('file'),
+  label: 'file, prefix layout, gzip',
+  async place() {
+    const t = tempDir('pigeon-contract-file-');
+    const dir = join(t.dir, 'out');
+    mkdirSync(dir);
+    return {
+      config: { dir, layout: 'prefix', compress: 'gzip' },
+      leftovers: async () => readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.(tmp|partial)$/.test(f)),
+      cleanup: async () => t.cleanup(),
+    };
+  },
+});
+
+// S3 in both layouts and both compressions, against the S3 test server (scripts/services/s3.sh).
+for (const settings of [
+  { label: 's3, prefix layout', config: {} },
+  { label: 's3, prefix layout, gzip', config: { compress: 'gzip' } },
+  { label: 's3, file layout, gzip', config: { layout: 'file', compress: 'gzip' } },
+]) {
+  connectorContract({
+    kind: kind('s3'),
+    label: settings.label,
+    async place() {
+      const s3 = testBucket();
+      const prefix = s3.prefix();
+      return {
+        config: s3.config(prefix, settings.config),
+        // Temporary objects and multipart uploads never completed must not stay behind.
+        leftovers: async () => [...(await s3.keys(prefix)).filter((k) => /\.(tmp|partial)$/.test(k)), ...(await s3.uploads(prefix))],
+        cleanup: () => s3.clear(prefix),
+      };
+    },
+  });
+}
 
 connectorContract({
   kind: kind('mysql'),

@@ -40,6 +40,8 @@ export interface ContractPlace {
 export interface ContractSubject {
   /** The kind under test: the registry's, or a test's own. */
   readonly kind: ConnectorKind;
+  /** Names this registration when a kind is registered more than once (settings of its own): `s3, gzip`. */
+  readonly label?: string;
   /** A fresh, empty place for one test. */
   place(): Promise<ContractPlace>;
   /** The source keys that read back a table this kind imported (default `{ table }`). */
@@ -94,7 +96,7 @@ export function connectorContract(subject: ContractSubject): void {
 
   if (subject.sql) sqlTargetContract(subject, subject.sql);
 
-  describe(`connector contract: ${kind.kind}`, () => {
+  describe(`connector contract: ${subject.label ?? kind.kind}`, () => {
     test('the nasty-values table makes a round trip with every value kept', async () => {
       await withPlace(subject, async (h) => {
         await h.load('nasty', firstMode, NASTY);

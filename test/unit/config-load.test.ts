@@ -117,8 +117,8 @@ describe('secrets', () => {
     load: () => Promise.reject(new Error('unit tests never open connections')),
   });
   const kinds: KindLookup = {
-    get: (type) => (['sqlite', 'postgres', 's3'].includes(type) ? kind(type) : undefined),
-    names: () => ['sqlite', 'postgres', 's3'],
+    get: (type) => (['sqlite', 'postgres', 'vault'].includes(type) ? kind(type) : undefined),
+    names: () => ['sqlite', 'postgres', 'vault'],
   };
 
   it('collects secret-named keys, URL passwords and secret-named environment values', () => {
@@ -130,7 +130,7 @@ describe('secrets', () => {
       '  app: { type: sqlite, path: "${APP_DB}" }',
       '  pg: { type: postgres, url: "postgres://bi:p%40ss@db:5432/bi" }',
       '  pg2: { type: postgres, host: db, user: bi, password: "${PG_PASSWORD}" }',
-      '  lake: { type: s3, bucket: b, access_key_id: AKIA1, secret_access_key: "${S3_SECRET:-dev-secret}", options: { Token: tok-1 } }',
+      '  lake: { type: vault, bucket: b, access_key_id: AKIA1, secret_access_key: "${S3_SECRET:-dev-secret}", options: { Token: tok-1 } }',
       'nodes:',
       '  a:',
       '    source: { connection: app, table: a, where: "tenant = \'${TENANT_KEY}\'" }',

@@ -132,7 +132,11 @@ export async function planCommand(
       let resume = 'none: a new run starts from scratch';
       if (lastRun) {
         const area = staging.area(pipeline.name, lastRun.lineage, name);
-        const cp = await readCheckpoint(area);
+        // Staging may be remote (S3): a plan still prints when it cannot be read.
+        const cp = await readCheckpoint(area).catch((e: unknown) => {
+          resume = `unknown: the staging of run ${lastRun.id} cannot be read (${(e as Error).message})`;
+          return undefined;
+        });
         if (cp) {
           const runWindow = lastRun.data_interval;
           const same = cp.definition === nodeDefinition(renderNode(pipeline.nodes[name]!, templateVars(intervalOf(lastRun), lastRun.lineage, lastRun.invocation.vars)), { pipeline, interval: runWindow });
