@@ -9,7 +9,7 @@ import { interpolateEnv, type Env } from './interpolate.js';
 import { displayPath, keyName, type PipelineSource } from './pipeline-source.js';
 import { suggest } from './suggest.js';
 import { findTemplates, TEMPLATE_FIELDS, TEMPLATE_NAMES, VAR_TEMPLATE } from './templates.js';
-import type { PathSegment } from './validate.js';
+import { S3_URL, type PathSegment } from './validate.js';
 
 
 /**
@@ -58,6 +58,11 @@ export function substituteScalars(
         if (problems.length > 0) problemPaths.push(path);
         errors.push(...problems);
       }
+      if (result.value !== scalar.value && result.problems.length === 0 && isS3UrlField(path) && !S3_URL.test(result.value)) {
+        // Likewise for an S3 location.
+        problemPaths.push(path);
+        errors.push(new PipelineError('SCHEMA', `${displayPath(path)} must be s3://bucket/prefix; it is "${result.value}" after substituting environment variables`, source.locate(path)));
+      }
       if (result.value !== scalar.value) scalar.value = result.value;
     }
   };
@@ -102,6 +107,11 @@ function templateErrors(source: PipelineSource, scalar: Scalar<string>, path: re
       hint: close === undefined ? `known templates: ${TEMPLATE_NAMES.join(', ')}, var.NAME (from --var NAME=VALUE)` : `did you mean \`${close}\`?`,
     })];
   });
+}
+
+/** `staging.url` and a connection's `s3.url` (Redshift): S3 locations the schema checks only as written. */
+function isS3UrlField(path: readonly PathSegment[]): boolean {
+  return path.join('.') === 'staging.url' || (path.length === 4 && path[0] === 'connections' && path[2] === 's3' && path[3] === 'url');
 }
 
 function isDurationField(path: readonly PathSegment[]): boolean {

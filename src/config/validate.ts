@@ -124,11 +124,7 @@ export function validatePipeline(
   const staging = asFields(root['staging']);
   if (staging !== undefined) {
     checkReference(staging['connection'], 's3', ['staging', 'connection'], 'staging');
-    const url = staging['url'];
-    if (typeof url === 'string' && !S3_URL.test(url)) {
-      report('INVALID_CONFIG', `staging.url must be s3://bucket/prefix (it is "${url}" after substituting environment variables)`, locate(['staging', 'url']));
-    }
-    if (staging['connection'] !== undefined && url === undefined) {
+    if (staging['connection'] !== undefined && staging['url'] === undefined) {
       report('INVALID_CONFIG', 'staging.connection names the S3 connection of an S3 staging: it needs staging.url', locate(['staging', 'connection'], 'key'), 'add `url: s3://bucket/prefix`');
     }
   }

@@ -42,6 +42,7 @@ export function httpStatus(e: unknown): number | undefined {
 /** Whether an SDK error says the object (or upload) is not there. */
 export function isNotFound(e: unknown): boolean {
   const err = (e ?? {}) as SdkErrorLike;
+  if (err.name === 'NoSuchBucket' || err.Code === 'NoSuchBucket') return false;
   return NOT_FOUND.has(err.name ?? '') || NOT_FOUND.has(err.Code ?? '') || httpStatus(e) === 404;
 }
 
