@@ -1,3 +1,4 @@
+// services: s3
 /**
  * Secrets: passwords and tokens written in a connection `url`, in `password:` keys and in `${ENV}` values never
  * appear in what pigeon prints or writes: stdout and stderr of every command (validate, plan, check, run in text and
@@ -7,7 +8,8 @@
  * succeed, that fail to connect (a wrong password against MariaDB, a role that may not log in on PostgreSQL, whose
  * test server trusts local connections so a wrong password would be accepted), that fail mid-node with the server
  * echoing the token back, and that are invalid with a password on the line of the error. Each secret is looked for
- * as written, URL-encoded and JSON-escaped.
+ * as written, URL-encoded and JSON-escaped. S3 access keys, secret keys and session tokens, as connection keys and as
+ * `${ENV}` values, are looked for in the same places and in every object S3 staging and an S3 target wrote.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { pigeon, tempDir, type CliResult } from '../support/cli.js';
 import { createDb } from '../support/engines.js';
+import { testBucket } from '../support/s3.js';
 
 const tag = randomBytes(4).toString('hex');
 const MYSQL_URL_USER = `psec_url_${tag}`;
@@ -56,9 +59,9 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Every place a secret was found, as `where: secret name`. */
-function leaks(where: string, text: string): string[] {
+function leaks(where: string, text: string, secrets: Readonly<Record<string, string>> = SECRETS): string[] {
   const found: string[] = [];
-  for (const [name, secret] of Object.entries(SECRETS)) {
+  for (const [name, secret] of Object.entries(secrets)) {
     for (const form of forms(secret)) if (text.includes(form)) found.push(`${where}: ${name} (${JSON.stringify(form)})`);
   }
   return found;
@@ -218,6 +221,74 @@ nodes:
     await dst.drop().catch(() => {});
     for (const role of [PG_ROLE, PG_NOLOGIN]) await pgAdmin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
     await pgAdmin.end();
+    t.cleanup();
+  }
+});
+
+const S3_SECRETS = {
+  accessKey: `AKIAS3CR3T${tag.toUpperCase()}KEY`,
+  secretKey: `wJalrXUtnFEMI/K7MDENG+s3cr3t/${tag}`,
+  sessionToken: `FwoGZXIvYXdzEJr-s3ss10n-t0ken-${tag}`,
+  envAccessKey: `AKIAENVS3CR3T${tag.toUpperCase()}`,
+  envSecretKey: `env+s3cr3t/key=${tag}`,
+  envSessionToken: `env-s3ss10n-t0ken-${tag}`,
+} as const;
+
+test('S3 keys and session tokens never appear in any output, any file pigeon writes, or any object it puts in S3', async () => {
+  const t = tempDir('pigeon-secrets-s3-');
+  const s3 = testBucket();
+  const prefix = s3.prefix();
+  const outputs: { what: string; r: CliResult }[] = [];
+  try {
+    const y = JSON.stringify;
+    const base = `endpoint: ${y(s3.endpoint)}, region: us-east-1, force_path_style: true`;
+    const yaml = `version: 1
+name: sec_s3
+defaults: { retries: 0 }
+connections:
+  lake: { type: s3, bucket: ${s3.bucket}, ${base}, prefix: ${y(`${prefix}lake/`)}, access_key_id: ${y(S3_SECRETS.accessKey)}, secret_access_key: ${y(S3_SECRETS.secretKey)}, session_token: ${y(S3_SECRETS.sessionToken)} }
+  lake_env: { type: s3, bucket: ${s3.bucket}, ${base}, prefix: ${y(`${prefix}env/`)}, access_key_id: "\${PIGEON_SEC_S3_KEY}", secret_access_key: "\${PIGEON_SEC_S3_SECRET}", session_token: "\${PIGEON_SEC_S3_TOKEN}" }
+  nowhere: { type: s3, ${base}, bucket: no-such-secret-bucket, access_key_id: ${y(S3_SECRETS.accessKey)}, secret_access_key: ${y(S3_SECRETS.secretKey)} }
+  local: { type: sqlite, path: local.db }
+staging: { url: ${y(`s3://${s3.bucket}/${prefix}staging`)}, connection: lake_env, keep: true }
+nodes:
+  out: { source: { connection: local, table: people }, target: { connection: lake, table: people, mode: overwrite } }
+  back: { depends_on: [out], source: { connection: lake, table: people }, target: { connection: lake_env, table: people, mode: append } }
+  broken: { source: { connection: nowhere, prefix: x/ }, target: { connection: local, table: b, mode: overwrite } }
+`;
+    writeFileSync(join(t.dir, 's3.yaml'), yaml);
+    const db = await createDb('sqlite', t.dir);
+    await db.exec(`CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)`);
+    await db.exec(`INSERT INTO people VALUES (1, 'ann'), (2, 'bob')`);
+    await db.drop();
+    writeFileSync(join(t.dir, 's3.yaml'), yaml.replace('path: local.db', `path: ${y(/"([^"]+)"/.exec(db.yaml)![1]!)}`));
+    const env = { PIGEON_SEC_S3_KEY: S3_SECRETS.envAccessKey, PIGEON_SEC_S3_SECRET: S3_SECRETS.envSecretKey, PIGEON_SEC_S3_TOKEN: S3_SECRETS.envSessionToken };
+    const cli = async (args: string[], expectCode: number) => {
+      const r = await pigeon(args, { cwd: t.dir, env });
+      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
+      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+      return r;
+    };
+    await cli(['validate', 's3.yaml'], 0);
+    await cli(['plan', 's3.yaml'], 0);
+    const run = await cli(['run', 's3.yaml', '--progress', '0', '--log-format', 'json'], 1);
+    assert.match(run.stderr, /no-such-secret-bucket/, 'the broken node failed on its bucket');
+    await cli(['status', '--format', 'json'], 0);
+    await cli(['retry', '--progress', '0'], 1);
+    await cli(['plan', 's3.yaml'], 0);
+
+    const found: string[] = [];
+    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout, S3_SECRETS), ...leaks(`${what} stderr`, r.stderr, S3_SECRETS));
+    const written = filesUnder(join(t.dir, '.pigeon'));
+    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'utf8'), S3_SECRETS));
+    const objects = await s3.keys(prefix);
+    for (const key of objects) found.push(...leaks(`s3://${s3.bucket}/${prefix}${key}`, (await s3.bytes(prefix + key)).toString('latin1'), S3_SECRETS));
+    assert.deepEqual(found, []);
+    assert.ok(objects.some((k) => /^staging\/.*chunk-\d+\.csv$/.test(k)), `staging chunk files were kept and scanned: ${objects.join(', ')}`);
+    assert.ok(objects.some((k) => k.startsWith('lake/people/')) && objects.some((k) => k.startsWith('env/people/')));
+    assert.notDeepEqual(leaks('s3.yaml', yaml, S3_SECRETS), [], 'the scan finds a secret where one is');
+  } finally {
+    await s3.clear(prefix).catch(() => {});
     t.cleanup();
   }
 });

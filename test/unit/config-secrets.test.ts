@@ -75,6 +75,22 @@ describe('secrets of a pipeline with errors are masked in the rendered errors', 
     });
   }
 
+  it('S3 keys and a session token on the line of an error are not printed', () => {
+    const file = write('s3.yaml', `version: 1\nname: s\nconnections:\n  db: { type: s3, bucket: b, access_key_id: AKIA-s3cr3t-id, secret_access_key: s3cr3t/key+1, session_token: s3ss-t0k3n-s3cr3t, tpyo: 1 }\n${NODES}`);
+    const { text, secrets } = rendered(file);
+    for (const s of ['AKIA-s3cr3t-id', 's3cr3t/key+1', 's3ss-t0k3n-s3cr3t']) {
+      assert.ok(secrets.includes(s), s);
+      assert.ok(!text.includes(s), text);
+    }
+  });
+
+  it('S3 keys and a session token of a valid file are secrets too', () => {
+    const file = write('s3-ok.yaml', `version: 1\nname: s\nconnections:\n  db: { type: s3, bucket: my-bucket, access_key_id: AKIA-s3cr3t-id, secret_access_key: s3cr3t/key+1, session_token: s3ss-t0k3n-s3cr3t }\n${NODES}`);
+    const { errors, secrets } = loadPipeline(file, { env: {} });
+    assert.deepEqual(errors, []);
+    for (const s of ['AKIA-s3cr3t-id', 's3cr3t/key+1', 's3ss-t0k3n-s3cr3t']) assert.ok(secrets.includes(s), s);
+  });
+
   it('an `${ENV}` reference is not a secret to mask', () => {
     const file = write('ref.yaml', `version: 1\nname: s\nconnections:\n  db: { type: postgres, host: h, password: "\${PG_PASSWORD}" ]\n${NODES}`);
     const { secrets } = rendered(file);
