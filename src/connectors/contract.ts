@@ -299,4 +299,6 @@ export interface ConnectorOptions {
   readonly cwd: string;
   /** A directory the connector may use for temporary files. */
   readonly tmpDir: string;
+  /** Another connection of the pipeline, by name: one a connection names (see ConnectorKind.references). */
+  readonly connection?: (name: string) => ConnectionConfig | undefined;
 }

@@ -5,6 +5,7 @@ import { mysqlKind } from './mysql/mysql-kind.js';
 import { postgresKind } from './postgres/postgres-kind.js';
 import { elasticsearchKind, opensearchKind } from './search/search-kind.js';
 import { hiveKind } from './hive/hive-kind.js';
+import { redshiftKind } from './redshift/redshift-kind.js';
 import { s3Kind } from './s3/s3-kind.js';
 
 /**
@@ -12,7 +13,7 @@ import { s3Kind } from './s3/s3-kind.js';
  * a pipeline uses the kind, so a SQLite-only pipeline never loads `mysql2`, `pg`, `hive-driver` or the AWS SDK.
  */
 const KINDS: ReadonlyMap<string, ConnectorKind> = new Map(
-  [sqliteKind, fileKind, mysqlKind, postgresKind, hiveKind, elasticsearchKind, opensearchKind, s3Kind].map((k) => [k.kind, k]),
+  [sqliteKind, fileKind, mysqlKind, postgresKind, hiveKind, elasticsearchKind, opensearchKind, s3Kind, redshiftKind].map((k) => [k.kind, k]),
 );
 
 export function getConnectorKind(type: string): ConnectorKind | undefined {

@@ -47,7 +47,7 @@ export class ConnectionManager {
     const kind = this.#kinds(config.type);
     if (!kind) throw new PipelineError('INVALID_CONFIG', `unknown connection type \`${config.type}\``, { connection: name });
     const create = await kind.load();
-    const connector = create(config, this.#options);
+    const connector = create(config, { connection: (other) => this.#configs[other], ...this.#options });
     try {
       await connector.open(signal);
     } catch (e) {

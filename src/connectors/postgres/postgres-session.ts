@@ -23,6 +23,23 @@ export interface Session {
 }
 
 /**
+ * What differs between engines that speak PostgreSQL's protocol (PostgreSQL, Redshift): how the server says its
+ * version, and the settings every pooled session runs.
+ */
+export interface PgFlavor {
+  /** A statement whose first row's `v` is the server's version. */
+  readonly version: string;
+  /** The settings of every session, given the connection's schema and the version. */
+  setup(schema: string | undefined, version: string): string;
+}
+
+/** PostgreSQL: the version number picks the float setting (see sessionSetup). */
+export const POSTGRES_FLAVOR: PgFlavor = {
+  version: serverVersion,
+  setup: (schema, version) => sessionSetup(schema, Number(version) < 120000),
+};
+
+/**
  * The pool of one PostgreSQL connection. Sessions run in UTC with ISO date and interval styles and the connection's
  * search path (see sessionSetup); an aborted operation has its backend terminated from a separate connection.
  */
@@ -35,8 +52,11 @@ export class PgSessions {
   /** Backend pids of this pool's connections: a wait for the source's open transactions must not wait for its own. */
   readonly ownPids = new Set<number>();
 
-  constructor(config: PostgresConfig) {
+  readonly #flavor: PgFlavor;
+
+  constructor(config: PostgresConfig, flavor: PgFlavor = POSTGRES_FLAVOR) {
     this.config = config;
+    this.#flavor = flavor;
   }
 
   /** pg-copy-streams, once opened. */
@@ -72,10 +92,10 @@ export class PgSessions {
     // One probe before the pool: bad credentials fail here, once, and the server version picks the session settings.
     const probe = new pg.Client({ ...this.#clientConfig(), connectionTimeoutMillis: 30_000 });
     probe.on('error', () => {});
-    let version: number;
+    let version: string;
     try {
       await probe.connect();
-      version = Number((await probe.query<{ v: string }>(serverVersion)).rows[0]?.v);
+      version = String((await probe.query<{ v: string }>(this.#flavor.version)).rows[0]?.v);
       const schema = this.config.schema;
       if (schema !== undefined) {
         const found = await probe.query<{ found: string }>(schemaExists, [schema]);
@@ -90,7 +110,7 @@ export class PgSessions {
     } finally {
       await probe.end().catch(() => {});
     }
-    const setup = sessionSetup(this.config.schema, version < 120000);
+    const setup = this.#flavor.setup(this.config.schema, version);
     const pool = new pg.Pool({
       ...this.#clientConfig(),
       max: this.config.maxConnections,
