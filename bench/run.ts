@@ -11,6 +11,8 @@
  * - pigeon: `pigeon run` of a one-node overwrite pipeline, as a child process (its wall time and peak RSS);
  * - native: MySQL → PostgreSQL `SELECT … INTO OUTFILE` then `psql \copy` into the truncated table; PostgreSQL →
  *   MySQL `psql \copy … TO` then `LOAD DATA LOCAL INFILE`; sequential, both in MySQL's/PostgreSQL's text format;
+ * - pigeon-s3 (MySQL → PostgreSQL only): the same pipeline with its staging in S3 (`staging.url`) on the S3 test
+ *   server (scripts/services/s3.sh, started when not running), as a ratio to pigeon with local staging;
  * - pgloader (MySQL → PostgreSQL only), when installed.
  *
  * MySQL → Hive (bench/hive.ts; the test HiveServer2 unless BENCH_HIVE=host:port): pigeon into an existing ORC table;
@@ -38,6 +40,7 @@ import {
 } from './db.js';
 import { measure, median, sequence, type Sample } from './measure.js';
 import { HIVE_CHECKSUM, HIVE_ORDERS_COLUMNS, HiveBench, hiveServer, type HiveServer } from './hive.js';
+import { serviceEndpoint } from '../test/support/services.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DB = 'pigeon_bench';
@@ -64,6 +67,8 @@ interface Options {
   readonly concurrency: number;
   readonly tools: readonly string[];
   readonly profile: boolean;
+  /** pigeon-s3's staging compression (default none, as the local staging's). */
+  readonly s3Compress: 'none' | 'gzip';
 }
 
 interface Tool {
@@ -84,8 +89,9 @@ function parseOptions(): Options {
       batch: { type: 'string', default: '1000' },
       concurrency: { type: 'string', default: '2' },
       only: { type: 'string' },
-      tools: { type: 'string', default: 'pigeon,native,pgloader' },
+      tools: { type: 'string', default: 'pigeon,pigeon-s3,native,pgloader' },
       profile: { type: 'boolean', default: false },
+      's3-compress': { type: 'string', default: 'none' },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -105,6 +111,7 @@ function parseOptions(): Options {
     concurrency: int('concurrency', values.concurrency),
     tools: (values.tools ?? '').split(',').map((t) => t.trim()),
     profile: values.profile ?? false,
+    s3Compress: values['s3-compress'] === 'gzip' ? 'gzip' : 'none',
   };
 }
 
@@ -154,11 +161,18 @@ async function pgChecksum(s: Servers, table: string): Promise<string> {
 
 // ---- tools --------------------------------------------------------------------------------------------------------
 
-function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
+/** Where pigeon-s3 stages: the S3 test server, bucket `pigeon`. */
+interface S3Staging {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly compress: 'none' | 'gzip';
+}
+
+function pigeonTool(s: Servers, o: Options, direction: Direction, s3?: S3Staging): Tool {
   if (direction === 'postgres→opensearch') return pigeonSearchTool(s, o);
   const m2p = direction === 'mysql→postgres';
   const m2h = direction === 'mysql→hive';
-  const name = m2h ? 'm2h' : m2p ? 'm2p' : 'p2m';
+  const name = `${m2h ? 'm2h' : m2p ? 'm2p' : 'p2m'}${s3 ? '_s3' : ''}`;
   const dir = join(WORK_DIR, `pigeon-${name}`);
   const my = `mysql://${s.mysql.user}@${s.mysql.host}:${s.mysql.port}/${DB}`;
   const pg = `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${DB}`;
@@ -169,7 +183,12 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
     `  my: { type: mysql, url: "${my}", max_connections: ${o.connections} }`,
     `  pg: { type: postgres, url: "${pg}", max_connections: ${o.connections} }`,
     ...(hive ? [`  hv: { type: hive, host: ${hive.server.host}, port: ${hive.server.port}, auth: ${hive.server.auth}, database: ${DB}, max_connections: ${o.connections} }`] : []),
-    'staging: { dir: staging }',
+    ...(s3
+      ? [
+          `  lake: { type: s3, bucket: ${s3.bucket}, endpoint: "${s3.endpoint}", region: us-east-1, force_path_style: true, access_key_id: bench, secret_access_key: bench }`,
+          `staging: { url: "s3://${s3.bucket}/bench-staging", connection: lake, compress: ${s3.compress} }`,
+        ]
+      : ['staging: { dir: staging }']),
     'nodes:',
     '  orders:',
     `    source: { connection: ${m2p || m2h ? 'my' : 'pg'}, table: ${m2p || m2h ? 'orders' : 'orders_src'}, split: { column: id, chunks: ${o.chunks} } }`,
@@ -177,7 +196,7 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
     '',
   ].join('\n');
   return {
-    name: 'pigeon',
+    name: s3 ? 'pigeon-s3' : 'pigeon',
     direction,
     async run() {
       await rm(dir, { recursive: true, force: true });
@@ -185,11 +204,13 @@ function pigeonTool(s: Servers, o: Options, direction: Direction): Tool {
       await writeFile(join(dir, 'pipeline.yaml'), pipeline);
       const bin = join(REPO, 'bin', 'pigeon.js');
       const args = ['run', 'pipeline.yaml', '--state-dir', 'state'];
+      // The SDK's notice that its releases of 2027 will need Node 22 is not pigeon's output.
+      const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
       // The executable itself, as users run it: its first lines start node with the flags pigeon runs with. node
       // refuses --cpu-prof in NODE_OPTIONS, so a profiled run is node with those flags, then the profiler's.
-      if (!o.profile) return measure(bin, args, { cwd: dir });
+      if (!o.profile) return measure(bin, args, { cwd: dir, env });
       const flags = (/exec node (.*?) "\$0"/.exec(await readFile(bin, 'utf8'))?.[1] ?? '').split(/\s+/).filter((f) => f.startsWith('--'));
-      return measure(process.execPath, [...flags, '--cpu-prof', '--cpu-prof-dir', join(WORK_DIR, 'profiles'), bin, ...args], { cwd: dir });
+      return measure(process.execPath, [...flags, '--cpu-prof', '--cpu-prof-dir', join(WORK_DIR, 'profiles'), bin, ...args], { cwd: dir, env });
     },
   };
 }
@@ -377,6 +398,9 @@ async function main(): Promise<void> {
   const tools: Tool[] = [];
   for (const d of o.directions) {
     if (o.tools.includes('pigeon')) tools.push(pigeonTool(s, o, d));
+    if (o.tools.includes('pigeon-s3') && d === 'mysql→postgres') {
+      tools.push(pigeonTool(s, o, d, { endpoint: serviceEndpoint('s3'), bucket: process.env['PIGEON_TEST_S3_BUCKET'] ?? 'pigeon', compress: o.s3Compress }));
+    }
     if (o.tools.includes('native')) tools.push(nativeTool(s, d, o));
     if (o.tools.includes('pgloader') && d === 'mysql→postgres') tools.push(pgloaderTool(s));
   }
@@ -422,6 +446,7 @@ function report(o: Options, results: readonly Result[]): void {
   const rows = results.map((r) => {
     const native = results.find((x) => x.direction === r.direction && x.tool === 'native');
     const pgl = results.find((x) => x.direction === r.direction && x.tool === 'pgloader');
+    const local = results.find((x) => x.direction === r.direction && x.tool === 'pigeon');
     const med = (x: Result | undefined) => (x && x.samples.length > 0 ? median(x.samples.map((v) => v.ms)) : undefined);
     const ms = med(r);
     const rss = r.samples.map((v) => v.rssKiB ?? 0);
@@ -434,9 +459,10 @@ function report(o: Options, results: readonly Result[]): void {
       peak_rss_mib: rss.length > 0 && Math.max(...rss) > 0 ? round(Math.max(...rss) / 1024, 1) : null,
       vs_native: ms !== undefined && med(native) ? round(ms / med(native)!, 2) : null,
       vs_pgloader: ms !== undefined && med(pgl) ? round(ms / med(pgl)!, 2) : null,
+      vs_local_staging: r.tool === 'pigeon-s3' && ms !== undefined && med(local) ? round(ms / med(local)!, 2) : null,
     };
   });
-  const header = ['direction', 'tool', 'median', 'peak RSS', '× native', '× pgloader'];
+  const header = ['direction', 'tool', 'median', 'peak RSS', '× native', '× pgloader', '× local staging'];
   const lines = rows.map((r) => [
     r.direction,
     r.tool,
@@ -444,9 +470,10 @@ function report(o: Options, results: readonly Result[]): void {
     r.peak_rss_mib === null ? '—' : `${r.peak_rss_mib} MiB`,
     r.vs_native === null ? '—' : r.vs_native.toFixed(2),
     r.vs_pgloader === null ? '—' : r.vs_pgloader.toFixed(2),
+    r.vs_local_staging === null ? '—' : r.vs_local_staging.toFixed(2),
   ]);
   const table = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...lines.map((l) => `| ${l.join(' | ')} |`)].join('\n');
-  const title = `${o.rows.toLocaleString('en')} rows, ${o.rounds} rounds, median wall time; ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}); pigeon: split ${o.chunks} chunks, max_connections ${o.connections}`;
+  const title = `${o.rows.toLocaleString('en')} rows, ${o.rounds} rounds, median wall time; ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}); pigeon: split ${o.chunks} chunks, max_connections ${o.connections}; pigeon-s3: S3 staging (S3Mock on loopback), compress ${o.s3Compress}`;
   console.log(`\n${title}\n\n${table}\n`);
   console.log('peak RSS: the pigeon process; for native and pgloader, the largest client process (the servers do most of their work)');
   const search = rows.filter((r) => r.direction === 'postgres→opensearch' && r.median_s !== null);
@@ -461,7 +488,7 @@ function report(o: Options, results: readonly Result[]): void {
   const out = join(REPO, 'bench', 'results', `${stamp}.json`);
   void mkdir(dirname(out), { recursive: true })
     .then(() =>
-      writeFile(out, JSON.stringify({ date: new Date().toISOString(), rows: o.rows, rounds: o.rounds, cores, cpu: cpus()[0]?.model, node: process.version, chunks: o.chunks, max_connections: o.connections, results: rows }, null, 2) + '\n'),
+      writeFile(out, JSON.stringify({ date: new Date().toISOString(), rows: o.rows, rounds: o.rounds, cores, cpu: cpus()[0]?.model, node: process.version, chunks: o.chunks, max_connections: o.connections, s3_compress: o.s3Compress, results: rows }, null, 2) + '\n'),
     )
     .then(() => console.log(`written to ${out}`));
 }

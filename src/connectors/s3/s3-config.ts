@@ -29,8 +29,8 @@ export interface S3Config extends ObjectSettings, S3Location {
 }
 
 const MIB = 1024 * 1024;
-/** The default part size: S3's minimum is 5 MiB; memory per upload is about two parts. */
-export const DEFAULT_PART_SIZE = 8 * MIB;
+/** The default part size, the least S3 takes: memory per upload is about three parts (two in flight, one filling). */
+export const DEFAULT_PART_SIZE = 5 * MIB;
 
 /** The client settings of an `s3` connection (see schemas/pipeline.schema.json, s3Connection). */
 export function s3ClientSettings(c: ConnectionConfig): S3ClientSettings {
