@@ -34,36 +34,24 @@ connectorContract({
   },
 });
 
-connectorContract({
-  kind: kind('file'),
-  async place() {
+/** A fresh directory for the file kind with these settings. */
+function filePlace(settings: Record<string, unknown>) {
+  return async () => {
     const t = tempDir('pigeon-contract-file-');
     const dir = join(t.dir, 'out');
     mkdirSync(dir);
     return {
-      config: { dir },
+      config: { dir, ...settings },
       // Temporary files of a load (`*.tmp`, `*.partial`) must not stay in the user's directory.
-      leftovers: async () => readdirSync(dir).filter((f) => /\.(tmp|partial)$/.test(f)),
-      cleanup: async () => t.cleanup(),
-    };
-  },
-});
-
-// The file kind in its other layout: a manifest and gzip parts under <table>/.
-connectorContract({
-  kind: kind('file'),
-  label: 'file, prefix layout, gzip',
-  async place() {
-    const t = tempDir('pigeon-contract-file-');
-    const dir = join(t.dir, 'out');
-    mkdirSync(dir);
-    return {
-      config: { dir, layout: 'prefix', compress: 'gzip' },
       leftovers: async () => readdirSync(dir, { recursive: true }).map(String).filter((f) => /\.(tmp|partial)$/.test(f)),
       cleanup: async () => t.cleanup(),
     };
-  },
-});
+  };
+}
+
+connectorContract({ kind: kind('file'), place: filePlace({}) });
+// The file kind in its other layout: a manifest and gzip parts under <table>/.
+connectorContract({ kind: kind('file'), label: 'file, prefix layout, gzip', place: filePlace({ layout: 'prefix', compress: 'gzip' }) });
 
 // S3 in both layouts and both compressions, against the S3 test server (scripts/services/s3.sh).
 for (const settings of [

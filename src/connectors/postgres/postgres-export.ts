@@ -1,12 +1,11 @@
 import { RecordCounter } from '../../csv/record-counter.js';
-import type { ColumnSchema } from '../../csv/types.js';
 import { toPipelineError } from '../../errors/pipeline-error.js';
+import type { ColumnSchema } from '../../csv/types.js';
 import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
 import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
 import { planSplitChunks } from '../sql/split.js';
-import { isDatabaseError } from './postgres-errors.js';
-import { rows, type PgSessions, type Session } from './postgres-session.js';
-import { quoteTable } from '../sql/dialect.js';
+import { firstValue, rows, type PgSessions, type Session } from './postgres-session.js';
+import { quoteTable, type SqlDialect } from '../sql/dialect.js';
 import { withComments, withSourceKey } from '../sql/new-table.js';
 import { copyToStatement, describeTypes, sourceKeyAndComments, openSessions, openXids, pgDialect, stillOpenSessions, stillOpenXids } from './postgres-sql.js';
 import { waitForTransactions } from '../sql/open-transactions.js';
@@ -38,23 +37,6 @@ export class PgExport {
     this.#sessions = sessions;
   }
 
-  async #read<T>(req: ExportRequest, signal: AbortSignal | undefined, work: (s: Session) => Promise<T>): Promise<T> {
-    signal?.throwIfAborted();
-    const sessions = this.#sessions;
-    const s = await sessions.take();
-    const stop = sessions.onAbort(s, signal);
-    try {
-      return await work(s);
-    } catch (e) {
-      if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, ...tableOf(req) });
-      if (!isDatabaseError(e)) s.broken = true;
-      throw sessions.error(e, 'EXPORT_FAILED', { node: req.node, ...tableOf(req) });
-    } finally {
-      stop();
-      sessions.release(s);
-    }
-  }
-
   async #describe(s: Session, req: ExportRequest, chunk?: ChunkSpec): Promise<{ columns: ColumnSchema[]; facts: PgTypeFacts[] }> {
     const bound = buildSelect(pgDialect, req, chunk);
     const probe = await s.client.query({ text: `${bound.sql} LIMIT 0`, values: [...bound.params] });
@@ -75,7 +57,7 @@ export class PgExport {
   }
 
   describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]> {
-    return this.#read(req, signal, async (s) => {
+    return this.#sessions.exporting(req, signal, async (s) => {
       const { columns } = await this.#describe(s, req);
       const table = req.source.query === undefined ? req.source.table : undefined;
       if (table === undefined) return columns;
@@ -87,7 +69,7 @@ export class PgExport {
   }
 
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null> {
-    return this.#read(req, signal, (s) => first(s, buildMax(pgDialect, req, column)));
+    return this.#sessions.exporting(req, signal, (s) => firstValue(s, buildMax(pgDialect, req, column)));
   }
 
   /** See Connector.awaitOpenTransactions: sessions in a transaction and in-progress transaction ids, polled. */
@@ -118,17 +100,12 @@ export class PgExport {
   }
 
   planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {
-    return this.#read(req, signal, (s) =>
-      planSplitChunks(req, (column) => ({
-        count: async () => Number(await first(s, buildCount(pgDialect, req, column))),
-        nth: (rank) => first(s, buildNth(pgDialect, req, column, rank)),
-      })),
-    );
+    return this.#sessions.exporting(req, signal, (s) => planQuantileChunks(s, pgDialect, req));
   }
 
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
     const sessions = this.#sessions;
-    return this.#read(req, signal, async (s) => {
+    return this.#sessions.exporting(req, signal, async (s) => {
       const { facts } = await this.#describe(s, req, chunk);
       const sql = copyToStatement(req, chunk, facts.map(exportWrapper));
       const stream = s.client.query(sessions.copy.to(sql));
@@ -160,13 +137,10 @@ export class PgExport {
   }
 }
 
-/** The first column of the first row, as text; null when there is none. */
-async function first(s: Session, q: { sql: string; params: readonly string[] }): Promise<string | null> {
-  const r = await s.client.query({ text: q.sql, values: [...q.params], rowMode: 'array' });
-  const v = (r.rows[0] as unknown[] | undefined)?.[0];
-  return typeof v === 'string' ? v : null;
-}
-
-function tableOf(req: ExportRequest): { table?: string } {
-  return req.source.table === undefined ? {} : { table: req.source.table };
+/** The chunks of a request, at quantiles of its split column, asked on one session in `dialect` (see split.ts). */
+export function planQuantileChunks(s: Session, dialect: SqlDialect, req: ExportRequest): Promise<ChunkSpec[]> {
+  return planSplitChunks(req, (column) => ({
+    count: async () => Number(await firstValue(s, buildCount(dialect, req, column))),
+    nth: (rank) => firstValue(s, buildNth(dialect, req, column, rank)),
+  }));
 }

@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
+import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
 import { spreadChunks } from '../feed.js';
 import { stagedImport, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
@@ -45,28 +45,19 @@ interface PgTarget extends TargetTable, TargetRef {
  * transaction that swaps, appends or merges and records the load (postgres-commit.ts).
  */
 export async function pgImport(sessions: PgSessions, req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
-  signal?.throwIfAborted();
-  let s = await sessions.take();
-  const stop = sessions.onAbort(s, signal);
-  const load = new PgLoad(sessions, s, req, signal);
-  try {
-    return await stagedImport(req, feed, signal, load);
-  } catch (e) {
-    stop();
-    if (s.broken) {
-      // Clean up on a fresh connection; the broken one goes first so it cannot hold the pool's last slot.
-      sessions.release(s);
-      s = await sessions.take().catch(() => s);
-    }
-    if (!s.released && load.schema !== undefined && load.created.length > 0) await dropQuietly(s, load.schema, load.created);
-    if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, table: req.table });
-    throw sessions.error(e, 'IMPORT_FAILED', { table: req.table });
-  } finally {
-    stop();
+  let load: PgLoad | undefined;
+  return sessions.importing(
+    req.table,
+    signal,
+    (s) => stagedImport(req, feed, signal, (load = new PgLoad(sessions, s, req, signal))),
+    async (s) => {
+      if (load?.schema !== undefined && load.created.length > 0) await dropQuietly(s, load.schema, load.created);
+    },
     // The locks on this load's work tables go with them (a discarded session releases them by itself).
-    if (!s.broken && !s.released) await s.client.query(releaseWorkTables).catch(() => {});
-    sessions.release(s);
-  }
+    async (s) => {
+      await s.client.query(releaseWorkTables).catch(() => {});
+    },
+  );
 }
 
 export async function pgIsCommitted(sessions: PgSessions, table: string, loadId: string, signal?: AbortSignal): Promise<boolean> {

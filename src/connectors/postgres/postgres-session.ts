@@ -1,8 +1,9 @@
 import type { CustomTypesConfig, Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
-import { PipelineError } from '../../errors/pipeline-error.js';
+import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
+import type { ExportRequest } from '../contract.js';
 import { loadDriver } from '../driver.js';
 import type { PostgresConfig } from './postgres-config.js';
-import { pgError } from './postgres-errors.js';
+import { isDatabaseError, pgError } from './postgres-errors.js';
 import { backendPid, schemaExists, serverVersion, sessionSetup, terminateBackend } from './postgres-sql.js';
 
 type PgModule = typeof import('pg');
@@ -189,6 +190,62 @@ export class PgSessions {
     }
   }
 
+  /**
+   * Runs one step of an export on a session of its own: an abort terminates the session's backend; a failure is
+   * EXPORT_FAILED naming the node and table (ABORTED after an abort), the session discarded unless the server
+   * answered with an error.
+   */
+  async exporting<T>(req: ExportRequest, signal: AbortSignal | undefined, work: (s: Session) => Promise<T>): Promise<T> {
+    signal?.throwIfAborted();
+    const s = await this.take();
+    const stop = this.onAbort(s, signal);
+    const table = req.source.table === undefined ? {} : { table: req.source.table };
+    try {
+      return await work(s);
+    } catch (e) {
+      if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: this.config.name, ...table });
+      if (!isDatabaseError(e)) s.broken = true;
+      throw this.error(e, 'EXPORT_FAILED', { node: req.node, ...table });
+    } finally {
+      stop();
+      this.release(s);
+    }
+  }
+
+  /**
+   * Runs an import on a session of its own: an abort terminates the session's backend; after a failure `cleanUp`
+   * runs on a working session (a fresh one when the failure broke this one), and the failure is IMPORT_FAILED
+   * naming the table (ABORTED after an abort); `release`, if given, runs on a session that goes back to the pool.
+   */
+  async importing<T>(
+    table: string,
+    signal: AbortSignal | undefined,
+    work: (s: Session) => Promise<T>,
+    cleanUp: (s: Session) => Promise<void>,
+    release?: (s: Session) => Promise<void>,
+  ): Promise<T> {
+    signal?.throwIfAborted();
+    let s = await this.take();
+    const stop = this.onAbort(s, signal);
+    try {
+      return await work(s);
+    } catch (e) {
+      stop();
+      if (s.broken) {
+        // Clean up on a fresh connection; the broken one goes first so it cannot hold the pool's last slot.
+        this.release(s);
+        s = await this.take().catch(() => s);
+      }
+      if (!s.released) await cleanUp(s);
+      if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: this.config.name, table });
+      throw this.error(e, 'IMPORT_FAILED', { table });
+    } finally {
+      stop();
+      if (release && !s.broken && !s.released) await release(s);
+      this.release(s);
+    }
+  }
+
   /** While `signal` is not aborted; on abort the session's backend is terminated and the session discarded. */
   onAbort(s: Session, signal: AbortSignal | undefined, also?: () => void): () => void {
     if (!signal) return () => {};
@@ -200,6 +257,13 @@ export class PgSessions {
     signal.addEventListener('abort', abort, { once: true });
     return () => signal.removeEventListener('abort', abort);
   }
+}
+
+/** The first column of the first row of a query, as text; null when there is none. */
+export async function firstValue(s: Session, q: { readonly sql: string; readonly params: readonly string[] }): Promise<string | null> {
+  const r = await s.client.query({ text: q.sql, values: [...q.params], rowMode: 'array' });
+  const v = (r.rows[0] as unknown[] | undefined)?.[0];
+  return typeof v === 'string' ? v : null;
 }
 
 /** The rows of one statement. */

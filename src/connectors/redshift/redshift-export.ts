@@ -2,12 +2,10 @@ import { createGunzip } from 'node:zlib';
 import { pipeline as pipelineCallback } from 'node:stream';
 import type { ColumnSchema } from '../../csv/types.js';
 import { openCsv, type CsvFile } from '../../csv/reader.js';
-import { toPipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
-import { isDatabaseError } from '../postgres/postgres-errors.js';
-import type { PgSessions, Session } from '../postgres/postgres-session.js';
-import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
-import { planSplitChunks } from '../sql/split.js';
+import { planQuantileChunks } from '../postgres/postgres-export.js';
+import { firstValue, type PgSessions, type Session } from '../postgres/postgres-session.js';
+import { buildMax, buildSelect } from '../sql/select-builder.js';
 import type { RedshiftConfig } from './redshift-config.js';
 import type { RedshiftFiles } from './redshift-s3.js';
 import { exportSelect, inlineParams, rsDialect, rsSql } from './redshift-sql.js';
@@ -37,23 +35,6 @@ export class RsExport {
     this.#ctx = ctx;
   }
 
-  async #read<T>(req: ExportRequest, signal: AbortSignal | undefined, work: (s: Session) => Promise<T>): Promise<T> {
-    signal?.throwIfAborted();
-    const sessions = this.#ctx.sessions;
-    const s = await sessions.take();
-    const stop = sessions.onAbort(s, signal);
-    try {
-      return await work(s);
-    } catch (e) {
-      if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: sessions.config.name, ...tableOf(req) });
-      if (!isDatabaseError(e)) s.broken = true;
-      throw sessions.error(e, 'EXPORT_FAILED', { node: req.node, ...tableOf(req) });
-    } finally {
-      stop();
-      sessions.release(s);
-    }
-  }
-
   async #describe(s: Session, req: ExportRequest, chunk?: ChunkSpec): Promise<{ columns: ColumnSchema[]; facts: RsTypeFacts[] }> {
     const bound = buildSelect(rsDialect, req, chunk);
     const probe = await s.client.query({ text: `${bound.sql} LIMIT 0`, values: [...bound.params] });
@@ -63,24 +44,19 @@ export class RsExport {
   }
 
   describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]> {
-    return this.#read(req, signal, async (s) => (await this.#describe(s, req)).columns);
+    return this.#ctx.sessions.exporting(req, signal, async (s) => (await this.#describe(s, req)).columns);
   }
 
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null> {
-    return this.#read(req, signal, (s) => first(s, buildMax(rsDialect, req, column)));
+    return this.#ctx.sessions.exporting(req, signal, (s) => firstValue(s, buildMax(rsDialect, req, column)));
   }
 
   planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {
-    return this.#read(req, signal, (s) =>
-      planSplitChunks(req, (column) => ({
-        count: async () => Number(await first(s, buildCount(rsDialect, req, column))),
-        nth: (rank) => first(s, buildNth(rsDialect, req, column, rank)),
-      })),
-    );
+    return this.#ctx.sessions.exporting(req, signal, (s) => planQuantileChunks(s, rsDialect, req));
   }
 
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
-    return this.#read(req, signal, async (s) => {
+    return this.#ctx.sessions.exporting(req, signal, async (s) => {
       const { columns, facts } = await this.#describe(s, req, chunk);
       const wrappers = facts.map(exportWrapper);
       // Without a value to rewrite, the request's own SELECT (no column list on a derived table needed).
@@ -140,15 +116,4 @@ export class RsExport {
       await files.clear(prefix).catch(() => {});
     }
   }
-}
-
-/** The first column of the first row, as text; null when there is none. */
-async function first(s: Session, q: { sql: string; params: readonly string[] }): Promise<string | null> {
-  const r = await s.client.query({ text: q.sql, values: [...q.params], rowMode: 'array' });
-  const v = (r.rows[0] as unknown[] | undefined)?.[0];
-  return typeof v === 'string' ? v : null;
-}
-
-function tableOf(req: ExportRequest): { table?: string } {
-  return req.source.table === undefined ? {} : { table: req.source.table };
 }

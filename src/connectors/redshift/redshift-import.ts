@@ -1,4 +1,4 @@
-import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
+import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
 import { isDatabaseError } from '../postgres/postgres-errors.js';
 import { rows, type PgSessions, type Session } from '../postgres/postgres-session.js';
@@ -61,25 +61,16 @@ export async function rsImport(ctx: RedshiftImportContext, req: ImportRequest, f
   if (!config.access) {
     throw new PipelineError('INVALID_CONFIG', `connection \`${config.name}\`: COPY needs \`iam_role\`, or an \`s3.connection\` with access keys`, { connection: config.name, table: req.table });
   }
-  signal?.throwIfAborted();
-  let s = await sessions.take();
-  const stop = sessions.onAbort(s, signal);
-  const load = new RsLoad(ctx, s, req, signal);
+  let load: RsLoad | undefined;
   try {
-    return await stagedImport(req, feed, signal, load);
-  } catch (e) {
-    stop();
-    if (s.broken) {
-      sessions.release(s);
-      s = await sessions.take().catch(() => s);
-    }
-    if (!s.released) await load.dropCreated(s);
-    if (signal?.aborted) throw toPipelineError(signal.reason, 'ABORTED', { connection: config.name, table: req.table });
-    throw sessions.error(e, 'IMPORT_FAILED', { table: req.table });
+    return await sessions.importing(
+      req.table,
+      signal,
+      (s) => stagedImport(req, feed, signal, (load = new RsLoad(ctx, s, req, signal))),
+      async (s) => load?.dropCreated(s),
+    );
   } finally {
-    stop();
-    sessions.release(s);
-    await load.removeFiles();
+    await load?.removeFiles();
   }
 }
 

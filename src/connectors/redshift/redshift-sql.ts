@@ -17,6 +17,7 @@ import type { ChunkSpec, ExportRequest } from '../contract.js';
 import type { SqlDialect } from '../sql/dialect.js';
 import { buildSelect } from '../sql/select-builder.js';
 import { LOADS_TABLE, SEQ_COLUMN } from '../sql/work-tables.js';
+import type { ColumnSource, StagingColumn } from '../postgres/postgres-sql.js';
 import type { RedshiftAccess } from './redshift-config.js';
 
 export const rsDialect: SqlDialect = {
@@ -71,16 +72,7 @@ export const workTables = `
 SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relkind = 'r' AND substring(c.relname, 1, $3) = $2`;
 
-export interface StagingColumn {
-  readonly name: string;
-  readonly type: string;
-}
-
-/** One target column in an INSERT … SELECT: its name and how its staging value becomes the target's. */
-export interface ColumnSource {
-  readonly name: string;
-  readonly convert?: (expr: string) => string;
-}
+export type { ColumnSource, StagingColumn } from '../postgres/postgres-sql.js';
 
 /** The COPY options every load uses: the files are chunk files in the exchange format (see README). */
 export interface CopyFiles {
