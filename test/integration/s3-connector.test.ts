@@ -24,6 +24,7 @@ import { tempDir } from '../support/cli.js';
 import { assertSameRows, withPlace, type ContractSubject } from '../support/connector-contract.js';
 import type { Dataset } from '../support/contract-source.js';
 import { repoRoot } from '../support/paths.js';
+import { noise } from '../support/noise.js';
 import { testBucket } from '../support/s3.js';
 
 const MIB = 1024 * 1024;
@@ -32,29 +33,6 @@ const s3Kind = getConnectorKind('s3')!;
 function store(prefix: string, partSize = 5 * MIB): S3Store {
   const s3 = testBucket();
   return new S3Store({ name: 'test', endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' }, partSize, secrets: [] }, { bucket: s3.bucket, prefix });
-}
-
-/** `total` bytes of deterministic noise in 64 KiB pieces, hashed as they are produced. */
-function noise(total: number, onPiece?: (sent: number) => void): { body: Readable; sha256: () => string } {
-  const hash = createHash('sha256');
-  let sent = 0;
-  let x = 12345;
-  const body = new Readable({
-    read() {
-      if (sent >= total) return void this.push(null);
-      const n = Math.min(64 * 1024, total - sent);
-      const piece = Buffer.allocUnsafe(n);
-      for (let i = 0; i < n; i += 4) {
-        x = (x * 1103515245 + 12345) >>> 0;
-        piece.writeUInt32LE(x, i);
-      }
-      hash.update(piece);
-      sent += n;
-      onPiece?.(sent);
-      this.push(piece);
-    },
-  });
-  return { body, sha256: () => hash.digest('hex') };
 }
 
 async function sha256Of(stream: Readable): Promise<string> {

@@ -4,9 +4,9 @@
  * holds, not what the collector has not reached yet. Prints `{ peakMiB, sha256 }` as JSON.
  * argv: endpoint bucket prefix key mib
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Store } from '../../src/connectors/s3/s3-store.js';
+import { noise } from './noise.js';
 
 const [endpoint, bucket, prefix, key, mib] = process.argv.slice(2) as [string, string, string, string, string];
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -18,23 +18,8 @@ const store = new S3Store(
 // The SDK loads on the first request: its code is not what is measured.
 await store.write(`${key}.warm-up`, Readable.from([Buffer.from('x')]));
 
-const total = Number(mib) * 1024 * 1024;
-const hash = createHash('sha256');
-let sent = 0;
-let x = 12345;
-const body = new Readable({
-  read() {
-    if (sent >= total) return void this.push(null);
-    const piece = Buffer.allocUnsafe(64 * 1024);
-    for (let i = 0; i < piece.length; i += 4) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      piece.writeUInt32LE(x, i);
-    }
-    hash.update(piece);
-    sent += piece.length;
-    this.push(piece);
-  },
-});
+const data = noise(Number(mib) * 1024 * 1024);
+const body = data.body;
 gc();
 const base = process.memoryUsage().arrayBuffers;
 let peak = base;
@@ -48,4 +33,4 @@ try {
   clearInterval(sampler);
   store.close();
 }
-process.stdout.write(`${JSON.stringify({ peakMiB: (peak - base) / 1024 / 1024, sha256: hash.digest('hex') })}\n`);
+process.stdout.write(`${JSON.stringify({ peakMiB: (peak - base) / 1024 / 1024, sha256: data.sha256() })}\n`);
