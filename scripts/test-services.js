@@ -110,6 +110,16 @@ export class TestServices {
     return true;
   }
 
+  /** The end of each server's log, for a run whose tests failed: what the server saw is half of the story. */
+  async printLogs() {
+    for (const name of [...this.started, ...this.reused]) {
+      const r = await this.run(name, 'logs');
+      if (r.stdout.trim() === '') continue;
+      console.error(`--- [${name}] the last lines of its log ---`);
+      console.error(r.stdout.trimEnd());
+    }
+  }
+
   /** Stops what this run started, newest first; keeps going when one stop fails. */
   async stopStarted() {
     let ok = true;

@@ -68,7 +68,10 @@ try {
       env: { ...process.env, ...services.env },
     });
     const status = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
-    if (status !== 0) code = status;
+    if (status !== 0) {
+      code = status;
+      if (!interrupted) await services.printLogs();
+    }
   }
 } finally {
   if (process.env.PIGEON_KEEP_SERVICES === '1') {

@@ -11,6 +11,7 @@
 #                      but not answering (yet)
 #   <name>.sh restart  stop + start
 #   <name>.sh reset    stop and delete the service's data (downloads stay)
+#   <name>.sh logs [N] the last N lines (default 40) of the server's log
 #
 # Everything lives under $PIGEON_SERVICES_DIR (default ~/.cache/pigeon-test-services):
 #   m2/          Maven local repository shared by the JVM services (~/.m2 is never used)
@@ -264,6 +265,7 @@ svc_main() {
     restart) svc_lock; stop_svc; svc_start ;;
     status) svc_status ;;
     reset) svc_lock; stop_svc; reset_data; say "data deleted" ;;
-    *) echo "usage: $0 start|stop|restart|status|reset   (reset = stop and delete this service's data)" >&2; exit 2 ;;
+    logs) [ -f "$LOG_FILE" ] && tail -n "${2:-40}" "$LOG_FILE" ;;
+    *) echo "usage: $0 start|stop|restart|status|reset|logs [N]   (reset = stop and delete this service's data)" >&2; exit 2 ;;
   esac
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # S3-compatible server for pigeon's S3 (and Redshift-via-S3) connector tests: Adobe S3Mock 4.12.4
-# (com.adobe.testing:s3mock, the Spring Boot 'exec' jar from Maven Central), file-system store kept across
-# restarts (reset wipes it), plain HTTP plus its self-signed HTTPS connector.
+# (com.adobe.testing:s3mock, the Spring Boot 'exec' jar from Maven Central), file-system store emptied at
+# every start, plain HTTP plus its self-signed HTTPS connector.
 #
 #   s3.sh start|stop|restart|status|reset              (see _lib.sh)
 #   prints  PIGEON_TEST_S3=http://127.0.0.1:<port>  PIGEON_TEST_S3_HTTPS=https://127.0.0.1:<https port>
@@ -71,6 +71,9 @@ launch() {
   mvn_classpath "$SVC_DIR" "$SVC_DIR/classpath.txt"
   local java jar; java="$(find_java17)"; jar="$(cat "$SVC_DIR/classpath.txt")"
   build_customizer "$jar"
+  # every start begins with an empty store: objects an earlier run (or a server that died mid-write) left behind
+  # must not decide what this run's tests see
+  rm -rf "$DATA_DIR/store"
   mkdir -p "$DATA_DIR/store" "$DATA_DIR/tmp"
   rm -rf "$DATA_DIR"/tmp/tomcat* # Tomcat leaves work and docbase dirs behind at every start
   say "starting S3Mock $S3MOCK_VERSION on http://127.0.0.1:$PORT (https $HTTPS_PORT, buckets $BUCKETS)"
