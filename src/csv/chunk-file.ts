@@ -57,7 +57,7 @@ export type ChunkPut = (body: Readable, signal: AbortSignal) => Promise<void>;
 
 /**
  * Writes one CSV chunk file into an object store: the header row, then rows, gzip-compressed when asked; the store
- * makes it visible only once it is complete (a local file is written to `path + '.partial'`, fsynced and renamed;
+ * makes it visible only once it is complete (a local file is written to `<path>.<pid>.<hex>.partial`, fsynced and renamed;
  * an S3 object is a multipart upload completed at the end), so a crash never leaves a file that looks complete.
  *
  * `row()` and `raw()` collect text into large writes and return false once the stream wants the caller to

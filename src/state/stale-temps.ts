@@ -2,8 +2,11 @@ import { processAlive } from './process.js';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** Temp files pigeon writes before a rename (`….<pid>.<8 hex>.tmp`, see atomic-file.ts and lock.ts). */
-const TEMP = /\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+/**
+ * Temp files pigeon writes before a rename: `….<pid>.<8 hex>.tmp` (atomic-file.ts, lock.ts, a file target's new
+ * version) and `….<pid>.<8 hex>.partial` (a DirectoryStore write). The pid says whether the writer still lives.
+ */
+const TEMP = /\.(\d+)\.[0-9a-f]{8}\.(?:tmp|partial)$/;
 
 /**
  * Removes the temp files that processes killed mid-write left under `dir` (down to `depth` levels of folders).

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pigeon, tempDir } from '../support/cli.js';
+import { leftoverFiles, startPigeon } from '../support/reliability.js';
 import { csvRows, makeSourceDb, tableNames, tableRows } from '../support/sqlite-fixtures.js';
 
 // Four nodes over two targets, with every mode, a split export, a watermark and a dependency.
@@ -117,3 +118,49 @@ for (const delay of [150, 300, 450, 700]) {
     }
   });
 }
+
+test('a file target whose writer is SIGKILLed mid-write: the next run removes what it left in the directory', async () => {
+  const t = tempDir('pigeon-crash-file-');
+  try {
+    makeSourceDb(join(t.dir, 'src.db'), 10);
+    mkdirSync(join(t.dir, 'pipelines'));
+    writeFileSync(
+      join(t.dir, 'pipelines/out.yaml'),
+      `version: 1
+name: out
+connections:
+  src: { type: sqlite, path: src.db }
+  out: { type: file, dir: out }
+nodes:
+  orders:
+    source: { connection: src, table: orders }
+    target: { connection: out, table: orders, mode: overwrite }
+`,
+    );
+    const run = startPigeon(['run', 'pipelines/out.yaml', '--progress', '0'], { cwd: t.dir });
+    // Kill at the moment the new version of out/orders.csv is being written: its temp file exists.
+    const seen = await new Promise<string[]>((resolve) => {
+      const poll = setInterval(() => {
+        const temps = leftoverFiles(join(t.dir, 'out'));
+        if (temps.length > 0 || run.child.exitCode !== null) {
+          clearInterval(poll);
+          run.child.kill('SIGKILL');
+          resolve(temps);
+        }
+      }, 2);
+    });
+    const first = await run.done;
+    assert.equal(first.signal, 'SIGKILL', `killed while writing: ${first.stderr}`);
+    assert.ok(seen.length > 0, 'the kill found a temp file of the writer');
+    assert.ok(leftoverFiles(join(t.dir, 'out')).length > 0, 'a killed writer leaves its temp file behind');
+
+    const again = await pigeon(['run', 'pipelines/out.yaml', '--progress', '0'], { cwd: t.dir });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(leftoverFiles(join(t.dir, 'out')), [], 'the next run removed the temp files of the killed one');
+    const csv = csvRows(join(t.dir, 'out/orders.csv')).map((r) => r[0]).sort();
+    assert.equal(csv.length, tableRows(join(t.dir, 'src.db'), 'orders').length, 'every row once');
+    assert.equal(new Set(csv).size, csv.length, 'no duplicate');
+  } finally {
+    t.cleanup();
+  }
+});

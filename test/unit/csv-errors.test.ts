@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ChunkFileWriter, openChunkFile } from '../../src/csv/chunk-file.js';
+import { partialPath } from '../../src/connectors/objects/directory-store.js';
 import { openCsv, type OpenCsvOptions } from '../../src/csv/reader.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 
@@ -184,7 +185,7 @@ describe('chunk files on a failing disk', () => {
       const sub = await mkdtemp(join(dir, 'full-'));
       const path = join(sub, 'chunk-0.csv');
       // The partial file is a link to /dev/full, where every write fails with ENOSPC.
-      await symlink('/dev/full', path + '.partial');
+      await symlink('/dev/full', partialPath(path));
       const small = await ChunkFileWriter.create(path, ['a'], { gzip });
       small.row(['1']);
       await assert.rejects(small.finish(), (e: unknown) => {
@@ -195,7 +196,7 @@ describe('chunk files on a failing disk', () => {
       });
       assert.deepEqual(await readdir(sub), []);
 
-      await symlink('/dev/full', path + '.partial');
+      await symlink('/dev/full', partialPath(path));
       const big = await ChunkFileWriter.create(path, ['a'], { gzip });
       const payload = Buffer.from(Array.from({ length: 4 << 20 }, (_, i) => (i * 7919) % 251)).toString('base64');
       let rejected: unknown;
@@ -215,7 +216,7 @@ describe('chunk files on a failing disk', () => {
     for (let i = 0; i < 100_000; i++) writer.row([String(i)]);
     await writer.abort();
     await writer.abort();
-    assert.equal(existsSync(path + '.partial'), false);
+    assert.equal(existsSync(partialPath(path)), false);
     assert.equal(existsSync(path), false);
     assert.throws(() => writer.row(['x']));
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -8,8 +9,16 @@ import { checkKey, ObjectStoreError, type ObjectInfo, type ObjectStore } from '.
 
 /** What a write keeps in memory before the disk catches up. */
 const HIGH_WATER_MARK = 256 * 1024;
-/** A write goes to `<file>.partial` first; list() never shows these. */
+/** A write goes to `<file>.<pid>.<8 hex>.partial` first (sweep knows a dead writer's); list() never shows these. */
 export const PARTIAL_SUFFIX = '.partial';
+
+/**
+ * Where a write of `path` goes first: named after the writer's pid, so that a later sweep removes it once that process
+ * is gone, and two processes writing one key never share a file. One process writes a key once at a time.
+ */
+export function partialPath(path: string): string {
+  return `${path}.${process.pid}.${createHash('sha256').update(path).digest('hex').slice(0, 8)}${PARTIAL_SUFFIX}`;
+}
 
 const REASONS: Readonly<Record<string, string>> = {
   ENOSPC: 'no space left on the device (ENOSPC)',
@@ -28,7 +37,7 @@ export interface DirectoryStoreOptions {
 }
 
 /**
- * An ObjectStore over a local directory: a key is a file path below it. A write goes to `<file>.partial`, is
+ * An ObjectStore over a local directory: a key is a file path below it. A write goes to `<file>.<pid>.<hex>.partial`, is
  * fsynced and renamed into place (and the folder synced), so a crash never leaves a file that looks complete;
  * a delete removes the folders it empties, up to the root.
  */
@@ -111,7 +120,7 @@ export class DirectoryStore implements ObjectStore {
 
   async write(key: string, body: Readable, signal?: AbortSignal): Promise<void> {
     const p = this.path(key);
-    const partial = p + PARTIAL_SUFFIX;
+    const partial = partialPath(p);
     let file: FileHandle;
     try {
       await mkdirs(dirname(p));

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ConnectionConfig } from '../../config/types.js';
 import type { ColumnSchema } from '../../csv/types.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
@@ -95,9 +95,12 @@ export class TableKeys {
     return `${folderOf(data)}.pigeon/${data.slice(folderOf(data).length)}.loads.json`;
   }
 
-  /** `file` layout: a temporary name for a new version of the data object. */
-  temp(loadId: string, salt: string): string {
-    return `${this.data}.${shortHash(loadId)}.${salt}.tmp`;
+  /**
+   * `file` layout: a temporary name for a new version of the data object, with the writer's pid so that a later
+   * load's sweep can tell a killed writer's leftover from a live one's work.
+   */
+  temp(loadId: string): string {
+    return `${this.data}.${shortHash(loadId)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   }
 
   /** `prefix` layout. */

@@ -10,7 +10,7 @@ import { FileLoadJournal } from './file-journal.js';
 import { readJson, writeJson } from './object-json.js';
 import { isGzipKey, KEEP_LOADS, TableKeys, type ManifestPart, type ObjectSettings, type TableManifest } from './object-layout.js';
 import { mergeRows } from './object-merge.js';
-import { objectError, type ObjectStore } from './object-store.js';
+import { folderOf, objectError, type ObjectStore } from './object-store.js';
 
 /**
  * The import half of every object kind: a load becomes new objects that replace the table's as one atomic step for
@@ -79,12 +79,15 @@ export class ObjectTarget {
     const names = req.columns.map((c) => c.name);
     const journal = new FileLoadJournal(this.#store, t.journal(t.data), t.data);
     const committed = await journal.recover();
+    // After the journal rolled a cut commit forward (its temp object moved into place), what killed writers left
+    // beside the data object goes: nobody will ever move it.
+    await this.#store.sweep?.(folderOf(t.data)).catch(() => []);
     if (committed.includes(req.loadId)) return { rows: await drainFeed(feed, signal) };
     const existing = (await this.#store.stat(t.data)) !== undefined;
     if (!existing && req.create === 'never') {
       throw new PipelineError('IMPORT_FAILED', `target file ${this.#store.describe(t.data)} does not exist and create is \`never\``, { table: req.table });
     }
-    const tmp = t.temp(req.loadId, randomBytes(3).toString('hex'));
+    const tmp = t.temp(req.loadId);
     try {
       let loaded = 0;
       await this.#writeObject(tmp, names, t.gzip, signal, async (out) => {
@@ -114,6 +117,7 @@ export class ObjectTarget {
   async #importPrefix(t: TableKeys, req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
     const names = req.columns.map((c) => c.name);
     const old = await readJson<TableManifest>(this.#store, t.manifest, signal);
+    await this.#store.sweep?.(t.folder).catch(() => []);
     if (old?.loads.includes(req.loadId)) return { rows: await drainFeed(feed, signal) };
     if (!old && req.create === 'never') {
       throw new PipelineError('IMPORT_FAILED', `target table ${this.#store.describe(t.folder)} has no manifest.json and create is \`never\``, { table: req.table });
