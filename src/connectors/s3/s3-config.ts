@@ -1,6 +1,6 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
-import type { ConfigProblem } from '../contract.js';
+import { configProblems } from '../config-problems.js';
 import { objectSettings, type ObjectSettings } from '../objects/object-layout.js';
 
 /** How pigeon's S3 client connects: everything but where (bucket, prefix). */
@@ -85,17 +85,7 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  * The problems of an `s3` connection, offline (ConnectorKind.checkConnection): what s3Config would refuse, at the
  * key it names.
  */
-export function s3ConfigProblems(c: ConnectionConfig): readonly ConfigProblem[] {
-  try {
-    s3Config(c);
-    return [];
-  } catch (e) {
-    if (!(e instanceof PipelineError)) throw e;
-    const message = e.message.replace(/^connection `[^`]*`: /, '');
-    const key = /`([a-z_]+)`/.exec(message)?.[1];
-    return [{ path: key !== undefined && key in c ? [key] : [], message }];
-  }
-}
+export const s3ConfigProblems = configProblems(s3Config);
 
 /** `s3://bucket/some/prefix` → bucket and `some/prefix/`; throws INVALID_CONFIG naming `what` otherwise. */
 export function parseS3Url(url: string, what: string): S3Location {
