@@ -139,7 +139,7 @@ describe('a broken pipeline file reports every problem at once, each at its line
       expected: [
         { code: 'INVALID_CONFIG', line: 4, col: 16 }, // sqlit
         { code: 'SCHEMA', line: 5, col: 3 }, // postgres without url or host
-        { code: 'INVALID_CONFIG', line: 6, col: 15 }, // ftp is not a kind of this build (yet)
+        { code: 'INVALID_CONFIG', line: 6, col: 15 }, // gopher is not a kind
       ],
     },
     {

@@ -1,0 +1,51 @@
+import type { ConnectionConfig } from '../../config/types.js';
+import type { ChunkFeed, ConnectorOptions, ImportRequest, ImportResult } from '../contract.js';
+import { ObjectConnector } from '../objects/object-connector.js';
+import { TableKeys, type ObjectSettings } from '../objects/object-layout.js';
+import { folderOf, objectError } from '../objects/object-store.js';
+import { ftpSettings, sftpSettings } from './ftp-config.js';
+import { ftpStore, sftpStore } from './ftp-store.js';
+import type { RemoteStore } from './remote-store.js';
+
+/**
+ * A directory on an FTP or SFTP server as a source and a target: the object kit (src/connectors/objects/) over a
+ * RemoteStore. By default a table is the `file` layout, `<table>.csv` and its schema sidecar, what a partner
+ * expects; `layout: prefix` keeps a manifest and parts under `<table>/`. Before a load, the temp files that killed
+ * writers left in the table's folder are swept.
+ */
+export class RemoteConnector extends ObjectConnector {
+  readonly #store: RemoteStore;
+  readonly #settings: ObjectSettings;
+
+  constructor(store: RemoteStore, settings: ObjectSettings, options: ConnectorOptions) {
+    super(store, settings, options.tmpDir, {
+      open: async () => {
+        try {
+          await store.probe();
+        } catch (e) {
+          throw objectError(e, 'CONNECT_FAILED', { connection: settings.name });
+        }
+      },
+      close: () => store.close(),
+    });
+    this.#store = store;
+    this.#settings = settings;
+  }
+
+  override async import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
+    const t = new TableKeys(this.#settings, req.table);
+    // Best effort: a folder that cannot be listed fails the load below with a better message.
+    await this.#store.sweep(this.#settings.layout === 'prefix' ? t.folder : folderOf(t.data)).catch(() => []);
+    return super.import(req, feed, signal);
+  }
+}
+
+export function ftpConnector(config: ConnectionConfig, options: ConnectorOptions): RemoteConnector {
+  const s = ftpSettings(config, options.cwd);
+  return new RemoteConnector(ftpStore(s), s, options);
+}
+
+export function sftpConnector(config: ConnectionConfig, options: ConnectorOptions): RemoteConnector {
+  const s = sftpSettings(config, options.cwd);
+  return new RemoteConnector(sftpStore(s), s, options);
+}
