@@ -209,9 +209,11 @@ export class RemoteStore implements ObjectStore {
     const folder = folderOf(key);
     const temp = this.#path(`${folder}.${key.slice(folder.length)}.${randomBytes(4).toString('hex')}.partial`);
     let session: RemoteSession | undefined;
-    // An abort ends the session: a transfer cannot be stopped more surely (and FTP has no other way).
+    // An abort ends the body and the session: a transfer cannot be stopped more surely (and FTP has no other way).
+    // The body is destroyed without an error: nobody may be listening to it yet, and the abort's reason is ours to
+    // report.
     const onAbort = () => {
-      body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      body.destroy();
       session?.destroy();
     };
     try {
