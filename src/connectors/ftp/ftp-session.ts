@@ -27,7 +27,7 @@ export class FtpSession implements RemoteSession {
     const tls = { rejectUnauthorized: settings.rejectUnauthorized, ...(settings.ca ? { ca: settings.ca } : {}) };
     // basic-ftp's timeout only runs while a command waits for an answer: a server that accepts the TCP connection
     // and never greets, or a TLS handshake that hangs, is cut here.
-    await withTimeout(
+    const login = withTimeout(
       client.access({
         host: settings.host,
         port: settings.port,
@@ -41,6 +41,11 @@ export class FtpSession implements RemoteSession {
       () => client.close(),
       signal,
     );
+    // A refused login leaves the control connection open: the server would hold it until its own login timeout.
+    await login.catch((e: unknown) => {
+      client.close();
+      throw e;
+    });
     return new FtpSession(client);
   }
 

@@ -39,7 +39,7 @@ export class SftpSession implements RemoteSession {
     // Our own callbacks: the library's defaults print to the console when a connection ends.
     const client = new Client('pigeon', { error: dead, end: dead, close: dead });
     const fingerprint = settings.hostFingerprint;
-    await withTimeout(
+    const login = withTimeout(
       client.connect({
         host: settings.host,
         port: settings.port,
@@ -59,6 +59,10 @@ export class SftpSession implements RemoteSession {
       () => destroyClient(client),
       signal,
     );
+    await login.catch((e: unknown) => {
+      destroyClient(client);
+      throw e;
+    });
     return new SftpSession(client, state);
   }
 
