@@ -1,4 +1,4 @@
-// services: s3
+// services: s3, ftp, sftp
 /**
  * Secrets: passwords and tokens written in a connection `url`, in `password:` keys and in `${ENV}` values never
  * appear in what pigeon prints or writes: stdout and stderr of every command (validate, plan, check, run in text and
@@ -9,7 +9,9 @@
  * test server trusts local connections so a wrong password would be accepted), that fail mid-node with the server
  * echoing the token back, and that are invalid with a password on the line of the error. Each secret is looked for
  * as written, URL-encoded and JSON-escaped. S3 access keys, secret keys and session tokens, as connection keys and as
- * `${ENV}` values, are looked for in the same places and in every object S3 staging and an S3 target wrote.
+ * `${ENV}` values, are looked for in the same places and in every object S3 staging and an S3 target wrote; FTP and SFTP
+ * passwords (refused ones, as written and from `${ENV}`), an SFTP private key given inline and its passphrase, in the
+ * same places and in every file pigeon put on the SFTP server.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { pigeon, tempDir, type CliResult } from '../support/cli.js';
 import { createDb } from '../support/engines.js';
+import { testServer } from '../support/remote-server.js';
 import { testBucket } from '../support/s3.js';
 
 const tag = randomBytes(4).toString('hex');
@@ -289,6 +292,75 @@ nodes:
     assert.notDeepEqual(leaks('s3.yaml', yaml, S3_SECRETS), [], 'the scan finds a secret where one is');
   } finally {
     await s3.clear(prefix).catch(() => {});
+    t.cleanup();
+  }
+});
+
+test('FTP and SFTP passwords, private keys and passphrases never appear in any output, any file pigeon writes, or any file it uploads', async () => {
+  const t = tempDir('pigeon-secrets-remote-');
+  const ftp = testServer('ftp');
+  const sftp = testServer('sftp');
+  const root = sftp.root();
+  const keyFile = process.env['PIGEON_TEST_SFTP_KEY'];
+  assert.ok(keyFile, 'the sftp test server names a client key in PIGEON_TEST_SFTP_KEY');
+  const secrets = {
+    ftpWrong: `Ftp-wr0ng-s3cr3t-${tag}`,
+    ftpEnvWrong: `Ftp-env-wr0ng-s3cr3t-${tag}`,
+    sftpWrong: `Sftp-wr0ng-s3cr3t-${tag}`,
+    passphrase: `Key pass phrase s3cr3t ${tag}`,
+    privateKey: readFileSync(keyFile, 'utf8').trim(),
+  };
+  const outputs: { what: string; r: CliResult }[] = [];
+  try {
+    const db = await createDb('sqlite', t.dir);
+    await db.exec(`CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)`);
+    await db.exec(`INSERT INTO people VALUES (1, 'ann'), (2, 'bob')`);
+    await db.drop();
+    const y = JSON.stringify;
+    const at = (s: typeof ftp) => `host: ${s.host}, port: ${s.port}, user: ${s.user}`;
+    const yaml = `version: 1
+name: sec_remote
+defaults: { retries: 0 }
+connections:
+  local: ${db.yaml}
+  partner: { type: sftp, ${at(sftp)}, private_key: "\${PIGEON_SEC_SFTP_KEY}", passphrase: ${y(secrets.passphrase)}, root: ${y(root)}, compress: gzip }
+  ftp_wrong: { type: ftp, ${at(ftp)}, password: ${y(secrets.ftpWrong)} }
+  ftp_env: { type: ftp, ${at(ftp)}, password: "\${PIGEON_SEC_FTP_PASSWORD}" }
+  sftp_wrong: { type: sftp, ${at(sftp)}, password: ${y(secrets.sftpWrong)} }
+nodes:
+  out: { source: { connection: local, table: people }, target: { connection: partner, table: people, mode: overwrite } }
+  back: { depends_on: [out], source: { connection: partner, table: people }, target: { connection: local, table: people_back, mode: overwrite } }
+  ftp_in: { source: { connection: ftp_wrong, prefix: in/ }, target: { connection: local, table: a, mode: overwrite } }
+  ftp_env_in: { source: { connection: ftp_env, table: b }, target: { connection: local, table: b, mode: overwrite } }
+  sftp_out: { source: { connection: local, table: people }, target: { connection: sftp_wrong, table: people, mode: append } }
+`;
+    writeFileSync(join(t.dir, 'remote.yaml'), yaml);
+    const env = { PIGEON_SEC_SFTP_KEY: secrets.privateKey, PIGEON_SEC_FTP_PASSWORD: secrets.ftpEnvWrong };
+    const cli = async (args: string[], expectCode: number) => {
+      const r = await pigeon(args, { cwd: t.dir, env });
+      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
+      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+      return r;
+    };
+    await cli(['validate', 'remote.yaml'], 0);
+    await cli(['plan', 'remote.yaml'], 0);
+    const run = await cli(['run', 'remote.yaml', '--progress', '0', '--log-format', 'json'], 1);
+    assert.equal((run.stderr.match(/CONNECT_FAILED/g) ?? []).length >= 3, true, `the three refused logins fail to connect:\n${run.stderr}`);
+    await cli(['status', '--format', 'json'], 0);
+    await cli(['retry', '--progress', '0'], 1);
+    await cli(['check', 'remote.yaml'], 1);
+
+    const found: string[] = [];
+    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout, secrets), ...leaks(`${what} stderr`, r.stderr, secrets));
+    const written = filesUnder(join(t.dir, '.pigeon'));
+    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'utf8'), secrets));
+    const uploaded = await sftp.files(root);
+    for (const f of uploaded) found.push(...leaks(`${root}/${f}`, (await sftp.bytes(`${root}/${f}`)).toString('latin1'), secrets));
+    assert.deepEqual(found, []);
+    assert.ok(uploaded.includes('people.csv.gz') && uploaded.includes('people.schema.json'), `the key login worked: ${uploaded.join(', ')}`);
+    assert.notDeepEqual(leaks('remote.yaml', yaml, secrets), [], 'the scan finds a secret where one is');
+  } finally {
+    await sftp.clear(root).catch(() => {});
     t.cleanup();
   }
 });
