@@ -7,7 +7,7 @@ import { ObjectTarget } from './object-target.js';
 
 /**
  * A connector over an ObjectStore: what every object kind is once it has a store (a local directory for `file`, a
- * bucket prefix for `s3`, and next FTP and SFTP directories). Export: object-source.ts; import: object-target.ts.
+ * bucket prefix for `s3`, a server's directory for `ftp` and `sftp`). Export: object-source.ts; import: object-target.ts.
  */
 export class ObjectConnector implements Connector {
   readonly #source: ObjectSource;
