@@ -164,8 +164,19 @@ export class SftpSession implements RemoteSession {
   }
 
   async mkdir(dir: string): Promise<void> {
-    if ((await this.#client.exists(dir)) === 'd') return;
-    await this.#client.mkdir(dir, true);
+    // Level by level, each tolerating one made meanwhile by someone else (another node writing beside us):
+    // ssh2-sftp-client's recursive mkdir checks first and then fails on such a race.
+    if (dir === '' || dir === '.' || dir === '/') return;
+    try {
+      await this.#client.mkdir(dir, false);
+    } catch (e) {
+      const kind = await this.#client.exists(dir);
+      if (kind === 'd') return;
+      const parent = dir.includes('/') ? dir.slice(0, dir.lastIndexOf('/')) : '';
+      if (kind !== false || parent === '' || (await this.#client.exists(parent)) === 'd') throw e;
+      await this.mkdir(parent);
+      await this.mkdir(dir);
+    }
   }
 
   async rmdir(dir: string): Promise<boolean> {
