@@ -16,15 +16,14 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import type { ConnectionConfig } from '../../src/config/types.js';
-import type { Connector, CsvSink, ExportRequest } from '../../src/connectors/contract.js';
+import type { Connector, ExportRequest } from '../../src/connectors/contract.js';
 import { ftpSettings, sftpSettings } from '../../src/connectors/ftp/ftp-config.js';
-import { ftpStore, sftpStore, type StoreTuning } from '../../src/connectors/ftp/ftp-store.js';
+import { remoteStore, type StoreTuning } from '../../src/connectors/ftp/ftp-store.js';
 import type { RemoteStore } from '../../src/connectors/ftp/remote-store.js';
 import { getConnectorKind } from '../../src/connectors/registry.js';
-import type { Cell } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { pigeon, tempDir } from '../support/cli.js';
-import { assertSameRows, withPlace, type ContractSubject } from '../support/connector-contract.js';
+import { assertSameRows, openConnector, readDuringStalledOverwrite, readSorted, withPlace, type ContractSubject } from '../support/connector-contract.js';
 import type { Dataset } from '../support/contract-source.js';
 import { createDb } from '../support/engines.js';
 import { noise } from '../support/noise.js';
@@ -40,7 +39,7 @@ function connection(server: TestServer, root: string, extra: Record<string, unkn
 
 function store(server: TestServer, root: string, tuning: StoreTuning = {}, extra: Record<string, unknown> = {}): RemoteStore {
   const c = connection(server, root, extra);
-  return server.kind === 'ftp' ? ftpStore(ftpSettings(c, '.'), tuning) : sftpStore(sftpSettings(c, '.'), tuning);
+  return remoteStore(server.kind === 'ftp' ? ftpSettings(c, '.') : sftpSettings(c, '.'), tuning);
 }
 
 async function text(s: RemoteStore, key: string): Promise<string> {
@@ -50,28 +49,11 @@ async function text(s: RemoteStore, key: string): Promise<string> {
 }
 
 /** A connector of the kind on `root`, opened. */
-async function connector(server: TestServer, root: string, extra: Record<string, unknown> = {}): Promise<{ c: Connector; done: () => Promise<void> }> {
-  const t = tempDir(`pigeon-${server.kind}-`);
-  const create = await getConnectorKind(server.kind)!.load();
-  const c = create(connection(server, root, extra), { cwd: t.dir, tmpDir: join(t.dir, 'tmp') });
-  await c.open();
-  return {
-    c,
-    done: async () => {
-      await c.close();
-      t.cleanup();
-    },
-  };
+function connector(server: TestServer, root: string, extra: Record<string, unknown> = {}): Promise<{ c: Connector; done: () => Promise<void> }> {
+  return openConnector(getConnectorKind(server.kind)!, connection(server, root, extra));
 }
 
-async function readAll(c: Connector, source: Partial<ExportRequest['source']>): Promise<{ columns: string[]; types: string[]; rows: Cell[][] }> {
-  const req: ExportRequest = { node: 'n', source: { connection: 'partner', ...source } };
-  const columns = await c.describe(req);
-  const rows: Cell[][] = [];
-  const sink: CsvSink = { row: (v) => rows.push([...v]) > 0, raw: () => true, drain: async () => {} };
-  for (const chunk of await c.planChunks(req)) await c.exportChunk(req, chunk, sink);
-  return { columns: columns.map((x) => x.name), types: columns.map((x) => x.type), rows: rows.sort((a, b) => Number(a[0]) - Number(b[0])) };
-}
+const readAll = (c: Connector, source: Omit<ExportRequest['source'], 'connection'>) => readSorted(c, 'partner', source);
 
 for (const kind of KINDS) {
   describe(`${kind}: PostgreSQL → ${kind} → PostgreSQL`, () => {
@@ -260,24 +242,7 @@ nodes:
           const a = keyed([1, 2, 3], 'a');
           await h.load('t', 'overwrite', a);
           // A load that stalls in the middle: part of the new data is uploaded, nothing is switched yet.
-          const stop = new AbortController();
-          let seen: Awaited<ReturnType<typeof h.read>> | undefined;
-          const stalled = h.load('t', 'overwrite', keyed([10, 11, 12, 13, 14, 15, 16, 17], 'b'), {
-            signal: stop.signal,
-            behaviour: {
-              chunks: 4,
-              stallAt: 3,
-              stalled: () =>
-                setTimeout(() => {
-                  void h.read('t').then((r) => {
-                    seen = r;
-                    stop.abort(new Error('stopped by the test'));
-                  });
-                }, 300),
-            },
-          });
-          await assert.rejects(stalled);
-          assert.ok(seen, 'read while the load was running');
+          const seen = await readDuringStalledOverwrite(h, 't', keyed([10, 11, 12, 13, 14, 15, 16, 17], 'b'));
           assertSameRows(seen, a);
           assertSameRows(await h.read('t'), a);
           assert.ok(!(await server.files(root)).some((f) => /\.(partial|tmp)$/.test(f)), 'the aborted load left no temp behind');

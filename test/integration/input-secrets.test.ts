@@ -70,6 +70,28 @@ function leaks(where: string, text: string, secrets: Readonly<Record<string, str
   return found;
 }
 
+/** Runs pigeon in `cwd` with `env`, asserting its exit code, and keeps what it printed in `outputs` for the scan. */
+function recorder(cwd: string, env: Record<string, string>, outputs: { what: string; r: CliResult }[]) {
+  return async (args: string[], expectCode: number): Promise<CliResult> => {
+    const r = await pigeon(args, { cwd, env });
+    outputs.push({ what: `pigeon ${args.join(' ')}`, r });
+    assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+}
+
+/**
+ * Where `secrets` appear in what the commands printed and in every file under `<dir>/.pigeon` (also returned), each
+ * file read as UTF-8 and as bytes (latin1).
+ */
+function scan(outputs: readonly { what: string; r: CliResult }[], dir: string, secrets: Readonly<Record<string, string>>): { found: string[]; written: string[] } {
+  const found: string[] = [];
+  for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout, secrets), ...leaks(`${what} stderr`, r.stderr, secrets));
+  const written = filesUnder(join(dir, '.pigeon'));
+  for (const file of written) found.push(...leaks(file.slice(dir.length + 1), readFileSync(file, 'latin1') + readFileSync(file, 'utf8'), secrets));
+  return { found, written };
+}
+
 const MYSQL_ADMIN = { host: '127.0.0.1', port: 3306, user: 'root' };
 const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 
@@ -164,12 +186,7 @@ nodes:
     writeFileSync(join(t.dir, 'mid-node.yaml'), midNode);
     writeFileSync(join(t.dir, 'invalid.yaml'), invalid);
 
-    const cli = async (args: string[], expectCode: number) => {
-      const r = await pigeon(args, { cwd: t.dir, env });
-      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
-      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-      return r;
-    };
+    const cli = recorder(t.dir, env, outputs);
     await cli(['validate', 'good.yaml'], 0);
     await cli(['plan', 'good.yaml'], 0);
     await cli(['run', 'good.yaml', '--progress', '0', '--log-format', 'json'], 0);
@@ -204,10 +221,7 @@ nodes:
       assert.match(r.stderr, /invalid\.yaml:\d+:\d+: error\[SCHEMA\]/, 'the numeric password is reported as not a string');
     }
 
-    const found: string[] = [];
-    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout), ...leaks(`${what} stderr`, r.stderr));
-    const written = filesUnder(join(t.dir, '.pigeon'));
-    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'latin1') + readFileSync(file, 'utf8')));
+    const { found, written } = scan(outputs, t.dir, SECRETS);
     if (process.env.PIGEON_SHOW_OUTPUTS) for (const { what, r } of outputs) console.log(`--- ${what}\n${r.stdout}\n${r.stderr}`);
     assert.deepEqual(found, []);
 
@@ -266,12 +280,7 @@ nodes:
     await db.drop();
     writeFileSync(join(t.dir, 's3.yaml'), yaml.replace('path: local.db', `path: ${y(/"([^"]+)"/.exec(db.yaml)![1]!)}`));
     const env = { PIGEON_SEC_S3_KEY: S3_SECRETS.envAccessKey, PIGEON_SEC_S3_SECRET: S3_SECRETS.envSecretKey, PIGEON_SEC_S3_TOKEN: S3_SECRETS.envSessionToken };
-    const cli = async (args: string[], expectCode: number) => {
-      const r = await pigeon(args, { cwd: t.dir, env });
-      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
-      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-      return r;
-    };
+    const cli = recorder(t.dir, env, outputs);
     await cli(['validate', 's3.yaml'], 0);
     await cli(['plan', 's3.yaml'], 0);
     const run = await cli(['run', 's3.yaml', '--progress', '0', '--log-format', 'json'], 1);
@@ -280,10 +289,7 @@ nodes:
     await cli(['retry', '--progress', '0'], 1);
     await cli(['plan', 's3.yaml'], 0);
 
-    const found: string[] = [];
-    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout, S3_SECRETS), ...leaks(`${what} stderr`, r.stderr, S3_SECRETS));
-    const written = filesUnder(join(t.dir, '.pigeon'));
-    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'utf8'), S3_SECRETS));
+    const { found } = scan(outputs, t.dir, S3_SECRETS);
     const objects = await s3.keys(prefix);
     for (const key of objects) found.push(...leaks(`s3://${s3.bucket}/${prefix}${key}`, (await s3.bytes(prefix + key)).toString('latin1'), S3_SECRETS));
     assert.deepEqual(found, []);
@@ -336,12 +342,7 @@ nodes:
 `;
     writeFileSync(join(t.dir, 'remote.yaml'), yaml);
     const env = { PIGEON_SEC_SFTP_KEY: secrets.privateKey, PIGEON_SEC_FTP_PASSWORD: secrets.ftpEnvWrong };
-    const cli = async (args: string[], expectCode: number) => {
-      const r = await pigeon(args, { cwd: t.dir, env });
-      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
-      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-      return r;
-    };
+    const cli = recorder(t.dir, env, outputs);
     await cli(['validate', 'remote.yaml'], 0);
     await cli(['plan', 'remote.yaml'], 0);
     const run = await cli(['run', 'remote.yaml', '--progress', '0', '--log-format', 'json'], 1);
@@ -350,10 +351,7 @@ nodes:
     await cli(['retry', '--progress', '0'], 1);
     await cli(['check', 'remote.yaml'], 1);
 
-    const found: string[] = [];
-    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout, secrets), ...leaks(`${what} stderr`, r.stderr, secrets));
-    const written = filesUnder(join(t.dir, '.pigeon'));
-    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'utf8'), secrets));
+    const { found } = scan(outputs, t.dir, secrets);
     const uploaded = await sftp.files(root);
     for (const f of uploaded) found.push(...leaks(`${root}/${f}`, (await sftp.bytes(`${root}/${f}`)).toString('latin1'), secrets));
     assert.deepEqual(found, []);

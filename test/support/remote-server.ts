@@ -60,30 +60,12 @@ function ftpServer(): TestServer {
       c.close();
     }
   };
-  const walk = async (c: FtpClient, dir: string, rel: string, out: string[]): Promise<void> => {
-    let entries;
-    try {
-      entries = await c.list(dir);
-    } catch {
-      return;
-    }
-    for (const f of entries) {
-      if (f.name === '.' || f.name === '..') continue;
-      if (f.isDirectory) await walk(c, `${dir}/${f.name}`, `${rel}${f.name}/`, out);
-      else out.push(`${rel}${f.name}`);
-    }
-  };
   return {
     kind: 'ftp',
     ...e,
     root: () => `t-${randomBytes(5).toString('hex')}`,
     config: (root, extra = {}) => ({ host: e.host, port: e.port, user: e.user, password: e.password, root, ...extra }),
-    files: (root) =>
-      withClient(async (c) => {
-        const out: string[] = [];
-        await walk(c, root, '', out);
-        return out.sort();
-      }),
+    files: (root) => withClient((c) => filesBelow(root, async (dir) => (await c.list(dir)).map((f) => ({ name: f.name, dir: f.isDirectory })))),
     put: (path, body) =>
       withClient(async (c) => {
         const dir = path.slice(0, path.lastIndexOf('/'));
@@ -115,29 +97,12 @@ function sftpServer(): TestServer {
       await c.end();
     }
   };
-  const walk = async (c: SftpClient, dir: string, rel: string, out: string[]): Promise<void> => {
-    let entries;
-    try {
-      entries = await c.list(dir);
-    } catch {
-      return;
-    }
-    for (const f of entries) {
-      if (f.type === 'd') await walk(c, `${dir}/${f.name}`, `${rel}${f.name}/`, out);
-      else out.push(`${rel}${f.name}`);
-    }
-  };
   return {
     kind: 'sftp',
     ...e,
     root: () => `${e.home}/t-${randomBytes(5).toString('hex')}`,
     config: (root, extra = {}) => ({ host: e.host, port: e.port, user: e.user, password: e.password, root, ...extra }),
-    files: (root) =>
-      withClient(async (c) => {
-        const out: string[] = [];
-        await walk(c, root, '', out);
-        return out.sort();
-      }),
+    files: (root) => withClient((c) => filesBelow(root, async (dir) => (await c.list(dir)).map((f) => ({ name: f.name, dir: f.type === 'd' })))),
     put: (path, body) =>
       withClient(async (c) => {
         await c.mkdir(path.slice(0, path.lastIndexOf('/')), true);
@@ -149,4 +114,20 @@ function sftpServer(): TestServer {
         if (await c.exists(root)) await c.rmdir(root, true);
       }),
   };
+}
+
+/** Every file below `root` (relative, sorted), walked with a protocol's directory listing; a missing root: none. */
+async function filesBelow(root: string, list: (dir: string) => Promise<{ name: string; dir: boolean }[]>): Promise<string[]> {
+  const out: string[] = [];
+  const pending: [string, string][] = [[root, '']];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [dir, rel] = next;
+    const entries = await list(dir).catch(() => []);
+    for (const f of entries) {
+      if (f.name === '.' || f.name === '..') continue;
+      if (f.dir) pending.push([`${dir}/${f.name}`, `${rel}${f.name}/`]);
+      else out.push(`${rel}${f.name}`);
+    }
+  }
+  return out.sort();
 }

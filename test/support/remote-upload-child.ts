@@ -6,11 +6,11 @@
 import { Readable } from 'node:stream';
 import type { ConnectionConfig } from '../../src/config/types.js';
 import { ftpSettings, sftpSettings } from '../../src/connectors/ftp/ftp-config.js';
-import { ftpStore, sftpStore } from '../../src/connectors/ftp/ftp-store.js';
+import { remoteStore } from '../../src/connectors/ftp/ftp-store.js';
 
 const [kind, json, key] = process.argv.slice(2) as ['ftp' | 'sftp', string, string];
 const config = { name: 'child', type: kind, ...JSON.parse(json) } as ConnectionConfig;
-const store = kind === 'ftp' ? ftpStore(ftpSettings(config, '.')) : sftpStore(sftpSettings(config, '.'));
+const store = remoteStore(kind === 'ftp' ? ftpSettings(config, '.') : sftpSettings(config, '.'));
 let sent = 0;
 const piece = Buffer.alloc(1024 * 1024, 0x61);
 const body = new Readable({

@@ -4,7 +4,7 @@ import { ObjectConnector } from '../objects/object-connector.js';
 import { TableKeys, type ObjectSettings } from '../objects/object-layout.js';
 import { folderOf, objectError } from '../objects/object-store.js';
 import { ftpSettings, sftpSettings } from './ftp-config.js';
-import { ftpStore, sftpStore } from './ftp-store.js';
+import { remoteStore } from './ftp-store.js';
 import type { RemoteStore } from './remote-store.js';
 
 /**
@@ -40,12 +40,8 @@ export class RemoteConnector extends ObjectConnector {
   }
 }
 
-export function ftpConnector(config: ConnectionConfig, options: ConnectorOptions): RemoteConnector {
-  const s = ftpSettings(config, options.cwd);
-  return new RemoteConnector(ftpStore(s), s, options);
-}
-
-export function sftpConnector(config: ConnectionConfig, options: ConnectorOptions): RemoteConnector {
-  const s = sftpSettings(config, options.cwd);
-  return new RemoteConnector(sftpStore(s), s, options);
+/** A connector of the `ftp` or `sftp` kind for one connection. */
+export function remoteConnector(kind: 'ftp' | 'sftp', config: ConnectionConfig, options: ConnectorOptions): RemoteConnector {
+  const s = kind === 'ftp' ? ftpSettings(config, options.cwd) : sftpSettings(config, options.cwd);
+  return new RemoteConnector(remoteStore(s), s, options);
 }

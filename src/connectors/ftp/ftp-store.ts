@@ -1,6 +1,6 @@
 import type { FtpSettings, RemoteSettings, SftpSettings } from './ftp-config.js';
 import { code, FtpSession } from './ftp-session.js';
-import { remoteError } from './remote-errors.js';
+import { remoteError, type RemoteErrorKind } from './remote-errors.js';
 import { RemoteStore, type RemoteStoreOptions } from './remote-store.js';
 import { isNoSuchFile, SftpSession } from './sftp-session.js';
 
@@ -16,33 +16,25 @@ export function originOf(s: RemoteSettings): string {
 /** Extra store options (tests: a shorter sweep age). */
 export type StoreTuning = Pick<RemoteStoreOptions, 'staleMs' | 'keepIdle' | 'idleMs'>;
 
-/** An ObjectStore over the `root` of an FTP server (FTPS when `secure`). */
-export function ftpStore(s: FtpSettings, tuning: StoreTuning = {}): RemoteStore {
+/** An ObjectStore over the `root` of an FTP server (FTPS when `secure`) or an SFTP server. */
+export function remoteStore(s: FtpSettings | SftpSettings, tuning: StoreTuning = {}): RemoteStore {
   return new RemoteStore({
     ...tuning,
     origin: originOf(s),
     root: s.root,
-    connect: (signal) => FtpSession.open(s, signal),
-    error: (e, what, location) => {
-      const reply = code(e);
-      return remoteError(e, what, location, s.secrets, { notFound: false, transient: reply !== undefined && FTP_TRANSIENT.has(reply) });
-    },
+    connect: (signal) => (s.protocol === 'ftp' ? FtpSession.open(s, signal) : SftpSession.open(s, signal)),
+    error: (e, what, location) => remoteError(e, what, location, s.secrets, s.protocol === 'ftp' ? ftpErrorKind(e) : sftpErrorKind(e)),
   });
 }
 
-/** An ObjectStore over the `root` of an SFTP server. */
-export function sftpStore(s: SftpSettings, tuning: StoreTuning = {}): RemoteStore {
-  return new RemoteStore({
-    ...tuning,
-    origin: originOf(s),
-    root: s.root,
-    connect: (signal) => SftpSession.open(s, signal),
-    error: (e, what, location) => {
-      const c = (e as { code?: unknown } | undefined)?.code;
-      // ssh2 names a lost connection by its level; ssh2-sftp-client says ERR_NOT_CONNECTED once it is gone.
-      const level = (e as { level?: unknown } | undefined)?.level;
-      const lost = c === 'ERR_NOT_CONNECTED' || level === 'client-socket' || level === 'client-timeout';
-      return remoteError(e, what, location, s.secrets, { notFound: isNoSuchFile(e), transient: lost });
-    },
-  });
+function ftpErrorKind(e: unknown): RemoteErrorKind {
+  const reply = code(e);
+  return { notFound: false, transient: reply !== undefined && FTP_TRANSIENT.has(reply) };
+}
+
+function sftpErrorKind(e: unknown): RemoteErrorKind {
+  const c = (e as { code?: unknown } | undefined)?.code;
+  // ssh2 names a lost connection by its level; ssh2-sftp-client says ERR_NOT_CONNECTED once it is gone.
+  const level = (e as { level?: unknown } | undefined)?.level;
+  return { notFound: isNoSuchFile(e), transient: c === 'ERR_NOT_CONNECTED' || level === 'client-socket' || level === 'client-timeout' };
 }
