@@ -20,3 +20,16 @@ export function configProblems(read: (c: ConnectionConfig) => unknown): (c: Conn
     }
   };
 }
+
+/** INVALID_CONFIG about connection `c`: `connection \`name\`: <msg>` (the form configProblems places at a key). */
+export function invalidConnection(c: ConnectionConfig): (msg: string) => PipelineError {
+  return (msg) => new PipelineError('INVALID_CONFIG', `connection \`${c.name}\`: ${msg}`, { connection: c.name });
+}
+
+/** A string key of connection `c`: undefined when absent, null or empty; INVALID_CONFIG naming it when not a string. */
+export function stringKey(c: ConnectionConfig, key: string): string | undefined {
+  const v = c[key];
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw invalidConnection(c)(`\`${key}\` must be a string`);
+  return v;
+}

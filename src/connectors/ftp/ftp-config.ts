@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConnectionConfig } from '../../config/types.js';
-import { PipelineError } from '../../errors/pipeline-error.js';
-import { configProblems } from '../config-problems.js';
+import { configProblems, invalidConnection, stringKey } from '../config-problems.js';
 import { objectSettings, type ObjectSettings } from '../objects/object-layout.js';
 
 /** What the `ftp` and `sftp` kinds share: a server, a login, a directory on it, and how long to wait. */
@@ -44,13 +43,8 @@ const DEFAULT_TIMEOUT_S = 120;
 
 /** Reads the keys both kinds share; `files`: read the files keys name (false for offline checks). */
 function remoteBase(c: ConnectionConfig, protocol: 'ftp' | 'sftp', defaultPort: number) {
-  const bad = invalid(c);
-  const str = (key: string): string | undefined => {
-    const v = c[key];
-    if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string') throw bad(`\`${key}\` must be a string`);
-    return v;
-  };
+  const bad = invalidConnection(c);
+  const str = (key: string) => stringKey(c, key);
   const host = str('host');
   if (host === undefined) throw bad(`\`host\` is required (the ${protocol} server's name or address)`);
   if (/[\s/@]/.test(host)) throw bad('`host` must be a host name or address, not a URL');
@@ -80,7 +74,7 @@ function remoteBase(c: ConnectionConfig, protocol: 'ftp' | 'sftp', defaultPort: 
 
 /** An `ftp` connection (see schemas/connections/ftp.schema.json); `files` false: the `ca` file is not read. */
 export function ftpSettings(c: ConnectionConfig, cwd: string, files = true): FtpSettings {
-  const bad = invalid(c);
+  const bad = invalidConnection(c);
   const secure = c['secure'] ?? false;
   if (secure !== true && secure !== false && secure !== 'implicit') throw bad('`secure` must be false, true (explicit FTPS) or `implicit`');
   const { str, password, ...base } = remoteBase(c, 'ftp', secure === 'implicit' ? 990 : 21);
@@ -103,7 +97,7 @@ export function ftpSettings(c: ConnectionConfig, cwd: string, files = true): Ftp
 
 /** An `sftp` connection (see schemas/connections/sftp.schema.json); `files` false: the key file is not read. */
 export function sftpSettings(c: ConnectionConfig, cwd: string, files = true): SftpSettings {
-  const bad = invalid(c);
+  const bad = invalidConnection(c);
   const { str, password, ...base } = remoteBase(c, 'sftp', 22);
   const user = str('user');
   if (user === undefined) throw bad('`user` is required');
@@ -128,15 +122,11 @@ export function sftpSettings(c: ConnectionConfig, cwd: string, files = true): Sf
   };
 }
 
-function invalid(c: ConnectionConfig): (msg: string) => PipelineError {
-  return (msg) => new PipelineError('INVALID_CONFIG', `connection \`${c.name}\`: ${msg}`, { connection: c.name });
-}
-
 function readFile(c: ConnectionConfig, key: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw invalid(c)(`\`${key}\`: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw invalidConnection(c)(`\`${key}\`: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
 

@@ -2,7 +2,7 @@ import type { ColumnSchema } from '../../csv/types.js';
 import type { ChunkFeed, ChunkSpec, Connector, CsvSink, ExportRequest, ImportRequest, ImportResult } from '../contract.js';
 import type { ObjectSettings } from './object-layout.js';
 import { ObjectSource } from './object-source.js';
-import type { ObjectStore } from './object-store.js';
+import { objectError, type ObjectStore } from './object-store.js';
 import { ObjectTarget } from './object-target.js';
 
 /**
@@ -58,4 +58,18 @@ export class ObjectConnector implements Connector {
   probeTarget(table: string): Promise<'missing' | 'empty' | 'filled'> {
     return this.#target.probeTarget(table);
   }
+}
+
+/**
+ * An ObjectConnector `open` for a store with a server: `probe` (log in, list the root) once, so a wrong password or
+ * a missing bucket fails as CONNECT_FAILED of `connection` before any work.
+ */
+export function probeOnOpen(probe: () => Promise<void>, connection: string): () => Promise<void> {
+  return async () => {
+    try {
+      await probe();
+    } catch (e) {
+      throw objectError(e, 'CONNECT_FAILED', { connection });
+    }
+  };
 }
