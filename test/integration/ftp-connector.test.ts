@@ -233,6 +233,24 @@ nodes:
       rows: ids.map((i) => [String(i), `${tag}${i}`]),
     });
 
+    test('a load sweeps the temps a killed writer left beside the table over an hour before, and only those', async () => {
+      const server = testServer(kind);
+      const root = server.root();
+      const subject: ContractSubject = { kind: getConnectorKind(kind)!, place: async () => ({ config: server.config(root), cleanup: () => server.clear(root) }) };
+      await withPlace(subject, async (h) => {
+        await server.put(`${root}/.t.csv.0123abcd.partial`, 'id,v\n1,half');
+        await server.put(`${root}/.pigeon/.t.csv.loads.json.4567cdef.partial`, '{');
+        await server.put(`${root}/.t.csv.89abcdef.partial`, 'id,v\n2,fresh');
+        const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+        await server.touch(`${root}/.t.csv.0123abcd.partial`, twoHoursAgo);
+        await server.touch(`${root}/.pigeon/.t.csv.loads.json.4567cdef.partial`, twoHoursAgo);
+        await h.load('t', 'overwrite', keyed([1], 'a'));
+        const files = await server.files(root);
+        assert.ok(!files.includes('.t.csv.0123abcd.partial') && !files.includes('.pigeon/.t.csv.loads.json.4567cdef.partial'), `stale temps swept: ${files.join(', ')}`);
+        assert.ok(files.includes('.t.csv.89abcdef.partial'), 'a temp written in the last hour may belong to a live writer: it stays');
+      });
+    });
+
     for (const layout of ['file', 'prefix'] as const) {
       test(`readers never see an overwrite half-done (${layout} layout)`, async () => {
         const server = testServer(kind);

@@ -22,6 +22,8 @@ export interface TestServer {
   files(root: string): Promise<string[]>;
   put(path: string, body: string | Buffer): Promise<void>;
   bytes(path: string): Promise<Buffer>;
+  /** Sets a file's modification time back to `date` (FTP MFMT, SFTP SETSTAT). */
+  touch(path: string, date: Date): Promise<void>;
   /** Removes `root` and everything in it. */
   clear(root: string): Promise<void>;
 }
@@ -78,6 +80,10 @@ function ftpServer(): TestServer {
         await c.downloadTo(new Writable({ write: (chunk: Buffer, _enc, cb) => (pieces.push(chunk), cb()) }), path);
         return Buffer.concat(pieces);
       }),
+    touch: (path, date) =>
+      withClient(async (c) => {
+        await c.send(`MFMT ${date.toISOString().replace(/[-:T]/g, '').slice(0, 14)} ${path}`);
+      }),
     clear: (root) =>
       withClient(async (c) => {
         await c.removeDir(root).catch(() => {});
@@ -109,6 +115,15 @@ function sftpServer(): TestServer {
         await c.put(Buffer.from(body), path);
       }),
     bytes: (path) => withClient(async (c) => (await c.get(path)) as Buffer),
+    touch: (path, date) =>
+      withClient(
+        (c) =>
+          new Promise<void>((resolve, reject) => {
+            const seconds = Math.floor(date.getTime() / 1000);
+            const sftp = (c as unknown as { sftp: { utimes(p: string, a: number, m: number, cb: (e?: Error) => void): void } }).sftp;
+            sftp.utimes(path, seconds, seconds, (e) => (e ? reject(e) : resolve()));
+          }),
+      ),
     clear: (root) =>
       withClient(async (c) => {
         if (await c.exists(root)) await c.rmdir(root, true);

@@ -1,8 +1,8 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import type { ChunkFeed, ConnectorOptions, ImportRequest, ImportResult } from '../contract.js';
-import { ObjectConnector } from '../objects/object-connector.js';
+import { ObjectConnector, probeOnOpen } from '../objects/object-connector.js';
 import { TableKeys, type ObjectSettings } from '../objects/object-layout.js';
-import { folderOf, objectError } from '../objects/object-store.js';
+import { folderOf } from '../objects/object-store.js';
 import { ftpSettings, sftpSettings } from './ftp-config.js';
 import { remoteStore } from './ftp-store.js';
 import type { RemoteStore } from './remote-store.js';
@@ -19,13 +19,7 @@ export class RemoteConnector extends ObjectConnector {
 
   constructor(store: RemoteStore, settings: ObjectSettings, options: ConnectorOptions) {
     super(store, settings, options.tmpDir, {
-      open: async () => {
-        try {
-          await store.probe();
-        } catch (e) {
-          throw objectError(e, 'CONNECT_FAILED', { connection: settings.name });
-        }
-      },
+      open: probeOnOpen(() => store.probe(), settings.name),
       close: () => store.close(),
     });
     this.#store = store;
@@ -34,8 +28,13 @@ export class RemoteConnector extends ObjectConnector {
 
   override async import(req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
     const t = new TableKeys(this.#settings, req.table);
+    // The `prefix` layout's temps are under <table>/; the `file` layout's beside <table>.csv and its journal, named
+    // after the table (`.t.csv.….partial`), so the sweep lists only that folder, not the whole tree below it.
+    const folder = folderOf(t.data);
+    const base = t.data.slice(folder.length).replace(/\.csv(\.gz)?$/, '');
+    const prefixes = this.#settings.layout === 'prefix' ? [t.folder] : [`${folder}.${base}.`, `${folder}.pigeon/.${base}.`];
     // Best effort: a folder that cannot be listed fails the load below with a better message.
-    await this.#store.sweep(this.#settings.layout === 'prefix' ? t.folder : folderOf(t.data)).catch(() => []);
+    for (const prefix of prefixes) await this.#store.sweep(prefix).catch(() => []);
     return super.import(req, feed, signal);
   }
 }

@@ -227,6 +227,8 @@ export class RemoteStore implements ObjectStore {
       this.#pool.release(session, true);
     } catch (e) {
       body.destroy();
+      // The folder may be what is missing (removed by another writer): the next write makes it again.
+      this.#folders.delete(folder);
       if (session) this.#pool.release(session, false);
       // Removed on a fresh session before the promise settles: nothing of a failed write stays behind.
       await this.#pool.use((s) => s.remove(temp)).catch(() => {});
