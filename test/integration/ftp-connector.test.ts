@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -295,6 +296,29 @@ nodes:
         assert.equal(r.code, 'CONNECT_FAILED');
         assert.equal(r.transient, true, `a refused connection may work later: ${r.message}`);
       } finally {
+        t.cleanup();
+      }
+    });
+
+    test('a server that accepts the connection and never answers fails the open after connect_timeout, as transient', async () => {
+      // A peer that went dead after the TCP handshake: no greeting, no SSH banner.
+      const silent = createServer(() => {});
+      const held: Socket[] = [];
+      silent.on('connection', (socket) => held.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const port = (silent.address() as AddressInfo).port;
+      const t = tempDir(`pigeon-${kind}-`);
+      try {
+        const create = await getConnectorKind(kind)!.load();
+        const c = create(connection(testServer(kind), 'x', { port, connect_timeout: 1 }), { cwd: t.dir, tmpDir: t.dir });
+        const e = await c.open().then(() => assert.fail('open must fail'), (err: unknown) => err as PipelineError);
+        await c.close();
+        assert.equal(e.code, 'CONNECT_FAILED');
+        assert.match(e.message, new RegExp(`${kind}://.*:${port}`));
+        assert.equal(e.transient, true, e.message);
+      } finally {
+        for (const socket of held) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
         t.cleanup();
       }
     });
