@@ -10,6 +10,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -180,7 +181,13 @@ nodes:
         assert.equal(await text(s, 'sub/data.bin'), 'v1');
 
         // A reader that stops early frees its session for the next one.
-        await s.write('sub/big.bin', noise(8 * MIB).body);
+        // Streamed both ways, every byte kept.
+        const big = noise(8 * MIB);
+        await s.write('sub/big.bin', big.body);
+        const hash = createHash('sha256');
+        for await (const piece of await s.read('sub/big.bin')) hash.update(piece as Buffer);
+        assert.equal(hash.digest('hex'), big.sha256());
+        assert.equal((await s.stat('sub/big.bin'))?.size, 8 * MIB);
         const early = await s.read('sub/big.bin');
         for await (const _ of early) break;
         assert.equal(await text(s, 'sub/data.bin'), 'v1');
