@@ -13,7 +13,7 @@ export function connectionsOf(doc: unknown): Readonly<Record<string, unknown>> {
 
 /** `password: x`, `"token": 'x'`, `{ …, secret: x }`: a secret-named key and its value, quoted or plain. */
 const SECRET_ENTRY =
-  /(?:^|[{,\s])["']?(?:password|secret|token|api_key|secret_access_key|access_key_id|session_token)["']?[ \t]*:[ \t]*(?:"([^"]{0,4096})"|'([^']{0,4096})'|([^\s,}#]{1,4096}))/gim;
+  /(?:^|[{,\s])["']?(?:password|passphrase|private_key|secret|token|api_key|secret_access_key|access_key_id|session_token)["']?[ \t]*:[ \t]*(?:"([^"]{0,4096})"|'([^']{0,4096})'|([^\s,}#]{1,4096}))/gim;
 /** `scheme://user:password@`; every part bounded, so that a long line costs linear time. */
 const URL_PASSWORD_ANYWHERE = /\b[a-z][a-z0-9+.-]{0,31}:\/\/[^:/?#@\s"']{0,256}:([^/?#\s"'@]{0,1024})@/gi;
 /** `?password=x` or `&password=x` in a URL. */
@@ -49,7 +49,7 @@ function withDecoded(part: string): string[] {
   }
 }
 
-const SECRET_KEYS = new Set(['password', 'secret', 'token', 'api_key', 'secret_access_key', 'access_key_id', 'session_token']);
+const SECRET_KEYS = new Set(['password', 'passphrase', 'private_key', 'secret', 'token', 'api_key', 'secret_access_key', 'access_key_id', 'session_token']);
 const SECRET_ENV_NAME = /PASS|SECRET|TOKEN|KEY|CREDENTIAL/i;
 const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^/?#\s]*)@/i;
 

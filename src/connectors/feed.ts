@@ -11,7 +11,7 @@ export async function drainFeed(feed: ChunkFeed, signal?: AbortSignal): Promise<
       // the chunks are not needed
     }
   } finally {
-    void chunks.return?.();
+    chunks.return?.()?.catch(() => {});
   }
   return abortable(feed.totalRows(), signal);
 }
@@ -19,7 +19,12 @@ export async function drainFeed(feed: ChunkFeed, signal?: AbortSignal): Promise<
 /** `p`, or the abort reason as soon as `signal` fires (a stalled sink or an export still running must not hold us). */
 export function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  if (signal.aborted) {
+    // `p` is abandoned, but it may still reject (a feed ends with the same abort): nobody may leave that unhandled,
+    // or the process dies of an unhandled rejection.
+    p.catch(() => {});
+    return Promise.reject(signal.reason as Error);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -88,7 +93,7 @@ export async function spreadChunks<S>(o: SpreadOptions<S>): Promise<number> {
     for (let i = 0; i < workers.length; i++) await workers[i]!.catch(() => {});
   } finally {
     // Not awaited: after an abort a next() may still be pending, and return() would wait for it.
-    void chunks.return?.();
+    chunks.return?.()?.catch(() => {});
   }
   if (failure !== undefined) throw o.signal?.aborted ? o.signal.reason : failure;
   let rows = 0;

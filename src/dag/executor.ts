@@ -260,7 +260,8 @@ async function runAttempt(node: NodeConfig, opts: ExecuteOptions, progress: Node
 
 export function errorOf(e: PipelineError, transient?: boolean): NonNullable<NodeRecord['error']> {
   const location = Object.fromEntries(Object.entries(e.location).filter(([, v]) => v !== undefined));
-  const cause = e.cause instanceof Error && e.cause.message !== e.message ? e.cause.message : undefined;
+  // The cause's message only when it adds something (render.ts's rule): a store's message often quotes it whole.
+  const cause = e.cause instanceof Error && e.cause.message.trim() !== '' && !e.message.includes(e.cause.message.trim()) ? e.cause.message : undefined;
   return {
     code: e.code,
     message: cause ? `${e.message} (${cause})` : e.message,

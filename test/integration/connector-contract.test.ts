@@ -1,4 +1,4 @@
-// services: s3
+// services: s3, ftp, sftp
 /** The connector contract suite (test/support/connector-contract.ts) over every kind pigeon ships. */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { getConnectorKind } from '../../src/connectors/registry.js';
 import { tempDir } from '../support/cli.js';
 import { connectorContract } from '../support/connector-contract.js';
 import { allowLargePackets, createDb } from '../support/engines.js';
+import { testServer } from '../support/remote-server.js';
 import { testBucket } from '../support/s3.js';
 
 const kind = (name: string) => getConnectorKind(name)!;
@@ -70,6 +71,30 @@ for (const settings of [
         // Temporary objects and multipart uploads never completed must not stay behind.
         leftovers: async () => [...(await s3.keys(prefix)).filter((k) => /\.(tmp|partial)$/.test(k)), ...(await s3.uploads(prefix))],
         cleanup: () => s3.clear(prefix),
+      };
+    },
+  });
+}
+
+// FTP and SFTP against the test servers (scripts/services/ftp.sh: ProFTPD; sftp.sh: OpenSSH), each in both layouts
+// and with and without gzip.
+for (const settings of [
+  { server: 'ftp', label: 'ftp, file layout', config: {} },
+  { server: 'ftp', label: 'ftp, prefix layout, gzip', config: { layout: 'prefix', compress: 'gzip' } },
+  { server: 'sftp', label: 'sftp, file layout, gzip', config: { compress: 'gzip' } },
+  { server: 'sftp', label: 'sftp, prefix layout', config: { layout: 'prefix' } },
+] as const) {
+  connectorContract({
+    kind: kind(settings.server),
+    label: settings.label,
+    async place() {
+      const server = testServer(settings.server);
+      const root = server.root();
+      return {
+        config: server.config(root, settings.config),
+        // Temp files of a load (the kit's `*.tmp`, the store's hidden `*.partial` uploads) must not stay behind.
+        leftovers: async () => (await server.files(root)).filter((f) => /\.(tmp|partial)$/.test(f)),
+        cleanup: () => server.clear(root),
       };
     },
   });

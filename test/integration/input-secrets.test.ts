@@ -1,4 +1,4 @@
-// services: s3
+// services: s3, ftp, sftp
 /**
  * Secrets: passwords and tokens written in a connection `url`, in `password:` keys and in `${ENV}` values never
  * appear in what pigeon prints or writes: stdout and stderr of every command (validate, plan, check, run in text and
@@ -9,7 +9,9 @@
  * test server trusts local connections so a wrong password would be accepted), that fail mid-node with the server
  * echoing the token back, and that are invalid with a password on the line of the error. Each secret is looked for
  * as written, URL-encoded and JSON-escaped. S3 access keys, secret keys and session tokens, as connection keys and as
- * `${ENV}` values, are looked for in the same places and in every object S3 staging and an S3 target wrote.
+ * `${ENV}` values, are looked for in the same places and in every object S3 staging and an S3 target wrote; FTP and SFTP
+ * passwords (refused ones, as written and from `${ENV}`), an SFTP private key given inline and its passphrase, in the
+ * same places and in every file pigeon put on the SFTP server.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { pigeon, tempDir, type CliResult } from '../support/cli.js';
 import { createDb } from '../support/engines.js';
+import { testServer } from '../support/remote-server.js';
 import { testBucket } from '../support/s3.js';
 
 const tag = randomBytes(4).toString('hex');
@@ -65,6 +68,28 @@ function leaks(where: string, text: string, secrets: Readonly<Record<string, str
     for (const form of forms(secret)) if (text.includes(form)) found.push(`${where}: ${name} (${JSON.stringify(form)})`);
   }
   return found;
+}
+
+/** Runs pigeon in `cwd` with `env`, asserting its exit code, and keeps what it printed in `outputs` for the scan. */
+function recorder(cwd: string, env: Record<string, string>, outputs: { what: string; r: CliResult }[]) {
+  return async (args: string[], expectCode: number): Promise<CliResult> => {
+    const r = await pigeon(args, { cwd, env });
+    outputs.push({ what: `pigeon ${args.join(' ')}`, r });
+    assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+}
+
+/**
+ * Where `secrets` appear in what the commands printed and in every file under `<dir>/.pigeon` (also returned), each
+ * file read as UTF-8 and as bytes (latin1).
+ */
+function scan(outputs: readonly { what: string; r: CliResult }[], dir: string, secrets: Readonly<Record<string, string>>): { found: string[]; written: string[] } {
+  const found: string[] = [];
+  for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout, secrets), ...leaks(`${what} stderr`, r.stderr, secrets));
+  const written = filesUnder(join(dir, '.pigeon'));
+  for (const file of written) found.push(...leaks(file.slice(dir.length + 1), readFileSync(file, 'latin1') + readFileSync(file, 'utf8'), secrets));
+  return { found, written };
 }
 
 const MYSQL_ADMIN = { host: '127.0.0.1', port: 3306, user: 'root' };
@@ -161,12 +186,7 @@ nodes:
     writeFileSync(join(t.dir, 'mid-node.yaml'), midNode);
     writeFileSync(join(t.dir, 'invalid.yaml'), invalid);
 
-    const cli = async (args: string[], expectCode: number) => {
-      const r = await pigeon(args, { cwd: t.dir, env });
-      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
-      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-      return r;
-    };
+    const cli = recorder(t.dir, env, outputs);
     await cli(['validate', 'good.yaml'], 0);
     await cli(['plan', 'good.yaml'], 0);
     await cli(['run', 'good.yaml', '--progress', '0', '--log-format', 'json'], 0);
@@ -201,10 +221,7 @@ nodes:
       assert.match(r.stderr, /invalid\.yaml:\d+:\d+: error\[SCHEMA\]/, 'the numeric password is reported as not a string');
     }
 
-    const found: string[] = [];
-    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout), ...leaks(`${what} stderr`, r.stderr));
-    const written = filesUnder(join(t.dir, '.pigeon'));
-    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'latin1') + readFileSync(file, 'utf8')));
+    const { found, written } = scan(outputs, t.dir, SECRETS);
     if (process.env.PIGEON_SHOW_OUTPUTS) for (const { what, r } of outputs) console.log(`--- ${what}\n${r.stdout}\n${r.stderr}`);
     assert.deepEqual(found, []);
 
@@ -263,12 +280,7 @@ nodes:
     await db.drop();
     writeFileSync(join(t.dir, 's3.yaml'), yaml.replace('path: local.db', `path: ${y(/"([^"]+)"/.exec(db.yaml)![1]!)}`));
     const env = { PIGEON_SEC_S3_KEY: S3_SECRETS.envAccessKey, PIGEON_SEC_S3_SECRET: S3_SECRETS.envSecretKey, PIGEON_SEC_S3_TOKEN: S3_SECRETS.envSessionToken };
-    const cli = async (args: string[], expectCode: number) => {
-      const r = await pigeon(args, { cwd: t.dir, env });
-      outputs.push({ what: `pigeon ${args.join(' ')}`, r });
-      assert.equal(r.code, expectCode, `pigeon ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-      return r;
-    };
+    const cli = recorder(t.dir, env, outputs);
     await cli(['validate', 's3.yaml'], 0);
     await cli(['plan', 's3.yaml'], 0);
     const run = await cli(['run', 's3.yaml', '--progress', '0', '--log-format', 'json'], 1);
@@ -277,10 +289,7 @@ nodes:
     await cli(['retry', '--progress', '0'], 1);
     await cli(['plan', 's3.yaml'], 0);
 
-    const found: string[] = [];
-    for (const { what, r } of outputs) found.push(...leaks(`${what} stdout`, r.stdout, S3_SECRETS), ...leaks(`${what} stderr`, r.stderr, S3_SECRETS));
-    const written = filesUnder(join(t.dir, '.pigeon'));
-    for (const file of written) found.push(...leaks(file.slice(t.dir.length + 1), readFileSync(file, 'utf8'), S3_SECRETS));
+    const { found } = scan(outputs, t.dir, S3_SECRETS);
     const objects = await s3.keys(prefix);
     for (const key of objects) found.push(...leaks(`s3://${s3.bucket}/${prefix}${key}`, (await s3.bytes(prefix + key)).toString('latin1'), S3_SECRETS));
     assert.deepEqual(found, []);
@@ -289,6 +298,67 @@ nodes:
     assert.notDeepEqual(leaks('s3.yaml', yaml, S3_SECRETS), [], 'the scan finds a secret where one is');
   } finally {
     await s3.clear(prefix).catch(() => {});
+    t.cleanup();
+  }
+});
+
+test('FTP and SFTP passwords, private keys and passphrases never appear in any output, any file pigeon writes, or any file it uploads', async () => {
+  const t = tempDir('pigeon-secrets-remote-');
+  const ftp = testServer('ftp');
+  const sftp = testServer('sftp');
+  const root = sftp.root();
+  const keyFile = process.env['PIGEON_TEST_SFTP_KEY'];
+  assert.ok(keyFile, 'the sftp test server names a client key in PIGEON_TEST_SFTP_KEY');
+  const secrets = {
+    ftpWrong: `Ftp-wr0ng-s3cr3t-${tag}`,
+    ftpEnvWrong: `Ftp-env-wr0ng-s3cr3t-${tag}`,
+    sftpWrong: `Sftp-wr0ng-s3cr3t-${tag}`,
+    passphrase: `Key pass phrase s3cr3t ${tag}`,
+    privateKey: readFileSync(keyFile, 'utf8').trim(),
+  };
+  const outputs: { what: string; r: CliResult }[] = [];
+  try {
+    const db = await createDb('sqlite', t.dir);
+    await db.exec(`CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)`);
+    await db.exec(`INSERT INTO people VALUES (1, 'ann'), (2, 'bob')`);
+    await db.drop();
+    const y = JSON.stringify;
+    const at = (s: typeof ftp) => `host: ${s.host}, port: ${s.port}, user: ${s.user}`;
+    const yaml = `version: 1
+name: sec_remote
+defaults: { retries: 0 }
+connections:
+  local: ${db.yaml}
+  partner: { type: sftp, ${at(sftp)}, private_key: "\${PIGEON_SEC_SFTP_KEY}", passphrase: ${y(secrets.passphrase)}, root: ${y(root)}, compress: gzip }
+  ftp_wrong: { type: ftp, ${at(ftp)}, password: ${y(secrets.ftpWrong)} }
+  ftp_env: { type: ftp, ${at(ftp)}, password: "\${PIGEON_SEC_FTP_PASSWORD}" }
+  sftp_wrong: { type: sftp, ${at(sftp)}, password: ${y(secrets.sftpWrong)} }
+nodes:
+  out: { source: { connection: local, table: people }, target: { connection: partner, table: people, mode: overwrite } }
+  back: { depends_on: [out], source: { connection: partner, table: people }, target: { connection: local, table: people_back, mode: overwrite } }
+  ftp_in: { source: { connection: ftp_wrong, prefix: in/ }, target: { connection: local, table: a, mode: overwrite } }
+  ftp_env_in: { source: { connection: ftp_env, table: b }, target: { connection: local, table: b, mode: overwrite } }
+  sftp_out: { source: { connection: local, table: people }, target: { connection: sftp_wrong, table: people, mode: append } }
+`;
+    writeFileSync(join(t.dir, 'remote.yaml'), yaml);
+    const env = { PIGEON_SEC_SFTP_KEY: secrets.privateKey, PIGEON_SEC_FTP_PASSWORD: secrets.ftpEnvWrong };
+    const cli = recorder(t.dir, env, outputs);
+    await cli(['validate', 'remote.yaml'], 0);
+    await cli(['plan', 'remote.yaml'], 0);
+    const run = await cli(['run', 'remote.yaml', '--progress', '0', '--log-format', 'json'], 1);
+    assert.equal((run.stderr.match(/CONNECT_FAILED/g) ?? []).length >= 3, true, `the three refused logins fail to connect:\n${run.stderr}`);
+    await cli(['status', '--format', 'json'], 0);
+    await cli(['retry', '--progress', '0'], 1);
+    await cli(['check', 'remote.yaml'], 1);
+
+    const { found } = scan(outputs, t.dir, secrets);
+    const uploaded = await sftp.files(root);
+    for (const f of uploaded) found.push(...leaks(`${root}/${f}`, (await sftp.bytes(`${root}/${f}`)).toString('latin1'), secrets));
+    assert.deepEqual(found, []);
+    assert.ok(uploaded.includes('people.csv.gz') && uploaded.includes('people.schema.json'), `the key login worked: ${uploaded.join(', ')}`);
+    assert.notDeepEqual(leaks('remote.yaml', yaml, secrets), [], 'the scan finds a secret where one is');
+  } finally {
+    await sftp.clear(root).catch(() => {});
     t.cleanup();
   }
 });

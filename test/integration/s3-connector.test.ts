@@ -15,13 +15,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import type { Connector, CsvSink, ExportRequest } from '../../src/connectors/contract.js';
+import type { ConnectionConfig } from '../../src/config/types.js';
+import type { Connector, ExportRequest } from '../../src/connectors/contract.js';
 import { getConnectorKind } from '../../src/connectors/registry.js';
 import { S3Store } from '../../src/connectors/s3/s3-store.js';
-import type { Cell } from '../../src/csv/types.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { tempDir } from '../support/cli.js';
-import { assertSameRows, withPlace, type ContractSubject } from '../support/connector-contract.js';
+import { assertSameRows, openConnector, readDuringStalledOverwrite, readSorted, withPlace, type ContractSubject } from '../support/connector-contract.js';
 import type { Dataset } from '../support/contract-source.js';
 import { repoRoot } from '../support/paths.js';
 import { noise } from '../support/noise.js';
@@ -155,28 +155,11 @@ describe('S3 store', () => {
 });
 
 /** A connector of the s3 kind on `prefix`. */
-async function connector(prefix: string, extra: Record<string, unknown> = {}): Promise<{ c: Connector; done: () => Promise<void> }> {
-  const t = tempDir('pigeon-s3-');
-  const create = await s3Kind.load();
-  const c = create({ name: 'lake', type: 's3', ...testBucket().config(prefix, extra) }, { cwd: t.dir, tmpDir: join(t.dir, 'tmp') });
-  await c.open();
-  return {
-    c,
-    done: async () => {
-      await c.close();
-      t.cleanup();
-    },
-  };
+function connector(prefix: string, extra: Record<string, unknown> = {}): Promise<{ c: Connector; done: () => Promise<void> }> {
+  return openConnector(s3Kind, { name: 'lake', type: 's3', ...testBucket().config(prefix, extra) } as ConnectionConfig);
 }
 
-async function readAll(c: Connector, source: Partial<ExportRequest['source']>): Promise<{ columns: string[]; types: string[]; rows: Cell[][] }> {
-  const req: ExportRequest = { node: 'n', source: { connection: 'lake', ...source } };
-  const columns = await c.describe(req);
-  const rows: Cell[][] = [];
-  const sink: CsvSink = { row: (v) => rows.push([...v]) > 0, raw: () => true, drain: async () => {} };
-  for (const chunk of await c.planChunks(req)) await c.exportChunk(req, chunk, sink);
-  return { columns: columns.map((x) => x.name), types: columns.map((x) => x.type), rows: rows.sort((a, b) => Number(a[0]) - Number(b[0])) };
-}
+const readAll = (c: Connector, source: Omit<ExportRequest['source'], 'connection'>) => readSorted(c, 'lake', source);
 
 describe('s3 source', () => {
   test('objects under a prefix or matching a pattern, gzip or not, typed by a sidecar when there is one', async () => {
@@ -235,24 +218,7 @@ describe('s3 target, prefix layout', () => {
         const [va] = [...(await versionsOf())];
 
         // A load that stalls in the middle: parts of the new version are uploaded, the manifest is not switched.
-        const stop = new AbortController();
-        let seen: Awaited<ReturnType<typeof h.read>> | undefined;
-        const stalled = h.load('t', 'overwrite', keyed([10, 11, 12, 13, 14, 15, 16, 17], 'b'), {
-          signal: stop.signal,
-          behaviour: {
-            chunks: 4,
-            stallAt: 3,
-            stalled: () =>
-              setTimeout(() => {
-                void h.read('t').then((r) => {
-                  seen = r;
-                  stop.abort(new Error('stopped by the test'));
-                });
-              }, 300),
-          },
-        });
-        await assert.rejects(stalled);
-        assert.ok(seen, 'read while the load was running');
+        const seen = await readDuringStalledOverwrite(h, 't', keyed([10, 11, 12, 13, 14, 15, 16, 17], 'b'));
         assertSameRows(seen, a);
         assertSameRows(await h.read('t'), a);
         assert.deepEqual(await versionsOf(), new Set([va]), 'the aborted load left no part behind');

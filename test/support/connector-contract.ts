@@ -341,6 +341,64 @@ export async function readThrough(
   }
 }
 
+/**
+ * Starts an overwrite of `table` with `data` that stalls at the third of its four chunks, reads `table` while it
+ * stalls, then aborts it; returns what the read saw (the load must fail: it was aborted).
+ */
+export async function readDuringStalledOverwrite(h: Harness, table: string, data: Dataset): Promise<{ columns: readonly ColumnSchema[]; rows: Cell[][] }> {
+  const stop = new AbortController();
+  let seen: { columns: readonly ColumnSchema[]; rows: Cell[][] } | undefined;
+  let failure: unknown;
+  const stalled = h.load(table, 'overwrite', data, {
+    signal: stop.signal,
+    behaviour: {
+      chunks: 4,
+      stallAt: 3,
+      stalled: () =>
+        setTimeout(() => {
+          void h.read(table).then(
+            (r) => (seen = r),
+            (e: unknown) => (failure = e),
+          ).finally(() => stop.abort(new Error('stopped by the test')));
+        }, 300),
+    },
+  });
+  await assert.rejects(stalled);
+  if (failure !== undefined) throw failure;
+  assert.ok(seen, 'read while the load was running');
+  return seen;
+}
+
+/** A connector of `kind` for `connection`, opened, with a temp directory of its own; `done` closes it and removes it. */
+export async function openConnector(kind: ConnectorKind, connection: ConnectionConfig): Promise<{ c: Connector; done: () => Promise<void> }> {
+  const t = tempDir(`pigeon-${kind.kind}-`);
+  const create = await kind.load();
+  const c = create(connection, { cwd: t.dir, tmpDir: `${t.dir}/tmp` });
+  try {
+    await c.open();
+  } catch (e) {
+    t.cleanup();
+    throw e;
+  }
+  return {
+    c,
+    done: async () => {
+      await c.close();
+      t.cleanup();
+    },
+  };
+}
+
+/** Every row a source of connection `connection` reads, sorted by its first column as a number, with the columns. */
+export async function readSorted(c: Connector, connection: string, source: Omit<SourceConfig, 'connection'>): Promise<{ columns: string[]; types: string[]; rows: Cell[][] }> {
+  const req = { node: 'n', source: { connection, ...source } };
+  const columns = await c.describe(req);
+  const rows: Cell[][] = [];
+  const sink: CsvSink = { row: (v) => rows.push([...v]) > 0, raw: () => true, drain: async () => {} };
+  for (const chunk of await c.planChunks(req)) await c.exportChunk(req, chunk, sink);
+  return { columns: columns.map((x) => x.name), types: columns.map((x) => x.type), rows: rows.sort((a, b) => Number(a[0]) - Number(b[0])) };
+}
+
 export async function withPlace(subject: ContractSubject, fn: (h: Harness) => Promise<void>): Promise<void> {
   const t = tempDir(`pigeon-contract-${subject.kind.kind}-`);
   const place = await subject.place();

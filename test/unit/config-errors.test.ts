@@ -139,7 +139,20 @@ describe('a broken pipeline file reports every problem at once, each at its line
       expected: [
         { code: 'INVALID_CONFIG', line: 4, col: 16 }, // sqlit
         { code: 'SCHEMA', line: 5, col: 3 }, // postgres without url or host
-        { code: 'INVALID_CONFIG', line: 6, col: 15 }, // ftp is not a kind of this build (yet)
+        { code: 'INVALID_CONFIG', line: 6, col: 15 }, // gopher is not a kind
+      ],
+    },
+    {
+      file: 'bad-ftp-connections.yaml',
+      what: 'ftp and sftp connections: schema errors, a misspelt key, and what the kinds refuse, at their keys',
+      expected: [
+        { code: 'SCHEMA', line: 4, col: 50 }, // secure: maybe
+        { code: 'UNKNOWN_KEY', line: 4, col: 57 }, // pasword
+        { code: 'INVALID_CONFIG', line: 5, col: 48 }, // ca without secure
+        { code: 'INVALID_CONFIG', line: 6, col: 91 }, // private_key and private_key_file
+        { code: 'INVALID_CONFIG', line: 7, col: 3 }, // no password or key
+        { code: 'SCHEMA', line: 8, col: 88 }, // host_fingerprint not SHA256:…
+        { code: 'SCHEMA', line: 9, col: 3 }, // sftp without user
       ],
     },
     {

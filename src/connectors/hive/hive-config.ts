@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectionConfig } from '../../config/types.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
-import type { ConfigProblem } from '../contract.js';
+import { configProblems } from '../config-problems.js';
 
 /** The storage format of tables pigeon creates. */
 export type HiveFormat = 'orc' | 'parquet' | 'textfile';
@@ -33,16 +33,7 @@ const KEYS = new Set(['name', 'type', 'max_connections', 'host', 'port', 'user',
 const NAME = /^[A-Za-z0-9_]+$/;
 
 /** Offline checks of a `hive` connection for validate: what its schema cannot say (see hiveConfig). */
-export function hiveConfigProblems(c: ConnectionConfig): readonly ConfigProblem[] {
-  try {
-    hiveConfig(c, 1, '/', '/');
-    return [];
-  } catch (e) {
-    if (!(e instanceof PipelineError)) throw e;
-    const key = /`([a-z_]+)`/.exec(e.message)?.[1];
-    return [{ path: key !== undefined && key in c ? [key] : [], message: e.message.replace(/^connection `[^`]*`: /, '') }];
-  }
-}
+export const hiveConfigProblems = configProblems((c) => hiveConfig(c, 1, '/', '/'));
 
 /**
  * Reads a `hive` connection: `host`, `port` (10000), `user` (`pigeon`), `password` (empty), `database` (`default`),

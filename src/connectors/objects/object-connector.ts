@@ -1,13 +1,13 @@
 import type { ColumnSchema } from '../../csv/types.js';
 import type { ChunkFeed, ChunkSpec, Connector, CsvSink, ExportRequest, ImportRequest, ImportResult } from '../contract.js';
-import type { ObjectSettings } from './object-layout.js';
+import type { ObjectSettings, TableKeys } from './object-layout.js';
 import { ObjectSource } from './object-source.js';
-import type { ObjectStore } from './object-store.js';
+import { objectError, type ObjectStore } from './object-store.js';
 import { ObjectTarget } from './object-target.js';
 
 /**
  * A connector over an ObjectStore: what every object kind is once it has a store (a local directory for `file`, a
- * bucket prefix for `s3`, and next FTP and SFTP directories). Export: object-source.ts; import: object-target.ts.
+ * bucket prefix for `s3`, a server's directory for `ftp` and `sftp`). Export: object-source.ts; import: object-target.ts.
  */
 export class ObjectConnector implements Connector {
   readonly #source: ObjectSource;
@@ -15,10 +15,15 @@ export class ObjectConnector implements Connector {
   readonly #open: () => Promise<void>;
   readonly #close: () => Promise<void>;
 
-  /** `open`/`close`: the store's own connection, if it has one. */
-  constructor(store: ObjectStore, settings: ObjectSettings, tmpDir: string, lifecycle: { open?: () => Promise<void>; close?: () => Promise<void> } = {}) {
+  /** `open`/`close`: the store's own connection, if it has one; `sweep`: see ObjectTarget. */
+  constructor(
+    store: ObjectStore,
+    settings: ObjectSettings,
+    tmpDir: string,
+    lifecycle: { open?: () => Promise<void>; close?: () => Promise<void>; sweep?: (t: TableKeys) => Promise<unknown> } = {},
+  ) {
     this.#source = new ObjectSource(store, settings);
-    this.#target = new ObjectTarget(store, settings, tmpDir);
+    this.#target = new ObjectTarget(store, settings, tmpDir, lifecycle.sweep);
     this.#open = lifecycle.open ?? (async () => {});
     this.#close = lifecycle.close ?? (async () => {});
   }
@@ -58,4 +63,18 @@ export class ObjectConnector implements Connector {
   probeTarget(table: string): Promise<'missing' | 'empty' | 'filled'> {
     return this.#target.probeTarget(table);
   }
+}
+
+/**
+ * An ObjectConnector `open` for a store with a server: `probe` (log in, list the root) once, so a wrong password or
+ * a missing bucket fails as CONNECT_FAILED of `connection` before any work.
+ */
+export function probeOnOpen(probe: () => Promise<void>, connection: string): () => Promise<void> {
+  return async () => {
+    try {
+      await probe();
+    } catch (e) {
+      throw objectError(e, 'CONNECT_FAILED', { connection });
+    }
+  };
 }

@@ -8,7 +8,7 @@ export interface ObjectInfo {
 }
 
 /**
- * A place that holds named objects: a local directory, an S3 bucket prefix, and next an FTP or SFTP directory.
+ * A place that holds named objects: a local directory, an S3 bucket prefix, an FTP or SFTP directory.
  * The narrow surface every object kind (`file`, `s3`) and object staging are built on; everything else (CSV
  * encoding, gzip, checksums, manifests, the load journal, glob patterns) lives above it, once.
  *

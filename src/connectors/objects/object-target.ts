@@ -25,12 +25,17 @@ export class ObjectTarget {
   readonly #store: ObjectStore;
   readonly #settings: ObjectSettings;
   readonly #tmpDir: string;
+  readonly #sweep: (t: TableKeys) => Promise<unknown>;
 
-  /** `tmpDir`: a local directory for a merge's work database. */
-  constructor(store: ObjectStore, settings: ObjectSettings, tmpDir: string) {
+  /**
+   * `tmpDir`: a local directory for a merge's work database. `sweep`: removes what killed writers left around one
+   * table (default: the store's sweep of the table's folder); a store whose listing is costly narrows it.
+   */
+  constructor(store: ObjectStore, settings: ObjectSettings, tmpDir: string, sweep?: (t: TableKeys) => Promise<unknown>) {
     this.#store = store;
     this.#settings = settings;
     this.#tmpDir = tmpDir;
+    this.#sweep = sweep ?? (async (t) => store.sweep?.(settings.layout === 'prefix' ? t.folder : folderOf(t.data)));
   }
 
   async isCommitted(table: string, loadId: string): Promise<boolean> {
@@ -81,7 +86,7 @@ export class ObjectTarget {
     const committed = await journal.recover();
     // After the journal rolled a cut commit forward (its temp object moved into place), what killed writers left
     // beside the data object goes: nobody will ever move it.
-    await this.#store.sweep?.(folderOf(t.data)).catch(() => []);
+    await this.#sweep(t).catch(() => []);
     if (committed.includes(req.loadId)) return { rows: await drainFeed(feed, signal) };
     const existing = (await this.#store.stat(t.data)) !== undefined;
     if (!existing && req.create === 'never') {
@@ -117,7 +122,7 @@ export class ObjectTarget {
   async #importPrefix(t: TableKeys, req: ImportRequest, feed: ChunkFeed, signal?: AbortSignal): Promise<ImportResult> {
     const names = req.columns.map((c) => c.name);
     const old = await readJson<TableManifest>(this.#store, t.manifest, signal);
-    await this.#store.sweep?.(t.folder).catch(() => []);
+    await this.#sweep(t).catch(() => []);
     if (old?.loads.includes(req.loadId)) return { rows: await drainFeed(feed, signal) };
     if (!old && req.create === 'never') {
       throw new PipelineError('IMPORT_FAILED', `target table ${this.#store.describe(t.folder)} has no manifest.json and create is \`never\``, { table: req.table });
@@ -259,7 +264,7 @@ async function* abortableChunks(feed: ChunkFeed, signal?: AbortSignal) {
       yield next.value;
     }
   } finally {
-    void chunks.return?.();
+    chunks.return?.()?.catch(() => {});
   }
 }
 

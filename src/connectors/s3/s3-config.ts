@@ -1,6 +1,6 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
-import type { ConfigProblem } from '../contract.js';
+import { configProblems, invalidConnection, stringKey } from '../config-problems.js';
 import { objectSettings, type ObjectSettings } from '../objects/object-layout.js';
 
 /** How pigeon's S3 client connects: everything but where (bucket, prefix). */
@@ -34,13 +34,8 @@ export const DEFAULT_PART_SIZE = 5 * MIB;
 
 /** The client settings of an `s3` connection (see schemas/pipeline.schema.json, s3Connection). */
 export function s3ClientSettings(c: ConnectionConfig): S3ClientSettings {
-  const bad = (msg: string) => new PipelineError('INVALID_CONFIG', `connection \`${c.name}\`: ${msg}`, { connection: c.name });
-  const str = (key: string): string | undefined => {
-    const v = c[key];
-    if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string') throw bad(`\`${key}\` must be a string`);
-    return v;
-  };
+  const bad = invalidConnection(c);
+  const str = (key: string) => stringKey(c, key);
   const accessKeyId = str('access_key_id');
   const secretAccessKey = str('secret_access_key');
   const sessionToken = str('session_token');
@@ -71,7 +66,7 @@ export function s3ClientSettings(c: ConnectionConfig): S3ClientSettings {
 
 /** An `s3` connection: bucket, prefix, layout (default `prefix`), compression and the client settings. */
 export function s3Config(c: ConnectionConfig): S3Config {
-  const bad = (msg: string) => new PipelineError('INVALID_CONFIG', `connection \`${c.name}\`: ${msg}`, { connection: c.name });
+  const bad = invalidConnection(c);
   const bucket = c['bucket'];
   if (typeof bucket !== 'string' || !BUCKET.test(bucket)) throw bad('`bucket` must be an S3 bucket name');
   const prefix = c['prefix'] ?? '';
@@ -85,17 +80,7 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  * The problems of an `s3` connection, offline (ConnectorKind.checkConnection): what s3Config would refuse, at the
  * key it names.
  */
-export function s3ConfigProblems(c: ConnectionConfig): readonly ConfigProblem[] {
-  try {
-    s3Config(c);
-    return [];
-  } catch (e) {
-    if (!(e instanceof PipelineError)) throw e;
-    const message = e.message.replace(/^connection `[^`]*`: /, '');
-    const key = /`([a-z_]+)`/.exec(message)?.[1];
-    return [{ path: key !== undefined && key in c ? [key] : [], message }];
-  }
-}
+export const s3ConfigProblems = configProblems(s3Config);
 
 /** `s3://bucket/some/prefix` → bucket and `some/prefix/`; throws INVALID_CONFIG naming `what` otherwise. */
 export function parseS3Url(url: string, what: string): S3Location {

@@ -1,7 +1,6 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import type { ConnectorOptions } from '../contract.js';
-import { ObjectConnector } from '../objects/object-connector.js';
-import { objectError } from '../objects/object-store.js';
+import { ObjectConnector, probeOnOpen } from '../objects/object-connector.js';
 import { s3Config } from './s3-config.js';
 import { S3Store } from './s3-store.js';
 
@@ -15,13 +14,7 @@ export class S3Connector extends ObjectConnector {
     const c = s3Config(config);
     const store = new S3Store(c.client, c);
     super(store, c, options.tmpDir, {
-      open: async () => {
-        try {
-          await store.probe();
-        } catch (e) {
-          throw objectError(e, 'CONNECT_FAILED', { connection: c.name });
-        }
-      },
+      open: probeOnOpen(() => store.probe(), c.name),
       close: async () => store.close(),
     });
   }
