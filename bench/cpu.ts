@@ -51,11 +51,6 @@ export async function serverCpu(pid: number, withChildren: boolean): Promise<num
   return total;
 }
 
-/** The postmaster of a backend (`SELECT pg_backend_pid()`): its parent process. */
-export async function parentOf(pid: number): Promise<number | undefined> {
-  return (await stat(pid))?.ppid;
-}
-
 /** One process spinning on one core until `stop()`. */
 export function startHog(): { stop(): void } {
   const child: ChildProcess = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });

@@ -43,7 +43,7 @@ import {
   type Servers,
 } from './db.js';
 import { measure, median, sequence, type Sample } from './measure.js';
-import { parentOf, serverCpu, startHog } from './cpu.js';
+import { serverCpu, startHog } from './cpu.js';
 import { HIVE_CHECKSUM, HIVE_ORDERS_COLUMNS, HiveBench, hiveServer, type HiveServer } from './hive.js';
 import { serviceEndpoint } from '../test/support/services.js';
 
@@ -209,7 +209,9 @@ function pigeonTool(s: Servers, o: Options, direction: Direction, s3?: S3Staging
     'nodes:',
     '  orders:',
     `    source: { connection: ${m2p || m2h ? 'my' : 'pg'}, table: ${m2p || m2h ? 'orders' : 'orders_src'}, split: { column: id, chunks: ${o.chunks} } }`,
-    `    target: { connection: ${m2h ? 'hv' : m2p ? 'pg' : 'my'}, table: ${m2p || m2h ? 'orders' : 'orders_rev'}, mode: overwrite }`,
+    // PostgreSQL's timestamp columns keep 6 fractional digits, MariaDB's DATETIME none: the rows hold whole seconds
+    // (they were made in MariaDB), which pigeon is told, since it refuses a target that could round values.
+    `    target: { connection: ${m2h ? 'hv' : m2p ? 'pg' : 'my'}, table: ${m2p || m2h ? 'orders' : 'orders_rev'}, mode: overwrite${m2p || m2h ? '' : ', lossy: allow'} }`,
     '',
   ].join('\n');
   return {
@@ -395,8 +397,9 @@ async function serverPids(s: Servers): Promise<ServerPids> {
     // Not local, or the pid file is not readable.
   }
   try {
-    const postmaster = await parentOf(Number((await psql(s, DB, 'SELECT pg_backend_pid()')).trim()));
-    if (postmaster !== undefined) out.postgres = postmaster;
+    // The first line of postmaster.pid in the data directory (a backend's parent is gone with psql's session).
+    const dir = (await psql(s, DB, 'SHOW data_directory')).trim();
+    out.postgres = Number((await readFile(join(dir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
   } catch {
     // Not local.
   }
