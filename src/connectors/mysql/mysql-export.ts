@@ -90,7 +90,7 @@ export class MysqlExport {
     }
   }
 
-  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {
+  planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<ChunkSpec[]> {
     return this.#read(req, signal, async (conn) => {
       let unique: boolean | undefined;
       return planSplitChunks(req, (column) => ({
@@ -105,7 +105,7 @@ export class MysqlExport {
           const q = unique && after ? buildNthAfter(mysqlDialect, req, column, after.value, rank - after.rank - 1) : buildNth(mysqlDialect, req, column, rank);
           return scalar(conn, q.sql, q.params);
         },
-      }));
+      }), announce);
     });
   }
 

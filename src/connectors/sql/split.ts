@@ -22,46 +22,57 @@ export interface QuantileSource {
  * The chunks of an export: one, or with `split: {column, chunks}` key ranges cut at quantiles of the column, so
  * skewed keys still give chunks of similar size. Equal quantiles (a value repeated over a whole chunk's worth of
  * rows) collapse into one boundary: ranges stay disjoint and cover everything.
+ *
+ * `announce`, when given, is told each chunk as soon as its range is final: chunk i once the i-th boundary is found
+ * (every later boundary is larger), the last one when the walk ends. Its export may start while later boundaries are
+ * still being looked for. The result lists the same chunks, announced or not.
  */
-export async function planSplitChunks(req: ExportRequest, source: (column: string) => QuantileSource): Promise<ChunkSpec[]> {
+export async function planSplitChunks(
+  req: ExportRequest,
+  source: (column: string) => QuantileSource,
+  announce?: (chunk: ChunkSpec) => void,
+): Promise<ChunkSpec[]> {
   const split = req.source.split;
-  if (!split || split.chunks <= 1) return [{ index: 1 }];
+  if (!split || split.chunks <= 1) return announced([{ index: 1 }], announce);
   const q = source(split.column);
   const total = await q.count();
   const boundaries: Ranked[] = [];
+  const chunks: ChunkSpec[] = [];
   for (let i = 1; i < split.chunks && total > 0; i++) {
     const rank = Math.floor((i * total) / split.chunks);
     const previous = boundaries[boundaries.length - 1];
     // Fewer rows than chunks: the same rank again is the same value again.
     if (previous !== undefined && rank <= previous.rank) continue;
     const value = await q.nth(rank, previous);
-    if (value !== null && previous?.value !== value) boundaries.push({ value, rank });
+    if (value === null || previous?.value === value) continue;
+    const found = { value, rank };
+    boundaries.push(found);
+    // Each chunk holds the ranks from its lower boundary to the next (NULL keys, which count() leaves out, aside).
+    const chunk = rangeChunk(split.column, chunks.length + 1, previous, found, total);
+    chunks.push(chunk);
+    announce?.(chunk);
   }
-  const chunks = chunksFromBoundaries(split.column, boundaries.map((b) => b.value));
-  // Each chunk holds the ranks from its lower boundary to the next (NULL keys, which count() leaves out, aside).
-  const ranks = [0, ...boundaries.map((b) => b.rank), total];
-  return chunks.map((c, i) => ({ ...c, estimate: ranks[i + 1]! - ranks[i]! }));
+  const last = boundaries.length === 0 ? { index: 1, estimate: total } : rangeChunk(split.column, chunks.length + 1, boundaries[boundaries.length - 1], undefined, total);
+  chunks.push(last);
+  announce?.(last);
+  return chunks;
 }
 
-/**
- * Chunks from quantile boundaries b1 < b2 < … : (-∞, b1), [b1, b2), …, [bn, +∞); NULL keys go to the first chunk,
- * so every row lands in exactly one chunk.
- */
-export function chunksFromBoundaries(column: string, boundaries: readonly string[]): ChunkSpec[] {
-  if (boundaries.length === 0) return [{ index: 1 }];
-  const chunks: ChunkSpec[] = [];
-  for (let i = 0; i <= boundaries.length; i++) {
-    const lower = i === 0 ? undefined : { value: boundaries[i - 1]!, inclusive: true };
-    const upper = i === boundaries.length ? undefined : { value: boundaries[i]!, inclusive: false };
-    chunks.push({
-      index: i + 1,
-      range: {
-        column,
-        ...(lower ? { lower } : {}),
-        ...(upper ? { upper } : {}),
-        ...(i === 0 ? { includeNull: true } : {}),
-      },
-    });
-  }
+function announced(chunks: ChunkSpec[], announce: ((chunk: ChunkSpec) => void) | undefined): ChunkSpec[] {
+  for (const c of chunks) announce?.(c);
   return chunks;
+}
+
+/** The chunk [lower, upper) (unbounded where one is missing, with the NULL keys when it is the first). */
+function rangeChunk(column: string, index: number, lower: Ranked | undefined, upper: Ranked | undefined, total: number): ChunkSpec {
+  return {
+    index,
+    range: {
+      column,
+      ...(lower ? { lower: { value: lower.value, inclusive: true } } : {}),
+      ...(upper ? { upper: { value: upper.value, inclusive: false } } : {}),
+      ...(index === 1 ? { includeNull: true } : {}),
+    },
+    estimate: (upper?.rank ?? total) - (lower?.rank ?? 0),
+  };
 }
