@@ -122,8 +122,12 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     cp = undefined;
   }
 
-  const source = await connections.get(node.source.connection, signal);
-  const target = await connections.get(node.target.connection, signal);
+  // Both connections open at once (each loads its driver and connects); a failure of either fails the attempt, and
+  // the other stays with the ConnectionManager, which closes it.
+  const [opening, targeting] = [connections.get(node.source.connection, signal), connections.get(node.target.connection, signal)];
+  targeting.catch(() => {});
+  const source = await opening;
+  const target = await targeting;
   const watermark = NodeWatermark.of(env.watermarks, pipeline.name, node);
   const settled = await watermark?.settle(target);
   if (settled) env.log('info', `node ${node.name}: ${settled}`, { node: node.name });
