@@ -26,15 +26,22 @@ function request(chunks: number): ExportRequest {
   return { node: 'n', source: { connection: 'src', table: 't', split: { column: 'id', chunks } } } as ExportRequest;
 }
 
-/** A sorted column of `values` (duplicates and all) as a quantile source; records the order of calls. */
-function sortedSource(values: readonly number[], calls: string[]) {
+/**
+ * A sorted column of `values` (duplicates and all) as a quantile source, with the table statistics' `estimate` of
+ * its rows when given (any number: statistics may be far off); records the order of calls.
+ */
+function sortedSource(values: readonly number[], calls: string[], estimate?: number) {
   const sorted = [...values].sort((a, b) => a - b);
   return () => ({
-    count: async () => sorted.length,
+    count: async () => {
+      calls.push('count');
+      return sorted.length;
+    },
     nth: async (rank: number, _after: Ranked | undefined) => {
       calls.push(`nth ${rank}`);
       return rank < sorted.length ? String(sorted[rank]) : null;
     },
+    ...(estimate === undefined ? {} : { estimate: async () => estimate }),
   });
 }
 
@@ -48,33 +55,46 @@ function inRange(v: number, c: ChunkSpec): boolean {
 
 test('each chunk is announced once its range is final, before the next boundary is asked for, and the chunks cover every value once', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 200 }), fc.integer({ min: 1, max: 12 }), async (values, chunks) => {
-      const calls: string[] = [];
-      const announced: ChunkSpec[] = [];
-      const result = await planSplitChunks(request(chunks), sortedSource(values, calls), (c) => {
-        calls.push(`chunk ${c.index}`);
-        announced.push(c);
-      });
-      assert.deepEqual(announced, result, 'the announced chunks are the result');
-      assert.deepEqual(result.map((c) => c.index), result.map((_, i) => i + 1));
-      // A chunk is announced right after the boundary that closes it (the last one when the walk ends), before any
-      // later boundary is asked for.
-      assert.equal(calls[calls.length - 1], `chunk ${result.length}`);
-      calls.forEach((call, i) => {
-        if (call.startsWith('chunk') && call !== `chunk ${result.length}`) assert.match(calls[i - 1] ?? '', /^nth/, calls.join(', '));
-      });
-      for (const v of values) assert.equal(result.filter((c) => inRange(v, c)).length, 1, `value ${v} is in exactly one chunk`);
-      const estimates = result.reduce((n, c) => n + (c.estimate ?? 0), 0);
-      if (chunks > 1) assert.equal(estimates, values.length, 'the estimates add up to the count');
-    }),
-    { numRuns: 200 },
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 200 }),
+      fc.integer({ min: 1, max: 12 }),
+      fc.option(fc.integer({ min: 0, max: 400 }), { nil: undefined }),
+      async (values, chunks, estimate) => {
+        const calls: string[] = [];
+        const announced: ChunkSpec[] = [];
+        const result = await planSplitChunks(request(chunks), sortedSource(values, calls, estimate), (c) => {
+          calls.push(`chunk ${c.index}`);
+          announced.push(c);
+        });
+        assert.deepEqual(announced, result, 'the announced chunks are the result');
+        assert.deepEqual(result.map((c) => c.index), result.map((_, i) => i + 1));
+        // A chunk is announced right after the boundary that closes it (the last one when the walk ends), before any
+        // later boundary is asked for.
+        assert.equal(calls[calls.length - 1], `chunk ${result.length}`);
+        calls.forEach((call, i) => {
+          if (call.startsWith('chunk') && call !== `chunk ${result.length}`) assert.match(calls[i - 1] ?? '', /^nth/, calls.join(', '));
+        });
+        for (const v of values) assert.equal(result.filter((c) => inRange(v, c)).length, 1, `value ${v} is in exactly one chunk`);
+        const estimates = result.reduce((n, c) => n + (c.estimate ?? 0), 0);
+        if (chunks > 1) assert.equal(estimates, values.length, 'the estimates add up to the count');
+      },
+    ),
+    { numRuns: 300 },
   );
 });
 
 test('a boundary found is announced before the next quantile query is sent', async () => {
   const calls: string[] = [];
   await planSplitChunks(request(4), sortedSource(Array.from({ length: 100 }, (_, i) => i), calls), (c) => calls.push(`chunk ${c.index}`));
-  assert.deepEqual(calls, ['nth 25', 'chunk 1', 'nth 50', 'chunk 2', 'nth 75', 'chunk 3', 'chunk 4']);
+  assert.deepEqual(calls, ['count', 'nth 25', 'chunk 1', 'nth 50', 'chunk 2', 'nth 75', 'chunk 3', 'chunk 4']);
+});
+
+test('with the table statistics, the first chunk is announced before the exact count, and the rest is cut evenly', async () => {
+  const calls: string[] = [];
+  const chunks = await planSplitChunks(request(4), sortedSource(Array.from({ length: 100 }, (_, i) => i), calls, 80), (c) => calls.push(`chunk ${c.index}`));
+  // 80 / 4 = 20 for the first boundary; then ranks 20 + 80 / 3 and 20 + 2 * 80 / 3 cut the 80 rows after it.
+  assert.deepEqual(calls, ['nth 20', 'chunk 1', 'count', 'nth 46', 'chunk 2', 'nth 73', 'chunk 3', 'chunk 4']);
+  assert.deepEqual(chunks.map((c) => c.estimate), [20, 26, 27, 27]);
 });
 
 // ---- through runNodeAttempt ----------------------------------------------------------------------------------------

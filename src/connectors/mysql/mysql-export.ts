@@ -4,7 +4,7 @@ import type { PipelineErrorOptions } from '../../errors/pipeline-error.js';
 import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
 import { abortable } from '../feed.js';
 import { buildCount, buildMax, buildNth, buildNthAfter, buildSelect, type BuiltQuery } from '../sql/select-builder.js';
-import { planSplitChunks } from '../sql/split.js';
+import { planSplitChunks, wholeTable } from '../sql/split.js';
 import { withComments, withSourceKey } from '../sql/new-table.js';
 import { waitForTransactions } from '../sql/open-transactions.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
@@ -104,6 +104,12 @@ export class MysqlExport {
           if (after !== undefined) unique ??= await uniqueColumn(conn, req, column);
           const q = unique && after ? buildNthAfter(mysqlDialect, req, column, after.value, rank - after.rank - 1) : buildNth(mysqlDialect, req, column, rank);
           return scalar(conn, q.sql, q.params);
+        },
+        estimate: async () => {
+          if (!wholeTable(req)) return undefined;
+          const { schema, name } = splitTable(req.source.table!);
+          const rows = await scalar(conn, mysqlSql.estimatedRows, [schema ?? null, name]);
+          return rows === null ? undefined : Number(rows);
         },
       }), announce);
     });

@@ -3,7 +3,7 @@ import { toPipelineError } from '../../errors/pipeline-error.js';
 import type { ColumnSchema } from '../../csv/types.js';
 import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
 import { buildCount, buildMax, buildNth, buildNthAfter, buildSelect } from '../sql/select-builder.js';
-import { planSplitChunks } from '../sql/split.js';
+import { planSplitChunks, wholeTable } from '../sql/split.js';
 import { firstValue, rows, type PgSessions, type Session } from './postgres-session.js';
 import { quoteTable, type SqlDialect } from '../sql/dialect.js';
 import { withComments, withSourceKey } from '../sql/new-table.js';
@@ -14,6 +14,7 @@ import {
   openSessions,
   openXids,
   pgDialect,
+  estimatedRows,
   regclassText,
   stillOpenSessions,
   stillOpenXids,
@@ -111,7 +112,12 @@ export class PgExport {
   }
 
   planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<ChunkSpec[]> {
-    return this.#sessions.exporting(req, signal, (s) => planQuantileChunks(s, pgDialect, req, announce, (column) => uniqueColumn(s, req, column)));
+    return this.#sessions.exporting(req, signal, (s) =>
+      planQuantileChunks(s, pgDialect, req, announce, {
+        unique: (column) => uniqueColumn(s, req, column),
+        estimate: () => estimateRows(s, req),
+      }),
+    );
   }
 
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
@@ -158,16 +164,26 @@ export function planQuantileChunks(
   dialect: SqlDialect,
   req: ExportRequest,
   announce?: (chunk: ChunkSpec) => void,
-  unique?: (column: string) => Promise<boolean>,
+  catalog: { readonly unique?: (column: string) => Promise<boolean>; readonly estimate?: () => Promise<number | undefined> } = {},
 ): Promise<ChunkSpec[]> {
   let walk: boolean | undefined;
+  const { unique, estimate } = catalog;
   return planSplitChunks(req, (column) => ({
     count: async () => Number(await firstValue(s, buildCount(dialect, req, column))),
     nth: async (rank, after) => {
       if (after !== undefined && unique) walk ??= await unique(column);
       return firstValue(s, walk && after ? buildNthAfter(dialect, req, column, after.value, rank - after.rank - 1) : buildNth(dialect, req, column, rank));
     },
+    ...(estimate ? { estimate } : {}),
   }), announce);
+}
+
+/** A whole table's rows by the planner's statistics; undefined for anything else or before the first ANALYZE. */
+async function estimateRows(s: Session, req: ExportRequest): Promise<number | undefined> {
+  if (!wholeTable(req)) return undefined;
+  const [r] = await rows<{ rows: string | null }>(s, estimatedRows, [regclassText(req.source.table!).text]);
+  const n = Number(r?.rows ?? -1);
+  return n >= 0 ? n : undefined;
 }
 
 /** Whether the split column of a table (not a query) has a unique index of its own. */

@@ -203,6 +203,9 @@ export function regclassText(table: string): { text: string; schema: string | nu
   return { text: parts.map(pgDialect.quoteIdent).join('.'), schema: dot < 0 ? null : parts[0]! };
 }
 
+/** A table's rows by the planner's statistics (`reltuples`, -1 before the first ANALYZE): a split's first boundary. */
+export const estimatedRows = `SELECT reltuples::bigint::text AS rows FROM pg_class WHERE oid = to_regclass($1)`;
+
 /**
  * Whether a split column ($2) of a table ($1, regclass text) holds no duplicates: a valid unique index on exactly
  * that column, without predicate or expression. The split's quantile walk may then go from one boundary to the next.

@@ -16,6 +16,18 @@ export interface QuantileSource {
    * from the start; the answer is the same.
    */
   nth(rank: number, after: Ranked | undefined): Promise<string | null>;
+  /**
+   * The request's rows by the table's statistics (cheap, approximate), or undefined. Asked only for a whole table
+   * (see `wholeTable`): the first boundary is then taken at a quantile of this estimate, so the first chunk can
+   * export while `count()` runs. Any value keeps the chunks exact (ranges cover everything once); a poor estimate
+   * only makes the first chunk larger or smaller than the others.
+   */
+  estimate?(): Promise<number | undefined>;
+}
+
+/** Whether a request reads a whole table (no query, filter or window), whose statistics estimate its rows. */
+export function wholeTable(req: ExportRequest): boolean {
+  return req.source.table !== undefined && req.source.query === undefined && req.source.where === undefined && req.window === undefined;
 }
 
 /**
@@ -35,22 +47,34 @@ export async function planSplitChunks(
   const split = req.source.split;
   if (!split || split.chunks <= 1) return announced([{ index: 1 }], announce);
   const q = source(split.column);
-  const total = await q.count();
   const boundaries: Ranked[] = [];
   const chunks: ChunkSpec[] = [];
-  for (let i = 1; i < split.chunks && total > 0; i++) {
-    const rank = Math.floor((i * total) / split.chunks);
+  const found = (b: Ranked): void => {
+    // Each chunk holds the ranks from its lower boundary to the next (NULL keys, which count() leaves out, aside).
+    const chunk = rangeChunk(split.column, chunks.length + 1, boundaries[boundaries.length - 1], b, 0);
+    boundaries.push(b);
+    chunks.push(chunk);
+    announce?.(chunk);
+  };
+  // The first boundary from the table's statistics, before the exact count: the first chunk exports meanwhile.
+  const guess = q.estimate ? await q.estimate() : undefined;
+  if (guess !== undefined && guess >= split.chunks) {
+    const rank = Math.floor(guess / split.chunks);
+    const value = await q.nth(rank, undefined);
+    if (value !== null) found({ value, rank });
+  }
+  const total = await q.count();
+  // The other boundaries cut the ranks after the first one (all of them, without it) into equal parts.
+  const from = boundaries[0]?.rank ?? 0;
+  const parts = split.chunks - boundaries.length;
+  for (let i = 1; i < parts && total > from; i++) {
+    const rank = from + Math.floor((i * (total - from)) / parts);
     const previous = boundaries[boundaries.length - 1];
     // Fewer rows than chunks: the same rank again is the same value again.
     if (previous !== undefined && rank <= previous.rank) continue;
     const value = await q.nth(rank, previous);
     if (value === null || previous?.value === value) continue;
-    const found = { value, rank };
-    boundaries.push(found);
-    // Each chunk holds the ranks from its lower boundary to the next (NULL keys, which count() leaves out, aside).
-    const chunk = rangeChunk(split.column, chunks.length + 1, previous, found, total);
-    chunks.push(chunk);
-    announce?.(chunk);
+    found({ value, rank });
   }
   const last = boundaries.length === 0 ? { index: 1, estimate: total } : rangeChunk(split.column, chunks.length + 1, boundaries[boundaries.length - 1], undefined, total);
   chunks.push(last);
@@ -73,6 +97,6 @@ function rangeChunk(column: string, index: number, lower: Ranked | undefined, up
       ...(upper ? { upper: { value: upper.value, inclusive: false } } : {}),
       ...(index === 1 ? { includeNull: true } : {}),
     },
-    estimate: (upper?.rank ?? total) - (lower?.rank ?? 0),
+    estimate: Math.max(0, (upper?.rank ?? total) - (lower?.rank ?? 0)),
   };
 }
