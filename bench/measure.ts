@@ -9,20 +9,24 @@ export interface Sample {
   readonly ms: number;
   /** Peak RSS in KiB; undefined when it could not be measured. */
   readonly rssKiB: number | undefined;
+  /** CPU seconds (user + system) of the process and the children it waited for; undefined without GNU time. */
+  readonly cpuS?: number;
+  /** CPU seconds the database servers used during the run (see cpu.ts), when they were read. */
+  readonly servers?: Readonly<Record<string, number>>;
 }
 
 const GNU_TIME = '/usr/bin/time';
 
 /**
- * Runs `command` to completion and measures it: wall time from here, peak RSS from GNU time's `%M` (the child's
- * maximum resident set size, KiB) or, without it, by sampling /proc/<pid>/status VmHWM until the process exits.
+ * Runs `command` to completion and measures it: wall time from here, CPU from GNU time's `%U` and `%S`, peak RSS
+ * from GNU time's `%M` (the child's maximum resident set size, KiB) or, without it, by sampling /proc/<pid>/status VmHWM until the process exits.
  * Rejects with the command's output when it fails.
  */
 export async function measure(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
   const dir = await mkdtemp(join(tmpdir(), 'pigeon-bench-time-'));
   const timeFile = join(dir, 'time');
   const gnu = existsSync(GNU_TIME);
-  const [file, argv] = gnu ? [GNU_TIME, ['-f', '%M', '-o', timeFile, command, ...args]] : [command, [...args]];
+  const [file, argv] = gnu ? [GNU_TIME, ['-f', '%M %U %S', '-o', timeFile, command, ...args]] : [command, [...args]];
   const started = process.hrtime.bigint();
   const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -41,8 +45,11 @@ export async function measure(command: string, args: readonly string[], options:
   if (timer) clearInterval(timer);
   try {
     if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`);
-    const rssKiB = gnu ? Number((await readFile(timeFile, 'utf8')).trim().split('\n').pop()) : sampled || undefined;
-    return { ms, rssKiB: Number.isFinite(rssKiB) ? rssKiB : undefined };
+    if (!gnu) return { ms, rssKiB: sampled || undefined };
+    // The last line: a child killed by a signal makes GNU time write a line of its own before it.
+    const [rss, user, system] = ((await readFile(timeFile, 'utf8')).trim().split('\n').pop() ?? '').split(' ').map(Number);
+    const cpuS = (user ?? NaN) + (system ?? NaN);
+    return { ms, rssKiB: Number.isFinite(rss) ? rss : undefined, ...(Number.isFinite(cpuS) ? { cpuS } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -61,7 +68,8 @@ async function hwm(pid: number | undefined): Promise<number | undefined> {
 /** Steps of one tool run one after the other: times add up, memory is the largest of any step. */
 export function sequence(samples: readonly Sample[]): Sample {
   const known = samples.map((s) => s.rssKiB).filter((k): k is number => k !== undefined);
-  return { ms: samples.reduce((n, s) => n + s.ms, 0), rssKiB: known.length > 0 ? Math.max(...known) : undefined };
+  const cpu = samples.every((s) => s.cpuS !== undefined) ? { cpuS: samples.reduce((n, s) => n + s.cpuS!, 0) } : {};
+  return { ms: samples.reduce((n, s) => n + s.ms, 0), rssKiB: known.length > 0 ? Math.max(...known) : undefined, ...cpu };
 }
 
 export function median(values: readonly number[]): number {

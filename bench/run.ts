@@ -1,11 +1,13 @@
 /**
- * `npm run bench [-- --rows N --rounds K --chunks C --connections M --only m2p|p2m|m2h --tools pigeon,native,pgloader]`
+ * `npm run bench [-- --rows N --rounds K --chunks C --connections M --only m2p,p2m,p2o,m2h --tools pigeon,native,pgloader --hog]`
  *
  * Creates a deterministic orders table of N rows in MariaDB (and the same rows in PostgreSQL, loaded by COPY), then
  * runs K alternating rounds of each tool in both directions, checks after every run that the target holds exactly
  * the source's rows (count and a checksum of every value, computed in SQL on both sides), and prints per tool the
  * median wall time, the peak RSS and the ratios to the native baseline and to pgloader. Results are also written as
- * JSON to bench/results/<timestamp>.json.
+ * JSON to bench/results/<timestamp>.json. Each run also records the CPU seconds of the tool's own processes (GNU
+ * time) and of the local MariaDB and PostgreSQL servers (/proc, see cpu.ts), and the load average before the rounds.
+ * `--hog` keeps one core busy with a spinning process during the rounds: the figures of a loaded machine.
  *
  * Tools:
  * - pigeon: `pigeon run` of a one-node overwrite pipeline, as a child process (its wall time and peak RSS);
@@ -13,7 +15,9 @@
  *   MySQL `psql \copy … TO` then `LOAD DATA LOCAL INFILE`; sequential, both in MySQL's/PostgreSQL's text format;
  * - pigeon-s3 (MySQL → PostgreSQL only): the same pipeline with its staging in S3 (`staging.url`) on the S3 test
  *   server (scripts/services/s3.sh, started when not running), as a ratio to pigeon with local staging;
- * - pgloader (MySQL → PostgreSQL only), when installed.
+ * - pgloader (MySQL → PostgreSQL only), when installed;
+ * - pigeon-baseline, with `--baseline DIR`: pigeon as built in another checkout (DIR/bin/pigeon.js), the same
+ *   pipeline, so a change is measured before and after in one run.
  *
  * MySQL → Hive (bench/hive.ts; the test HiveServer2 unless BENCH_HIVE=host:port): pigeon into an existing ORC table;
  * native is what one writes by hand, `SELECT … INTO OUTFILE` in Hive's delimited text, then `LOAD DATA LOCAL
@@ -21,7 +25,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,6 +43,7 @@ import {
   type Servers,
 } from './db.js';
 import { measure, median, sequence, type Sample } from './measure.js';
+import { serverCpu, startHog } from './cpu.js';
 import { HIVE_CHECKSUM, HIVE_ORDERS_COLUMNS, HiveBench, hiveServer, type HiveServer } from './hive.js';
 import { serviceEndpoint } from '../test/support/services.js';
 
@@ -69,7 +74,13 @@ interface Options {
   readonly profile: boolean;
   /** pigeon-s3's staging compression (default none, as the local staging's). */
   readonly s3Compress: 'none' | 'gzip';
+  /** A process spinning on one core during the rounds. */
+  readonly hog: boolean;
+  /** Another checkout of pigeon, built, run as the tool pigeon-baseline. */
+  readonly baseline?: string;
 }
+
+const DIRECTIONS: Readonly<Record<string, Direction>> = { m2p: 'mysql→postgres', p2m: 'postgres→mysql', p2o: 'postgres→opensearch', m2h: 'mysql→hive' };
 
 interface Tool {
   readonly name: string;
@@ -92,6 +103,8 @@ function parseOptions(): Options {
       tools: { type: 'string', default: 'pigeon,pigeon-s3,native,pgloader' },
       profile: { type: 'boolean', default: false },
       's3-compress': { type: 'string', default: 'none' },
+      hog: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -99,19 +112,22 @@ function parseOptions(): Options {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
     return n;
   };
-  const only = values.only;
-  if (only !== undefined && only !== 'm2p' && only !== 'p2m' && only !== 'p2o' && only !== 'm2h') throw new Error('--only must be m2p, p2m, p2o or m2h');
+  const only = values.only?.split(',').map((d) => d.trim());
+  const unknown = only?.find((d) => DIRECTIONS[d] === undefined);
+  if (unknown !== undefined) throw new Error(`--only takes a list of ${Object.keys(DIRECTIONS).join(', ')}; not ${unknown}`);
   return {
     rows: int('rows', values.rows),
     rounds: int('rounds', values.rounds),
     chunks: int('chunks', values.chunks),
     connections: int('connections', values.connections),
-    directions: only === 'm2p' ? ['mysql→postgres'] : only === 'p2m' ? ['postgres→mysql'] : only === 'p2o' ? ['postgres→opensearch'] : only === 'm2h' ? ['mysql→hive'] : ['mysql→postgres', 'postgres→mysql', 'postgres→opensearch', 'mysql→hive'],
+    directions: only ? only.map((d) => DIRECTIONS[d]!) : Object.values(DIRECTIONS),
     batch: int('batch', values.batch),
     concurrency: int('concurrency', values.concurrency),
     tools: (values.tools ?? '').split(',').map((t) => t.trim()),
     profile: values.profile ?? false,
     s3Compress: values['s3-compress'] === 'gzip' ? 'gzip' : 'none',
+    hog: values.hog ?? false,
+    ...(values.baseline !== undefined ? { baseline: resolve(values.baseline) } : {}),
   };
 }
 
@@ -168,11 +184,12 @@ interface S3Staging {
   readonly compress: 'none' | 'gzip';
 }
 
-function pigeonTool(s: Servers, o: Options, direction: Direction, s3?: S3Staging): Tool {
+function pigeonTool(s: Servers, o: Options, direction: Direction, s3?: S3Staging, home = REPO): Tool {
   if (direction === 'postgres→opensearch') return pigeonSearchTool(s, o);
   const m2p = direction === 'mysql→postgres';
   const m2h = direction === 'mysql→hive';
-  const name = `${m2h ? 'm2h' : m2p ? 'm2p' : 'p2m'}${s3 ? '_s3' : ''}`;
+  const baseline = home !== REPO;
+  const name = `${m2h ? 'm2h' : m2p ? 'm2p' : 'p2m'}${s3 ? '_s3' : ''}${baseline ? '_baseline' : ''}`;
   const dir = join(WORK_DIR, `pigeon-${name}`);
   const my = `mysql://${s.mysql.user}@${s.mysql.host}:${s.mysql.port}/${DB}`;
   const pg = `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${DB}`;
@@ -192,17 +209,19 @@ function pigeonTool(s: Servers, o: Options, direction: Direction, s3?: S3Staging
     'nodes:',
     '  orders:',
     `    source: { connection: ${m2p || m2h ? 'my' : 'pg'}, table: ${m2p || m2h ? 'orders' : 'orders_src'}, split: { column: id, chunks: ${o.chunks} } }`,
-    `    target: { connection: ${m2h ? 'hv' : m2p ? 'pg' : 'my'}, table: ${m2p || m2h ? 'orders' : 'orders_rev'}, mode: overwrite }`,
+    // PostgreSQL's timestamp columns keep 6 fractional digits, MariaDB's DATETIME none: the rows hold whole seconds
+    // (they were made in MariaDB), which pigeon is told, since it refuses a target that could round values.
+    `    target: { connection: ${m2h ? 'hv' : m2p ? 'pg' : 'my'}, table: ${m2p || m2h ? 'orders' : 'orders_rev'}, mode: overwrite${m2p || m2h ? '' : ', lossy: allow'} }`,
     '',
   ].join('\n');
   return {
-    name: s3 ? 'pigeon-s3' : 'pigeon',
+    name: s3 ? 'pigeon-s3' : baseline ? 'pigeon-baseline' : 'pigeon',
     direction,
     async run() {
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'pipeline.yaml'), pipeline);
-      const bin = join(REPO, 'bin', 'pigeon.js');
+      const bin = join(home, 'bin', 'pigeon.js');
       const args = ['run', 'pipeline.yaml', '--state-dir', 'state'];
       // The SDK's notice that its releases of 2027 will need Node 22 is not pigeon's output.
       const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
@@ -361,6 +380,54 @@ function pgloaderTool(s: Servers): Tool {
   };
 }
 
+// ---- server CPU ---------------------------------------------------------------------------------------------------
+
+/** The local servers' processes, when they can be found (a remote server's CPU is not measured). */
+interface ServerPids {
+  readonly mariadbd?: number;
+  readonly postgres?: number;
+}
+
+async function serverPids(s: Servers): Promise<ServerPids> {
+  const out: { mariadbd?: number; postgres?: number } = {};
+  try {
+    const file = (await mysql(s, 'SELECT @@pid_file')).trim();
+    out.mariadbd = Number((await readFile(file, 'utf8')).trim());
+  } catch {
+    // Not local, or the pid file is not readable.
+  }
+  try {
+    // The first line of postmaster.pid in the data directory (a backend's parent is gone with psql's session).
+    const dir = (await psql(s, DB, 'SHOW data_directory')).trim();
+    out.postgres = Number((await readFile(join(dir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    // Not local.
+  }
+  return out;
+}
+
+async function serversCpu(p: ServerPids): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  if (p.mariadbd !== undefined) {
+    const c = await serverCpu(p.mariadbd, false);
+    if (c !== undefined) out['mariadbd'] = c;
+  }
+  if (p.postgres !== undefined) {
+    const c = await serverCpu(p.postgres, true);
+    if (c !== undefined) out['postgres'] = c;
+  }
+  return out;
+}
+
+/** A run's sample with the servers' CPU seconds during it. */
+async function withServerCpu(p: ServerPids, run: () => Promise<Sample>): Promise<Sample> {
+  const before = await serversCpu(p);
+  const sample = await run();
+  const after = await serversCpu(p);
+  const servers = Object.fromEntries(Object.keys(after).filter((k) => before[k] !== undefined).map((k) => [k, round(after[k]! - before[k]!, 2)]));
+  return { ...sample, servers };
+}
+
 // ---- rounds and report --------------------------------------------------------------------------------------------
 
 interface Result {
@@ -398,6 +465,7 @@ async function main(): Promise<void> {
   const tools: Tool[] = [];
   for (const d of o.directions) {
     if (o.tools.includes('pigeon')) tools.push(pigeonTool(s, o, d));
+    if (o.baseline !== undefined && d !== 'postgres→opensearch') tools.push(pigeonTool(s, o, d, undefined, o.baseline));
     if (o.tools.includes('pigeon-s3') && d === 'mysql→postgres') {
       tools.push(pigeonTool(s, o, d, { endpoint: serviceEndpoint('s3'), bucket: process.env['PIGEON_TEST_S3_BUCKET'] ?? 'pigeon', compress: o.s3Compress }));
     }
@@ -406,6 +474,20 @@ async function main(): Promise<void> {
   }
   const results: Result[] = tools.map((t) => ({ tool: t.name, direction: t.direction, samples: [], ...(t.skip ? { skipped: t.skip } : {}) }));
 
+  const pids = await serverPids(s);
+  const load = loadavg().map((l) => round(l, 2));
+  log(`load average before the rounds: ${load.join(', ')}${o.hog ? '; a CPU hog spins on one core during the rounds' : ''}`);
+  const hog = o.hog ? startHog() : undefined;
+  try {
+    await rounds(o, s, tools, results, pids, sum, searchSum);
+  } finally {
+    hog?.stop();
+  }
+  report(o, results, load);
+  await hive?.bench.close();
+}
+
+async function rounds(o: Options, s: Servers, tools: readonly Tool[], results: Result[], pids: ServerPids, sum: string, searchSum: string): Promise<void> {
   for (let round = 1; round <= o.rounds; round++) {
     // Alternate the order each round, so no tool always runs on a warm (or cold) cache.
     const order = tools.map((_, i) => i);
@@ -414,7 +496,7 @@ async function main(): Promise<void> {
       const tool = tools[i]!;
       if (tool.skip) continue;
       await resetTarget(s, tool.direction);
-      const sample = await tool.run();
+      const sample = await withServerCpu(pids, () => tool.run());
       const expected = tool.direction === 'postgres→opensearch' ? searchSum : sum;
       const got =
         tool.direction === 'mysql→hive'
@@ -422,11 +504,14 @@ async function main(): Promise<void> {
           : tool.direction === 'mysql→postgres' ? await pgChecksum(s, 'orders') : tool.direction === 'postgres→mysql' ? await mysqlChecksum(s, 'orders_rev') : await searchChecksum();
       if (got !== expected) throw new Error(`${tool.name} ${tool.direction}: the target holds ${got}, the source ${expected}`);
       results[i]!.samples.push(sample);
-      log(`round ${round}: ${tool.direction} ${tool.name} ${(sample.ms / 1000).toFixed(2)} s, ${mib(sample.rssKiB)} (target verified)`);
+      log(`round ${round}: ${tool.direction} ${tool.name} ${(sample.ms / 1000).toFixed(2)} s, ${mib(sample.rssKiB)}, CPU ${cpuLine(sample)} (target verified)`);
     }
   }
-  report(o, results);
-  await hive?.bench.close();
+}
+
+function cpuLine(sample: Sample): string {
+  const parts = [`tool ${sample.cpuS === undefined ? '?' : sample.cpuS.toFixed(2)} s`, ...Object.entries(sample.servers ?? {}).map(([k, v]) => `${k} ${v.toFixed(2)} s`)];
+  return parts.join(', ');
 }
 
 async function resetTarget(s: Servers, d: Direction): Promise<void> {
@@ -441,7 +526,7 @@ async function resetTarget(s: Servers, d: Direction): Promise<void> {
   else await mysql(s, 'TRUNCATE orders_rev', DB);
 }
 
-function report(o: Options, results: readonly Result[]): void {
+function report(o: Options, results: readonly Result[], load: readonly number[]): void {
   const cores = availableParallelism();
   const rows = results.map((r) => {
     const native = results.find((x) => x.direction === r.direction && x.tool === 'native');
@@ -450,6 +535,10 @@ function report(o: Options, results: readonly Result[]): void {
     const med = (x: Result | undefined) => (x && x.samples.length > 0 ? median(x.samples.map((v) => v.ms)) : undefined);
     const ms = med(r);
     const rss = r.samples.map((v) => v.rssKiB ?? 0);
+    const cpu = (pick: (v: Sample) => number | undefined) => {
+      const known = r.samples.map(pick).filter((v): v is number => v !== undefined);
+      return known.length > 0 ? round(median(known), 2) : null;
+    };
     return {
       direction: r.direction,
       tool: r.tool,
@@ -460,9 +549,12 @@ function report(o: Options, results: readonly Result[]): void {
       vs_native: ms !== undefined && med(native) ? round(ms / med(native)!, 2) : null,
       vs_pgloader: ms !== undefined && med(pgl) ? round(ms / med(pgl)!, 2) : null,
       vs_local_staging: r.tool === 'pigeon-s3' && ms !== undefined && med(local) ? round(ms / med(local)!, 2) : null,
+      cpu_tool_s: cpu((v) => v.cpuS),
+      cpu_mariadbd_s: cpu((v) => v.servers?.['mariadbd']),
+      cpu_postgres_s: cpu((v) => v.servers?.['postgres']),
     };
   });
-  const header = ['direction', 'tool', 'median', 'peak RSS', '× native', '× pgloader', '× local staging'];
+  const header = ['direction', 'tool', 'median', 'peak RSS', '× native', '× pgloader', '× local staging', 'CPU s: tool / mariadbd / postgres'];
   const lines = rows.map((r) => [
     r.direction,
     r.tool,
@@ -471,10 +563,12 @@ function report(o: Options, results: readonly Result[]): void {
     r.vs_native === null ? '—' : r.vs_native.toFixed(2),
     r.vs_pgloader === null ? '—' : r.vs_pgloader.toFixed(2),
     r.vs_local_staging === null ? '—' : r.vs_local_staging.toFixed(2),
+    [r.cpu_tool_s, r.cpu_mariadbd_s, r.cpu_postgres_s].map((c) => (c === null ? '—' : c.toFixed(2))).join(' / '),
   ]);
   const table = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...lines.map((l) => `| ${l.join(' | ')} |`)].join('\n');
   const title = `${o.rows.toLocaleString('en')} rows, ${o.rounds} rounds, median wall time; ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}); pigeon: split ${o.chunks} chunks, max_connections ${o.connections}; pigeon-s3: S3 staging (S3Mock on loopback), compress ${o.s3Compress}`;
-  console.log(`\n${title}\n\n${table}\n`);
+  console.log(`\n${title}\nload average before the rounds: ${load.join(', ')}${o.hog ? '; with a CPU hog spinning on one core' : ''}\n\n${table}\n`);
+  console.log('CPU s: medians of user + system seconds of the tool\'s own processes, and of the servers\' during its runs');
   console.log('peak RSS: the pigeon process; for native and pgloader, the largest client process (the servers do most of their work)');
   const search = rows.filter((r) => r.direction === 'postgres→opensearch' && r.median_s !== null);
   if (search.length > 0) {
@@ -488,7 +582,7 @@ function report(o: Options, results: readonly Result[]): void {
   const out = join(REPO, 'bench', 'results', `${stamp}.json`);
   void mkdir(dirname(out), { recursive: true })
     .then(() =>
-      writeFile(out, JSON.stringify({ date: new Date().toISOString(), rows: o.rows, rounds: o.rounds, cores, cpu: cpus()[0]?.model, node: process.version, chunks: o.chunks, max_connections: o.connections, s3_compress: o.s3Compress, results: rows }, null, 2) + '\n'),
+      writeFile(out, JSON.stringify({ date: new Date().toISOString(), rows: o.rows, rounds: o.rounds, cores, cpu: cpus()[0]?.model, node: process.version, load_average: load, hog: o.hog, chunks: o.chunks, max_connections: o.connections, s3_compress: o.s3Compress, results: rows }, null, 2) + '\n'),
     )
     .then(() => console.log(`written to ${out}`));
 }

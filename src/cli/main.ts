@@ -6,13 +6,11 @@ import { EXIT } from './exit-codes.js';
 import { jsonLine, reportError } from './output.js';
 import type { CommonOptions } from './context.js';
 import { environment } from './dotenv.js';
-import { graphCommand, lsCommand, planCommand, schemaCommand, validateCommand } from './commands/inspect.js';
-import { runPipeline } from './commands/run.js';
-import { retryCommand, runsCommand, statusCommand } from './commands/runs.js';
-import { stateCommand } from './commands/state.js';
-import { reportCommand } from './commands/report.js';
-import { checkCommand } from './commands/check.js';
-import { initCommand } from './commands/init.js';
+
+// Each command's module is imported when the command runs: `pigeon validate` does not load the executor, the
+// logger (winston), the report or the connectors' registry beyond what it needs.
+const inspect = () => import('./commands/inspect.js');
+const runs = () => import('./commands/runs.js');
 
 /** Every option pigeon knows: its parseArgs type, its help line, and the values it takes when they are a list. */
 interface OptionSpec {
@@ -271,22 +269,22 @@ export async function main(argv: readonly string[], env: Record<string, string |
     switch (command) {
       case 'init':
         if (rest.length > 1) throw new PipelineError('USAGE', '`pigeon init` takes at most one directory');
-        return await initCommand(rest[0] ?? '.', common);
+        return await (await import('./commands/init.js')).initCommand(rest[0] ?? '.', common);
       case 'validate':
-        return validateCommand(file(), common, format === 'json');
+        return (await inspect()).validateCommand(file(), common, format === 'json');
       case 'check':
-        return await checkCommand(file(), select, exclude, common, format === 'json');
+        return await (await import('./commands/check.js')).checkCommand(file(), select, exclude, common, format === 'json');
       case 'schema':
         if (rest.length > 0) throw new PipelineError('USAGE', '`pigeon schema` takes no argument');
-        return schemaCommand();
+        return (await inspect()).schemaCommand();
       case 'ls':
-        return lsCommand(file(), select, exclude, common, format === 'json');
+        return (await inspect()).lsCommand(file(), select, exclude, common, format === 'json');
       case 'graph':
-        return graphCommand(file(), format, select, exclude, common);
+        return (await inspect()).graphCommand(file(), format, select, exclude, common);
       case 'plan':
-        return await planCommand(file(), select, exclude, interval, common, format === 'json');
+        return await (await inspect()).planCommand(file(), select, exclude, interval, common, format === 'json');
       case 'run':
-        return await runPipeline(
+        return await (await import('./commands/run.js')).runPipeline(
           {
             invocation: {
               file: file(),
@@ -304,18 +302,18 @@ export async function main(argv: readonly string[], env: Record<string, string |
           common,
         );
       case 'retry':
-        return await retryCommand(runId(), common, progress === undefined ? undefined : progress * 1000);
+        return await (await runs()).retryCommand(runId(), common, progress === undefined ? undefined : progress * 1000);
       case 'runs':
         if (rest.length > 0) throw new PipelineError('USAGE', '`pigeon runs` takes no argument');
-        return await runsCommand(common, format === 'json');
+        return await (await runs()).runsCommand(common, format === 'json');
       case 'status':
-        return await statusCommand(runId(), common, format === 'json');
+        return await (await runs()).statusCommand(runId(), common, format === 'json');
       case 'report':
-        return await reportCommand(runId(), str('output'), common);
+        return await (await import('./commands/report.js')).reportCommand(runId(), str('output'), common);
       case 'state': {
         const [action, f, ...nodes] = rest;
         if (action === undefined || f === undefined) throw new PipelineError('USAGE', `usage: pigeon ${spec.usage}`);
-        return await stateCommand(action, f, nodes, select, exclude, common);
+        return await (await import('./commands/state.js')).stateCommand(action, f, nodes, select, exclude, common);
       }
       default:
         throw new PipelineError('INTERNAL', `command \`${command}\` has no handler`);

@@ -2,27 +2,68 @@
  * The JSON schema check of a pipeline file, and its errors in a person's words: ajv explains one mistake in several
  * errors, so they are collapsed to the one that helps, and each is located at the key or value it is about.
  */
-import ajvModule, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type ajvModule from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 import { displayPath, type PipelineSource } from './pipeline-source.js';
-import { pipelineSchema } from './schema.js';
+import { pipelineSchema, type JsonObject } from './schema.js';
 import { suggest } from './suggest.js';
 import type { PathSegment } from './validate.js';
 
+const require = createRequire(import.meta.url);
+
+/**
+ * The validator `npm run build` precompiles (ajv's standalone code, scripts/write-validator.ts) for the registry's
+ * kinds, next to this file once built: loading it costs a few milliseconds where loading ajv and compiling the
+ * schema cost about 0.15 s at every start.
+ */
+export const PRECOMPILED_VALIDATOR = 'pipeline-validator.cjs';
+
+/** A precompiled validator, and the hash of the composed schema it was compiled from. */
+interface Precompiled extends ValidateFunction {
+  readonly schemaHash?: string;
+}
+
+/** An ajv for the pipeline schema; `source`: keeps each function's code, for ajv's standalone output. */
+export function pipelineAjv(source = false): InstanceType<typeof ajvModule.default> {
+  // Loaded here, not at the top: a start with the precompiled validator never loads ajv's compiler.
+  const Ajv = (require('ajv/dist/2020.js') as typeof ajvModule).default;
+  // verbose: errors carry their schema, for `x-errors` messages and the keys a "did you mean" can offer.
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, ...(source ? { code: { source: true } } : {}) });
+  ajv.addKeyword({ keyword: 'x-errors', schemaType: 'object' });
+  return ajv;
+}
+
+/** What a precompiled validator is checked against: the composed schema's SHA-256. */
+export function schemaHash(schema: JsonObject): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+}
+
 const compiled = new Map<string, ValidateFunction>();
 
-/** The validator of the pipeline schema composed for these connector kinds (see schema.ts), compiled once. */
+/**
+ * The validator of the pipeline schema composed for these connector kinds (see schema.ts): the precompiled one when
+ * it was compiled from the same schema (a schema file edited since the build, or a kind a test defines, is compiled
+ * here instead), compiled once.
+ */
 function schemaValidator(kinds: readonly string[]): ValidateFunction {
   const id = kinds.join('\0');
   const cached = compiled.get(id);
   if (cached !== undefined) return cached;
-  const Ajv2020 = ajvModule.default;
-  // verbose: errors carry their schema, for `x-errors` messages and the keys a "did you mean" can offer.
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false });
-  ajv.addKeyword({ keyword: 'x-errors', schemaType: 'object' });
-  const validate = ajv.compile(pipelineSchema(kinds));
+  const schema = pipelineSchema(kinds);
+  const validate = precompiled(schemaHash(schema)) ?? pipelineAjv().compile(schema);
   compiled.set(id, validate);
   return validate;
+}
+
+function precompiled(hash: string): ValidateFunction | undefined {
+  const file = new URL(PRECOMPILED_VALIDATOR, import.meta.url);
+  if (!existsSync(file)) return undefined;
+  const validate = require(file.pathname) as Precompiled;
+  return validate.schemaHash === hash ? validate : undefined;
 }
 
 /** A schema error and the path of the value it is about. */

@@ -6,7 +6,7 @@ export interface SourceHalf {
   describe(req: ExportRequest, signal?: AbortSignal): Promise<readonly ColumnSchema[]>;
   maxValue(req: ExportRequest, column: string, signal?: AbortSignal): Promise<string | null>;
   awaitOpenTransactions?(timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]>;
+  planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<readonly ChunkSpec[]>;
   splitIndexed?(req: ExportRequest, column: string, signal?: AbortSignal): Promise<boolean>;
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number>;
 }
@@ -33,7 +33,7 @@ export function composeConnector(life: Lifecycle, source: SourceHalf, target: Ta
     describe: (req, signal) => source.describe(req, signal),
     maxValue: (req, column, signal) => source.maxValue(req, column, signal),
     ...(source.awaitOpenTransactions ? { awaitOpenTransactions: (ms: number, signal?: AbortSignal) => source.awaitOpenTransactions!(ms, signal) } : {}),
-    planChunks: (req, signal) => source.planChunks(req, signal),
+    planChunks: (req, signal, announce) => source.planChunks(req, signal, announce),
     exportChunk: (req, chunk, sink, signal) => source.exportChunk(req, chunk, sink, signal),
     import: (req, feed, signal) => target.import(req, feed, signal),
     isCommitted: (table, loadId, signal) => target.isCommitted(table, loadId, signal),

@@ -208,8 +208,12 @@ export interface Connector {
   /**
    * Cuts the request's rows into chunks, once per load (the result is frozen in the checkpoint): key ranges of
    * `req.source.split`, one per object, one per slice, or a single chunk. Every row lands in exactly one chunk.
+   *
+   * `announce`, when given, may be told chunks before the promise resolves, each as soon as it is final, in index
+   * order: the runner starts exporting a chunk once it is announced, while the plan goes on. The result lists every
+   * chunk, announced or not (a connector that never announces is fine: the runner takes the result).
    */
-  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]>;
+  planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<readonly ChunkSpec[]>;
   /** Streams the rows of one chunk into `sink`; returns the number of rows written. */
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number>;
 

@@ -44,15 +44,26 @@ export type ChunkList = 'chunks' | 'key_chunks';
 /**
  * The checkpoint of a node while its chunks export: each finished chunk is recorded atomically as it finishes.
  * Writes are serialised, since chunks finish concurrently and each write must include the others' results.
+ *
+ * `planned`, when the plan is still being made while its first chunks export: the complete plan, written first;
+ * until it is, no chunk is recorded (a retry after a failure before it plans again), and if it fails every later
+ * write fails with its error.
  */
 export class CheckpointWriter {
   readonly #area: StagingArea;
   #state: NodeCheckpoint;
-  #writes: Promise<void> = Promise.resolve();
+  #writes: Promise<void>;
 
-  constructor(area: StagingArea, state: NodeCheckpoint) {
+  constructor(area: StagingArea, state: NodeCheckpoint, planned?: Promise<NodeCheckpoint>) {
     this.#area = area;
     this.#state = state;
+    this.#writes = planned
+      ? planned.then(async (complete) => {
+          this.#state = complete;
+          await this.#area.writeJson(CHECKPOINT, complete);
+        })
+      : Promise.resolve();
+    this.#writes.catch(() => {});
   }
 
   get state(): NodeCheckpoint {
@@ -88,6 +99,11 @@ export interface ExportChunksOptions {
   readonly checkpoint: CheckpointWriter;
   /** Which of the checkpoint's chunk lists this export fills (default the data's). */
   readonly list?: ChunkList;
+  /**
+   * The chunks to export (those done already go straight to the queue): the checkpoint's list, or the chunks of a
+   * plan still being made, each as it is announced (see AnnouncedChunks).
+   */
+  readonly chunks: Iterable<ChunkCheckpoint> | AsyncIterable<ChunkCheckpoint>;
   readonly queue: ChunkQueue;
   readonly progress: NodeProgress;
   readonly signal: AbortSignal;
@@ -99,44 +115,55 @@ export interface ExportChunksOptions {
 
 /**
  * Exports the chunks that are not done, in parallel up to the source connection's session limit, and hands every
- * chunk to the import queue as it becomes available (chunks already exported at once). Returns the rows exported in
- * total; rejects with the first failure once every chunk has settled.
+ * chunk to the import queue as it becomes available (chunks already exported at once). A chunk of a plan still
+ * being made starts exporting as soon as it is announced. Returns the rows exported in total; rejects with the
+ * plan's failure or the first chunk's, once every chunk started has settled.
  */
 export async function exportChunks(o: ExportChunksOptions): Promise<number> {
   const list = o.list ?? 'chunks';
-  const jobs = (o.checkpoint.state[list] ?? []).map(async (c) => {
-    if (c.done) {
-      o.queue.add(staged(o.area, c));
-      return c.rows ?? 0;
-    }
-    const done = await timedSession(o.connections, o.sourceConnection, async () => {
-      const started = Date.now();
-      let d: ChunkCheckpoint;
-      try {
-        d = await exportChunk(o, c);
-      } finally {
-        o.span?.({ kind: 'export', start: started, end: Date.now(), chunk: c.index });
-      }
-      o.log('debug', `node ${o.node}: chunk ${c.index} exported, ${d.rows} rows`, {
-        node: o.node,
-        event: 'chunk_exported',
-        chunk: c.index,
-        rows: d.rows,
-        bytes: d.bytes,
-        started_at: new Date(started).toISOString(),
-        duration_ms: Date.now() - started,
-      });
-      return d;
-    }, o.span);
-    await o.checkpoint.saveChunk(done, list);
-    o.onDurable?.(done);
-    o.queue.add(staged(o.area, done));
-    return done.rows ?? 0;
-  });
+  const jobs: Promise<number>[] = [];
+  let planFailed: { readonly error: unknown } | undefined;
+  try {
+    for await (const c of o.chunks) jobs.push(exportOne(o, list, c));
+  } catch (error) {
+    planFailed = { error };
+  }
   const settled = await Promise.allSettled(jobs);
+  if (planFailed) throw planFailed.error;
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
   return settled.reduce((n, s) => n + (s as PromiseFulfilledResult<number>).value, 0);
+}
+
+/** One chunk: exported (unless done), recorded in the checkpoint, handed to the import queue; its rows. */
+async function exportOne(o: ExportChunksOptions, list: ChunkList, c: ChunkCheckpoint): Promise<number> {
+  if (c.done) {
+    o.queue.add(staged(o.area, c));
+    return c.rows ?? 0;
+  }
+  const done = await timedSession(o.connections, o.sourceConnection, async () => {
+    const started = Date.now();
+    let d: ChunkCheckpoint;
+    try {
+      d = await exportChunk(o, c);
+    } finally {
+      o.span?.({ kind: 'export', start: started, end: Date.now(), chunk: c.index });
+    }
+    o.log('debug', `node ${o.node}: chunk ${c.index} exported, ${d.rows} rows`, {
+      node: o.node,
+      event: 'chunk_exported',
+      chunk: c.index,
+      rows: d.rows,
+      bytes: d.bytes,
+      started_at: new Date(started).toISOString(),
+      duration_ms: Date.now() - started,
+    });
+    return d;
+  }, o.span);
+  await o.checkpoint.saveChunk(done, list);
+  o.onDurable?.(done);
+  o.queue.add(staged(o.area, done));
+  return done.rows ?? 0;
 }
 
 export function staged(area: StagingArea, c: ChunkCheckpoint): StagedChunk {

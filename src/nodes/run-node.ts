@@ -1,13 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import type { ConnectionConfig, NodeConfig, Pipeline, SourceConfig } from '../config/types.js';
 import { renderTemplate } from '../config/templates.js';
-import type { Connector, ExportRequest, ImportRequest, ImportResult, PartitionColumn } from '../connectors/contract.js';
+import type { ChunkSpec, Connector, ExportRequest, ImportRequest, ImportResult, PartitionColumn, StagedChunk } from '../connectors/contract.js';
 import type { ConnectionManager } from '../connectors/runtime.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 import type { StagingArea, StagingStore } from '../staging/staging.js';
 import type { WatermarkStore } from '../state/watermarks.js';
 import { definitionHash, type ChunkCheckpoint, type NodeCheckpoint } from './checkpoint.js';
-import { ChunkQueue } from './chunk-queue.js';
+import { AnnouncedChunks, ChunkQueue } from './chunk-queue.js';
 import { CHECKPOINT, CheckpointWriter, exportChunks, timedSession, type NodeProgress, type SpanSink } from './export-chunks.js';
 import type { ColumnSchema } from '../csv/types.js';
 import { chunkFile, exportRequest, exportWindow, type Interval } from './plan.js';
@@ -122,8 +122,12 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     cp = undefined;
   }
 
-  const source = await connections.get(node.source.connection, signal);
-  const target = await connections.get(node.target.connection, signal);
+  // Both connections open at once (each loads its driver and connects); a failure of either fails the attempt, and
+  // the other stays with the ConnectionManager, which closes it.
+  const [opening, targeting] = [connections.get(node.source.connection, signal), connections.get(node.target.connection, signal)];
+  targeting.catch(() => {});
+  const source = await opening;
+  const target = await targeting;
   const watermark = NodeWatermark.of(env.watermarks, pipeline.name, node);
   const settled = await watermark?.settle(target);
   if (settled) env.log('info', `node ${node.name}: ${settled}`, { node: node.name });
@@ -137,46 +141,96 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     return { rowsExported: rows, rowsImported: rows, bytes: 0, chunks: cp.chunks.length, chunksResumed: cp.chunks.length, note: 'already imported by an earlier attempt' };
   }
 
-  if (!cp) {
-    const planStarted = Date.now();
-    progress.phase = 'planning';
-    try {
-      cp = await planLoad(node, env, source, definition, loadId, watermark, full, signal);
-    } finally {
-      env.span?.({ kind: 'plan', start: planStarted, end: Date.now() });
-    }
-    env.log('debug', `node ${node.name}: planned ${cp.chunks.length} chunks`, { node: node.name, event: 'planned', chunks: cp.chunks.length, duration_ms: Date.now() - planStarted });
-    await area.writeJson('schema.json', { format: 'pigeon-csv/1', columns: cp.columns });
-    await area.writeJson(CHECKPOINT, cp);
-  }
-
-  const chunks = await reusableChunks(area, cp.chunks, env, node.name, notes);
-  const keyChunks = cp.key_chunks ? await reusableChunks(area, cp.key_chunks, env, node.name, notes) : undefined;
-  const resumed = chunks.filter((c) => c.done).length;
-  if (resumed > 0) env.log('info', `node ${node.name}: resuming, ${resumed}/${chunks.length} chunks already exported`, { node: node.name });
-  for (const c of chunks) {
-    if (!c.done) continue;
-    progress.rowsExported += c.rows ?? 0;
-    progress.bytes += c.bytes ?? 0;
-  }
-  // The total is known when every chunk not yet exported has an estimate from the plan.
-  if (chunks.every((c) => c.done || c.estimate !== undefined)) progress.rowsTotal = chunks.reduce((n, c) => n + (c.done ? (c.rows ?? 0) : c.estimate!), 0);
-
-  // Progress counts a chunk as imported when the import takes the next one: cheap, and close enough.
-  let taking = 0;
-  const queue = new ChunkQueue(
-    chunks.map((c) => c.index),
-    (c) => {
-      progress.rowsImported += taking;
-      taking = c.rows;
-    },
-  );
   const inner = new AbortController();
   const innerSignal = AbortSignal.any([signal, inner.signal]);
   // Every chunk, session and wait of the node listens to this signal: more than Node's default of 10 is normal.
   setMaxListeners(0, innerSignal);
-  const checkpoint = new CheckpointWriter(area, { ...cp, chunks, ...(keyChunks ? { key_chunks: keyChunks } : {}) });
-  const exportInto = (q: ChunkQueue, list: 'chunks' | 'key_chunks', req: ExportRequest, columns: readonly ColumnSchema[], counted: NodeProgress) =>
+  // Progress counts a chunk as imported when the import takes the next one: cheap, and close enough.
+  let taking = 0;
+  const onTake = (c: StagedChunk) => {
+    progress.rowsImported += taking;
+    taking = c.rows;
+  };
+
+  let queue: ChunkQueue;
+  let keyQueue: ChunkQueue | undefined;
+  let dataChunks: Iterable<ChunkCheckpoint> | AsyncIterable<ChunkCheckpoint>;
+  let keyChunks: Iterable<ChunkCheckpoint> | AsyncIterable<ChunkCheckpoint> | undefined;
+  let checkpoint: CheckpointWriter;
+  let resumed = 0;
+  /** The rest of a plan made now, while its first chunks export; resolved once the whole plan is recorded. */
+  let planning: Promise<unknown> = Promise.resolve();
+  if (!cp) {
+    const planStarted = Date.now();
+    progress.phase = 'planning';
+    let head: PlanHead;
+    try {
+      head = await planHead(node, env, source, definition, loadId, watermark, full, signal);
+    } catch (e) {
+      env.span?.({ kind: 'plan', start: planStarted, end: Date.now() });
+      throw e;
+    }
+    cp = head.checkpoint;
+    await area.writeJson('schema.json', { format: 'pigeon-csv/1', columns: cp.columns });
+    // The chunks' key ranges: each chunk exports as soon as the plan announces it (planChunks' `announce`), while
+    // later boundaries are still looked for. The checkpoint is written once the plan is complete, before any chunk
+    // is recorded as done, so a failure before that leaves nothing to resume and a retry plans again.
+    const gzip = env.pipeline.staging.compress === 'gzip';
+    const data = new PlanListener(ChunkQueue.open(onTake), (s) => ({ ...s, file: chunkFile(s, gzip), done: false }));
+    const keys = head.keys ? new PlanListener(ChunkQueue.open(), (s) => ({ ...s, file: chunkFile(s, gzip, 'keys'), done: false })) : undefined;
+    const session = <T>(fn: () => Promise<T>) => timedSession(env.connections, node.source.connection, fn, env.span);
+    const planned = (async (): Promise<NodeCheckpoint> => {
+      try {
+        if (head.request) data.complete(await session(() => source.planChunks(head.request!, innerSignal, (c) => data.announce(c))));
+        else data.complete([]);
+        if (keys && head.keys) keys.complete(await session(() => source.planChunks(head.keys!, innerSignal, (c) => keys.announce(c))));
+      } finally {
+        env.span?.({ kind: 'plan', start: planStarted, end: Date.now() });
+      }
+      const total = data.list.reduce((n, c) => (n === undefined || c.estimate === undefined ? undefined : n + c.estimate), 0 as number | undefined);
+      if (total !== undefined) progress.rowsTotal = total;
+      env.log('debug', `node ${node.name}: planned ${data.list.length} chunks`, { node: node.name, event: 'planned', chunks: data.list.length, duration_ms: Date.now() - planStarted });
+      return { ...head.checkpoint, chunks: data.list, ...(keys ? { key_chunks: keys.list } : {}) };
+    })();
+    planned.catch((e: unknown) => {
+      data.fail(e);
+      keys?.fail(e);
+      inner.abort(e);
+    });
+    checkpoint = new CheckpointWriter(area, cp, planned);
+    planning = checkpoint.settled().then(() => planned);
+    queue = data.queue;
+    keyQueue = keys?.queue;
+    dataChunks = data.announced;
+    keyChunks = keys?.announced;
+  } else {
+    const chunks = await reusableChunks(area, cp.chunks, env, node.name, notes);
+    const keyList = cp.key_chunks ? await reusableChunks(area, cp.key_chunks, env, node.name, notes) : undefined;
+    resumed = chunks.filter((c) => c.done).length;
+    if (resumed > 0) env.log('info', `node ${node.name}: resuming, ${resumed}/${chunks.length} chunks already exported`, { node: node.name });
+    for (const c of chunks) {
+      if (!c.done) continue;
+      progress.rowsExported += c.rows ?? 0;
+      progress.bytes += c.bytes ?? 0;
+    }
+    // The total is known when every chunk not yet exported has an estimate from the plan.
+    if (chunks.every((c) => c.done || c.estimate !== undefined)) progress.rowsTotal = chunks.reduce((n, c) => n + (c.done ? (c.rows ?? 0) : c.estimate!), 0);
+    queue = new ChunkQueue(chunks.map((c) => c.index), onTake);
+    keyQueue = keyList ? new ChunkQueue(keyList.map((c) => c.index)) : undefined;
+    dataChunks = chunks;
+    keyChunks = keyList;
+    checkpoint = new CheckpointWriter(area, { ...cp, chunks, ...(keyList ? { key_chunks: keyList } : {}) });
+  }
+  const plan = cp;
+
+  const exportInto = (
+    q: ChunkQueue,
+    list: 'chunks' | 'key_chunks',
+    chunks: Iterable<ChunkCheckpoint> | AsyncIterable<ChunkCheckpoint>,
+    req: ExportRequest,
+    columns: readonly ColumnSchema[],
+    counted: NodeProgress,
+  ) =>
     exportChunks({
       node: node.name,
       source,
@@ -187,6 +241,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
       columns: columns.map((c) => c.name),
       checkpoint,
       list,
+      chunks,
       queue: q,
       progress: counted,
       signal: innerSignal,
@@ -203,21 +258,20 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
         throw e;
       },
     );
-  const exportingData = exportInto(queue, 'chunks', exportRequest(node, cp.window), cp.columns, progress).then((rows) => {
+  const exportingData = exportInto(queue, 'chunks', dataChunks, exportRequest(node, plan.window), plan.columns, progress).then((rows) => {
     if (progress.phase === EXPORTING) progress.phase = 'loading';
     return rows;
   });
   // deletes: detect: the source's key set exports beside the data, into a feed of its own for the import.
-  const keyQueue = keyChunks ? new ChunkQueue(keyChunks.map((c) => c.index)) : undefined;
   const keyRequest = keySetPlan(node);
   const exportingKeys =
-    keyQueue && keyRequest && cp.key_columns
-      ? exportInto(keyQueue, 'key_chunks', keyRequest, cp.key_columns, { rowsExported: 0, rowsImported: 0, bytes: 0 }).catch((e: unknown) => {
+    keyQueue && keyChunks && keyRequest && plan.key_columns
+      ? exportInto(keyQueue, 'key_chunks', keyChunks, keyRequest, plan.key_columns, { rowsExported: 0, rowsImported: 0, bytes: 0 }).catch((e: unknown) => {
           inner.abort(e);
           throw e;
         })
       : Promise.resolve(0);
-  const exporting = Promise.all([exportingData, exportingKeys]).then(([rows]) => rows);
+  const exporting = Promise.all([exportingData, exportingKeys, planning]).then(([rows]) => rows);
 
   const importReq: ImportRequest = {
     node: node.name,
@@ -227,11 +281,11 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     create: node.target.create,
     ...(node.target.lossy ? { lossy: node.target.lossy } : {}),
     ...(node.schema_changes ? { schemaChanges: node.schema_changes } : {}),
-    ...(mode === 'append' && node.incremental?.strategy === 'window' && cp.window ? { replaceWindow: cp.window } : {}),
+    ...(mode === 'append' && node.incremental?.strategy === 'window' && plan.window ? { replaceWindow: plan.window } : {}),
     ...(keyQueue ? { deleteMissing: keyQueue } : {}),
     ...(node.target.max_rejects !== undefined ? { maxRejects: node.target.max_rejects } : {}),
     ...(node.target.partition === undefined ? {} : { partition: partitionColumns(node.target.partition) }),
-    columns: cp.columns,
+    columns: plan.columns,
     loadId,
     spareSession: <T>(work: () => Promise<T>) => connections.trySession(node.target.connection, work),
     onCommit: () => {
@@ -240,7 +294,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     },
   };
   progress.phase = EXPORTING;
-  const watermarkTo = cp.watermark_to;
+  const watermarkTo = plan.watermark_to;
   let deleted: number | undefined;
   let committing: number | undefined;
   const importAll = async () => {
@@ -317,7 +371,7 @@ export async function runNodeAttempt(rawNode: NodeConfig, env: NodeEnv, progress
     rowsExported,
     rowsImported: result.rows,
     bytes: final.chunks.reduce((n, c) => n + (c.bytes ?? 0), 0),
-    chunks: chunks.length,
+    chunks: final.chunks.length,
     chunksResumed: resumed,
     ...(counts ? { counts } : {}),
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
@@ -330,8 +384,20 @@ const EXPORTING = 'exporting and loading';
 /** How long a watermark load waits for the source's open transactions by default (`incremental.wait_for_writers`). */
 const DEFAULT_WAIT_FOR_WRITERS = 5 * 60_000;
 
-/** Freezes what this load will read: window, watermark range, chunks. Runs once per lineage. */
-async function planLoad(
+/**
+ * What a load reads, but for its chunks: its columns, window and watermark range, frozen in the checkpoint, and the
+ * requests whose chunks are planned next (none when there is nothing new). Runs once per lineage.
+ */
+interface PlanHead {
+  /** The checkpoint without chunks. */
+  readonly checkpoint: NodeCheckpoint;
+  /** The data's export, unless nothing is new since the watermark. */
+  readonly request: ExportRequest | undefined;
+  /** `deletes: detect`: the export of the source's key set. */
+  readonly keys: ExportRequest | undefined;
+}
+
+async function planHead(
   node: NodeConfig,
   env: NodeEnv,
   source: Connector,
@@ -340,7 +406,7 @@ async function planLoad(
   watermark: NodeWatermark | undefined,
   full: boolean,
   signal: AbortSignal,
-): Promise<NodeCheckpoint> {
+): Promise<PlanHead> {
   const session = <T>(fn: () => Promise<T>) => timedSession(env.connections, node.source.connection, fn, env.span);
   const columns = await session(() => source.describe(exportRequest(node, undefined), signal));
   const from = watermark ? (full ? watermark.initial : await watermark.saved()) : null;
@@ -356,29 +422,80 @@ async function planLoad(
       return max;
     }),
   );
-  const specs = w.nothingNew ? [] : await session(() => source.planChunks(exportRequest(node, w.window), signal));
-  const gzip = env.pipeline.staging.compress === 'gzip';
   const keys = keySetPlan(node);
-  const keyChunks = keys ? await session(() => source.planChunks(keys, signal)) : undefined;
   return {
-    version: 1,
-    node: node.name,
-    definition,
-    load_id: loadId,
-    ...(w.window ? { window: w.window } : {}),
-    ...(w.watermarkTo !== undefined ? { watermark_to: w.watermarkTo } : {}),
-    columns,
-    chunks: specs.map((s) => ({ ...s, file: chunkFile(s, gzip), done: false })),
-    ...(keys && keyChunks
-      ? {
-          key_columns: node.target.key!.map((k) => columns.find((c) => c.name === k) ?? { name: k, type: 'text' as const, nullable: true }),
-          key_chunks: keyChunks.map((s) => ({ ...s, file: chunkFile(s, gzip, 'keys'), done: false })),
-        }
-      : {}),
-    imported: false,
-    ...(full ? { full_refresh: true } : {}),
-    created_at: new Date().toISOString(),
+    checkpoint: {
+      version: 1,
+      node: node.name,
+      definition,
+      load_id: loadId,
+      ...(w.window ? { window: w.window } : {}),
+      ...(w.watermarkTo !== undefined ? { watermark_to: w.watermarkTo } : {}),
+      columns,
+      chunks: [],
+      ...(keys
+        ? {
+            key_columns: node.target.key!.map((k) => columns.find((c) => c.name === k) ?? { name: k, type: 'text' as const, nullable: true }),
+            key_chunks: [],
+          }
+        : {}),
+      imported: false,
+      ...(full ? { full_refresh: true } : {}),
+      created_at: new Date().toISOString(),
+    },
+    request: w.nothingNew ? undefined : exportRequest(node, w.window),
+    keys,
   };
+}
+
+/**
+ * One chunk list of a plan being made: the chunks the connector announces, handed at once to the export
+ * (`announced`) and to the import's queue, then the complete list, checked against what was announced.
+ */
+class PlanListener {
+  readonly queue: ChunkQueue;
+  readonly announced = new AnnouncedChunks<ChunkCheckpoint>();
+  readonly #toCheckpoint: (spec: ChunkSpec) => ChunkCheckpoint;
+  readonly #list: ChunkCheckpoint[] = [];
+  #specs: ChunkSpec[] = [];
+
+  constructor(queue: ChunkQueue, toCheckpoint: (spec: ChunkSpec) => ChunkCheckpoint) {
+    this.queue = queue;
+    this.#toCheckpoint = toCheckpoint;
+  }
+
+  /** Every chunk of the plan, once it is complete. */
+  get list(): readonly ChunkCheckpoint[] {
+    return this.#list;
+  }
+
+  announce(spec: ChunkSpec): void {
+    if (spec.index !== this.#specs.length + 1) throw new PipelineError('INTERNAL', `chunk ${spec.index} announced after chunk ${this.#specs.length}`);
+    this.#specs.push(spec);
+    const c = this.#toCheckpoint(spec);
+    this.#list.push(c);
+    this.queue.expect(c.index);
+    this.announced.push(c);
+  }
+
+  /** The plan's result: the chunks not announced yet are announced now; those announced must be the same. */
+  complete(specs: readonly ChunkSpec[]): void {
+    specs.forEach((spec, i) => {
+      const seen = this.#specs[i];
+      if (seen === undefined) this.announce(spec);
+      else if (JSON.stringify(seen) !== JSON.stringify(spec)) {
+        throw new PipelineError('INTERNAL', `the plan's chunk ${spec.index} differs from the one announced`);
+      }
+    });
+    if (specs.length < this.#specs.length) throw new PipelineError('INTERNAL', `the plan has ${specs.length} chunks, ${this.#specs.length} were announced`);
+    this.queue.seal();
+    this.announced.end();
+  }
+
+  fail(e: unknown): void {
+    this.queue.fail(e);
+    this.announced.fail(e);
+  }
 }
 
 /**

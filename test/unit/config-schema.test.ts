@@ -5,11 +5,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import ajvModule from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { composePipelineSchema, formatJson, pipelineSchema, type JsonObject } from '../../src/config/schema.js';
+import { PRECOMPILED_VALIDATOR, pipelineAjv, schemaHash } from '../../src/config/schema-errors.js';
 import { connectorKindNames, getConnectorKind } from '../../src/connectors/registry.js';
 import { fixturesDir, repoRoot } from '../support/paths.js';
 
@@ -106,6 +108,42 @@ describe('the pipeline schema documents itself for editors', () => {
     const withExamples = properties(committed, '').filter(([, p]) => Array.isArray(p.examples)).map(([path]) => path);
     for (const key of ['/name', '/$defs/source/table', '/$defs/target/table', '/$defs/mysqlConnection/url', '/$defs/postgresConnection/url']) {
       assert.ok(withExamples.includes(key), `${key} has examples`);
+    }
+  });
+});
+
+describe('the precompiled pipeline validator (written by npm run build)', () => {
+  const file = join(repoRoot, 'dist', 'src', 'config', PRECOMPILED_VALIDATOR);
+  const load = () => createRequire(import.meta.url)(file) as ((v: unknown) => boolean) & { errors?: unknown[]; schemaHash?: string };
+
+  it('is built from the schema files as they are now, so validation uses it rather than compiling the schema', () => {
+    assert.ok(existsSync(file), `${file} is missing: run npm run build`);
+    assert.equal(load().schemaHash, schemaHash(pipelineSchema(connectorKindNames())));
+  });
+
+  it('reports exactly what the schema compiled at run time reports, for every bad pipeline fixture and the examples', () => {
+    const precompiled = load();
+    const compiled = pipelineAjv().compile(pipelineSchema(connectorKindNames()));
+    const dirs = [join(fixturesDir, 'bad-pipelines'), join(repoRoot, 'pipelines')];
+    const files = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.yaml')).map((f) => join(d, f)));
+    assert.ok(files.length > 10);
+    const shape = (errors: unknown) =>
+      ((errors ?? []) as { instancePath: string; schemaPath: string; keyword: string; params: unknown; parentSchema?: unknown }[]).map((e) => ({
+        at: e.instancePath,
+        schema: e.schemaPath,
+        keyword: e.keyword,
+        params: e.params,
+        parent: e.parentSchema,
+      }));
+    for (const f of files) {
+      let value: unknown;
+      try {
+        value = parse(readFileSync(f, 'utf8'));
+      } catch {
+        continue; // a fixture that is not YAML at all
+      }
+      assert.equal(precompiled(value), compiled(value), f);
+      assert.deepEqual(shape(precompiled.errors), shape(compiled.errors), f);
     }
   });
 });

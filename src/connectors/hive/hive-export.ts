@@ -40,14 +40,14 @@ export class HiveExport {
     return this.#read(req, signal, (s, shape) => first(s, inlined.max(withPartition(req, shape), column, shape.types), shape.types.get(column.toLowerCase()), signal));
   }
 
-  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<readonly ChunkSpec[]> {
+  planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<readonly ChunkSpec[]> {
     if (!req.source.split || req.source.split.chunks <= 1) return Promise.resolve([{ index: 1 }]);
     return this.#read(req, signal, (s, shape) => {
       const r = withPartition(req, shape);
       return planSplitChunks(r, (column) => ({
         count: async () => Number(await first(s, inlined.count(r, column, shape.types), undefined, signal)),
         nth: (rank) => first(s, inlined.nth(r, column, rank, shape.types), shape.types.get(column.toLowerCase()), signal),
-      }));
+      }), announce);
     });
   }
 

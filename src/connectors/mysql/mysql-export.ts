@@ -4,7 +4,7 @@ import type { PipelineErrorOptions } from '../../errors/pipeline-error.js';
 import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
 import { abortable } from '../feed.js';
 import { buildCount, buildMax, buildNth, buildNthAfter, buildSelect, type BuiltQuery } from '../sql/select-builder.js';
-import { planSplitChunks } from '../sql/split.js';
+import { planSplitChunks, wholeTable } from '../sql/split.js';
 import { withComments, withSourceKey } from '../sql/new-table.js';
 import { waitForTransactions } from '../sql/open-transactions.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
@@ -90,7 +90,7 @@ export class MysqlExport {
     }
   }
 
-  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {
+  planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<ChunkSpec[]> {
     return this.#read(req, signal, async (conn) => {
       let unique: boolean | undefined;
       return planSplitChunks(req, (column) => ({
@@ -105,7 +105,13 @@ export class MysqlExport {
           const q = unique && after ? buildNthAfter(mysqlDialect, req, column, after.value, rank - after.rank - 1) : buildNth(mysqlDialect, req, column, rank);
           return scalar(conn, q.sql, q.params);
         },
-      }));
+        estimate: async () => {
+          if (!wholeTable(req)) return undefined;
+          const { schema, name } = splitTable(req.source.table!);
+          const rows = await scalar(conn, mysqlSql.estimatedRows, [schema ?? null, name]);
+          return rows === null ? undefined : Number(rows);
+        },
+      }), announce);
     });
   }
 

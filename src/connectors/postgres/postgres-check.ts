@@ -1,13 +1,6 @@
 import type { ExportRequest, TargetAccess } from '../contract.js';
 import { rows, type PgSessions } from './postgres-session.js';
-import { pgDialect } from './postgres-sql.js';
-
-/** A table name as written (`t`, `schema.t`) as the text `to_regclass` reads, each part quoted. */
-function regclassText(table: string): { text: string; schema: string | null } {
-  const dot = table.indexOf('.');
-  const parts = dot < 0 ? [table] : [table.slice(0, dot), table.slice(dot + 1)];
-  return { text: parts.map(pgDialect.quoteIdent).join('.'), schema: dot < 0 ? null : parts[0]! };
-}
+import { pgDialect, regclassText } from './postgres-sql.js';
 
 function yes(v: unknown): boolean {
   return v === true || v === 't';

@@ -2,12 +2,24 @@ import { RecordCounter } from '../../csv/record-counter.js';
 import { toPipelineError } from '../../errors/pipeline-error.js';
 import type { ColumnSchema } from '../../csv/types.js';
 import type { ChunkSpec, CsvSink, ExportRequest } from '../contract.js';
-import { buildCount, buildMax, buildNth, buildSelect } from '../sql/select-builder.js';
-import { planSplitChunks } from '../sql/split.js';
+import { buildCount, buildMax, buildNth, buildNthAfter, buildSelect } from '../sql/select-builder.js';
+import { planSplitChunks, wholeTable } from '../sql/split.js';
 import { firstValue, rows, type PgSessions, type Session } from './postgres-session.js';
 import { quoteTable, type SqlDialect } from '../sql/dialect.js';
 import { withComments, withSourceKey } from '../sql/new-table.js';
-import { copyToStatement, describeTypes, sourceKeyAndComments, openSessions, openXids, pgDialect, stillOpenSessions, stillOpenXids } from './postgres-sql.js';
+import {
+  copyToStatement,
+  describeTypes,
+  sourceKeyAndComments,
+  openSessions,
+  openXids,
+  pgDialect,
+  estimatedRows,
+  regclassText,
+  stillOpenSessions,
+  stillOpenXids,
+  uniqueSplitColumn,
+} from './postgres-sql.js';
 import { waitForTransactions } from '../sql/open-transactions.js';
 import { exportWrapper, portableFromPg, type PgTypeFacts } from './postgres-types.js';
 
@@ -99,8 +111,13 @@ export class PgExport {
     }
   }
 
-  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {
-    return this.#sessions.exporting(req, signal, (s) => planQuantileChunks(s, pgDialect, req));
+  planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<ChunkSpec[]> {
+    return this.#sessions.exporting(req, signal, (s) =>
+      planQuantileChunks(s, pgDialect, req, announce, {
+        unique: (column) => uniqueColumn(s, req, column),
+        estimate: () => estimateRows(s, req),
+      }),
+    );
   }
 
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {
@@ -137,10 +154,41 @@ export class PgExport {
   }
 }
 
-/** The chunks of a request, at quantiles of its split column, asked on one session in `dialect` (see split.ts). */
-export function planQuantileChunks(s: Session, dialect: SqlDialect, req: ExportRequest): Promise<ChunkSpec[]> {
+/**
+ * The chunks of a request, at quantiles of its split column, asked on one session in `dialect` (see split.ts).
+ * `unique`, when it says the column holds no duplicates, lets each quantile be found from the one before
+ * (`c > previous … OFFSET k`): the server walks the index once instead of from the start for every boundary.
+ */
+export function planQuantileChunks(
+  s: Session,
+  dialect: SqlDialect,
+  req: ExportRequest,
+  announce?: (chunk: ChunkSpec) => void,
+  catalog: { readonly unique?: (column: string) => Promise<boolean>; readonly estimate?: () => Promise<number | undefined> } = {},
+): Promise<ChunkSpec[]> {
+  let walk: boolean | undefined;
+  const { unique, estimate } = catalog;
   return planSplitChunks(req, (column) => ({
     count: async () => Number(await firstValue(s, buildCount(dialect, req, column))),
-    nth: (rank) => firstValue(s, buildNth(dialect, req, column, rank)),
-  }));
+    nth: async (rank, after) => {
+      if (after !== undefined && unique) walk ??= await unique(column);
+      return firstValue(s, walk && after ? buildNthAfter(dialect, req, column, after.value, rank - after.rank - 1) : buildNth(dialect, req, column, rank));
+    },
+    ...(estimate ? { estimate } : {}),
+  }), announce);
+}
+
+/** A whole table's rows by the planner's statistics; undefined for anything else or before the first ANALYZE. */
+async function estimateRows(s: Session, req: ExportRequest): Promise<number | undefined> {
+  if (!wholeTable(req)) return undefined;
+  const [r] = await rows<{ rows: string | null }>(s, estimatedRows, [regclassText(req.source.table!).text]);
+  const n = Number(r?.rows ?? -1);
+  return n >= 0 ? n : undefined;
+}
+
+/** Whether the split column of a table (not a query) has a unique index of its own. */
+async function uniqueColumn(s: Session, req: ExportRequest, column: string): Promise<boolean> {
+  if (req.source.table === undefined || req.source.query !== undefined) return false;
+  const [r] = await rows<{ found: boolean }>(s, uniqueSplitColumn, [regclassText(req.source.table).text, column]);
+  return r?.found === true;
 }

@@ -196,6 +196,27 @@ export const primaryKeyColumns = `
 SELECT COALESCE((SELECT json_agg(a.attname ORDER BY u.ord) FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY AS u(n, ord)
   JOIN pg_attribute a ON a.attrelid = $1 AND a.attnum = u.n WHERE i.indrelid = $1 AND i.indisprimary), '[]')::text AS columns`;
 
+/** A table name as written (`t`, `schema.t`) as the text `to_regclass` reads, each part quoted. */
+export function regclassText(table: string): { text: string; schema: string | null } {
+  const dot = table.indexOf('.');
+  const parts = dot < 0 ? [table] : [table.slice(0, dot), table.slice(dot + 1)];
+  return { text: parts.map(pgDialect.quoteIdent).join('.'), schema: dot < 0 ? null : parts[0]! };
+}
+
+/** A table's rows by the planner's statistics (`reltuples`, -1 before the first ANALYZE): a split's first boundary. */
+export const estimatedRows = `SELECT reltuples::bigint::text AS rows FROM pg_class WHERE oid = to_regclass($1)`;
+
+/**
+ * Whether a split column ($2) of a table ($1, regclass text) holds no duplicates: a valid unique index on exactly
+ * that column, without predicate or expression. The split's quantile walk may then go from one boundary to the next.
+ */
+export const uniqueSplitColumn = `
+SELECT EXISTS (
+  SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
+    AND i.indnkeyatts = 1 AND a.attname = $2
+) AS found`;
+
 /**
  * A unique index usable as an ON CONFLICT arbiter on exactly these columns: valid, immediate, not partial, no
  * expressions, every key column NOT NULL (so "same key" means the same thing as in the DELETE-then-INSERT merge).

@@ -51,8 +51,9 @@ export class RsExport {
     return this.#ctx.sessions.exporting(req, signal, (s) => firstValue(s, buildMax(rsDialect, req, column)));
   }
 
-  planChunks(req: ExportRequest, signal?: AbortSignal): Promise<ChunkSpec[]> {
-    return this.#ctx.sessions.exporting(req, signal, (s) => planQuantileChunks(s, rsDialect, req));
+  planChunks(req: ExportRequest, signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<ChunkSpec[]> {
+    // Redshift does not enforce unique indexes: each quantile is found from the start.
+    return this.#ctx.sessions.exporting(req, signal, (s) => planQuantileChunks(s, rsDialect, req, announce));
   }
 
   exportChunk(req: ExportRequest, chunk: ChunkSpec, sink: CsvSink, signal?: AbortSignal): Promise<number> {

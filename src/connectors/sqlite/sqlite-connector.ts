@@ -110,7 +110,7 @@ export class SqliteConnector implements Connector {
     }
   }
 
-  async planChunks(req: ExportRequest): Promise<readonly ChunkSpec[]> {
+  async planChunks(req: ExportRequest, _signal?: AbortSignal, announce?: (chunk: ChunkSpec) => void): Promise<readonly ChunkSpec[]> {
     const db = await this.#handle(false);
     try {
       const one = (q: { sql: string; params: readonly string[] }): unknown => prepare(db, q.sql, req).pluck().get(...q.params);
@@ -120,7 +120,7 @@ export class SqliteConnector implements Connector {
           const v = one(buildNth(sqliteDialect, req, column, rank));
           return v === null || v === undefined ? null : cellOf(v);
         },
-      }));
+      }), announce);
     } finally {
       db.close();
     }
