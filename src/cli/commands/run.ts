@@ -14,9 +14,8 @@ import { runNodeAttempt } from '../../nodes/run-node.js';
 import { acquireLock } from '../../state/lock.js';
 import { removeStaleTemps } from '../../state/stale-temps.js';
 import { RunStore, type NodeRecord, type RunInvocation, type RunRecord, intervalOf } from '../../state/run-store.js';
-import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
-import { loadSelected, lockFile, stagingStore, stateDirs, type CommonOptions } from '../context.js';
+import { loadSelected, lockFile, stagingStore, stateDirs, watermarkStore, type CommonOptions } from '../context.js';
 import { colorWanted } from '../../log/colors.js';
 import { LiveProgress } from '../../log/live-progress.js';
 import { summaryText, runTotals } from '../../log/summary.js';
@@ -186,7 +185,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     ];
     live?.start();
 
-    const watermarks = new WatermarkStore(dirs.root);
+    const watermarks = watermarkStore(pipeline, common, staging);
     // `{{ run_id }}` is the first run of a retry chain, so a retry renders the same queries and reuses checkpoints.
     const vars = templateVars(interval, lineage, inv.vars);
     const fault = req.crashAt
