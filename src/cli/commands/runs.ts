@@ -6,7 +6,7 @@ import { EXIT } from '../exit-codes.js';
 import { processAlive } from '../../state/process.js';
 import { jsonLine, table } from '../output.js';
 import { stateDirs, type CommonOptions } from '../context.js';
-import { runPipeline, settleFinishedRun } from './run.js';
+import { runPipeline, settleFinishedRun, type ExecutorChoice } from './run.js';
 
 export async function findRun(store: RunStore, id: string | undefined): Promise<RunRecord> {
   const ids = await store.list();
@@ -104,7 +104,7 @@ export async function statusCommand(id: string | undefined, common: CommonOption
 }
 
 /** Reruns what a run did not finish, with that run's own arguments and data interval, resuming from checkpoints. */
-export async function retryCommand(id: string | undefined, common: CommonOptions, progressEveryMs?: number): Promise<number> {
+export async function retryCommand(id: string | undefined, common: CommonOptions, progressEveryMs?: number, executor: ExecutorChoice = {}): Promise<number> {
   const store = new RunStore(stateDirs(common).root);
   const run = await findRun(store, id);
   // A node finished by any run of the same lineage (an earlier retry) is done: retrying it again would only redo work.
@@ -122,5 +122,5 @@ export async function retryCommand(id: string | undefined, common: CommonOptions
   }
   if (common.logFormat === 'json') jsonLine('info', `retrying run ${run.id}: ${[...todo].join(', ')}`, { event: 'retry_start', retry_of: run.id, nodes: [...todo] });
   else process.stderr.write(`retrying run ${run.id}: ${[...todo].join(', ')}\n`);
-  return runPipeline({ invocation: run.invocation, retryOf: run, retryNodes: todo, ...(progressEveryMs !== undefined ? { progressEveryMs } : {}) }, common);
+  return runPipeline({ invocation: run.invocation, retryOf: run, retryNodes: todo, ...(progressEveryMs !== undefined ? { progressEveryMs } : {}), executor }, common);
 }
