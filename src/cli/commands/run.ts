@@ -187,8 +187,10 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     const attempts = new Map<string, { attempt: number; started_at: string }>();
     const workers = new Map<string, { attempt: number; worker: string }[]>();
     onWorker = (node, attempt, worker) => {
+      // An attempt whose worker was lost and that another worker took up has both.
       const list = workers.get(node) ?? [];
-      workers.set(node, [...list.filter((w) => w.attempt !== attempt), { attempt, worker }]);
+      if (list.some((w) => w.attempt === attempt && w.worker === worker)) return;
+      workers.set(node, [...list, { attempt, worker }]);
       log('info', `${node}: attempt ${attempt} runs on worker ${worker}`, { event: 'node_worker', node, attempt, worker });
     };
     onSpans = (node, spans) => {
