@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --rows N --rounds K --chunks C --connections M --only m2p|p2m|m2h --tools pigeon,native,pgloader]`
+ * `npm run bench -- --workers [--nodes N --node-rows R --wait S --rounds K]`: distributed runs, see bench/workers.ts.
  *
  * Creates a deterministic orders table of N rows in MariaDB (and the same rows in PostgreSQL, loaded by COPY), then
  * runs K alternating rounds of each tool in both directions, checks after every run that the target holds exactly
@@ -41,6 +42,7 @@ import {
 import { measure, median, sequence, type Sample } from './measure.js';
 import { HIVE_CHECKSUM, HIVE_ORDERS_COLUMNS, HiveBench, hiveServer, type HiveServer } from './hive.js';
 import { serviceEndpoint } from '../test/support/services.js';
+import { workersBench } from './workers.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DB = 'pigeon_bench';
@@ -69,6 +71,8 @@ interface Options {
   readonly profile: boolean;
   /** pigeon-s3's staging compression (default none, as the local staging's). */
   readonly s3Compress: 'none' | 'gzip';
+  /** `--workers`: the distributed-run benchmark instead (bench/workers.ts). */
+  readonly workers?: { readonly nodes: number; readonly nodeRows: number; readonly wait: number };
 }
 
 interface Tool {
@@ -92,6 +96,10 @@ function parseOptions(): Options {
       tools: { type: 'string', default: 'pigeon,pigeon-s3,native,pgloader' },
       profile: { type: 'boolean', default: false },
       's3-compress': { type: 'string', default: 'none' },
+      workers: { type: 'boolean', default: false },
+      nodes: { type: 'string', default: '12' },
+      'node-rows': { type: 'string', default: '20000' },
+      wait: { type: 'string', default: '2' },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -112,6 +120,7 @@ function parseOptions(): Options {
     tools: (values.tools ?? '').split(',').map((t) => t.trim()),
     profile: values.profile ?? false,
     s3Compress: values['s3-compress'] === 'gzip' ? 'gzip' : 'none',
+    ...(values.workers ? { workers: { nodes: int('nodes', values.nodes), nodeRows: int('node-rows', values['node-rows']), wait: int('wait', values.wait) } } : {}),
   };
 }
 
@@ -374,6 +383,7 @@ async function main(): Promise<void> {
   const o = parseOptions();
   const s = serversFromEnv(process.env);
   await mkdir(WORK_DIR, { recursive: true });
+  if (o.workers) return workersBench(s, { ...o.workers, rounds: o.rounds, repo: REPO, workDir: WORK_DIR, log });
   const sum = await setup(s, o.rows);
   log(`source ready: ${sum.replace('\t', ' rows, checksum ')}`);
   let searchSum = '';
