@@ -38,7 +38,7 @@ interface Setup {
 
 /** `tables` source tables of ROWS rows each in MariaDB; a pipeline loading each into PostgreSQL through S3 staging. */
 async function withPipeline(
-  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; shopUrl?: string },
+  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number },
   fn: (s: Setup) => Promise<void>,
 ): Promise<void> {
   const s3 = testBucket();
@@ -59,7 +59,12 @@ async function withPipeline(
       // Every third node waits for the one before it: the DAG, not only a list, goes through the queue.
       const dep = opts.chain !== false && i % 3 === 0 ? `\n    depends_on: [n${i - 1}]` : '';
       nodes.push(`  n${i}:${dep}
-    source: { connection: shop, table: t${i}, split: { column: id, chunks: 3 } }
+    source: ${
+      opts.pause
+        ? // The export waits on the server first, so that a test can act while the attempt runs.
+          `{ connection: shop, query: "SELECT t.* FROM t${i} t CROSS JOIN (SELECT SLEEP(${opts.pause}) AS w) AS pause" }`
+        : `{ connection: shop, table: t${i}, split: { column: id, chunks: 3 } }`
+    }
     target: { connection: dw, table: t${i}, mode: ${opts.mode ?? 'overwrite'} }`);
     }
     const conn = Object.entries(s3.config(`${prefix}lake/`)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
@@ -210,6 +215,35 @@ describe('distributed runs', { timeout: 10 * 60_000 }, () => {
       assert.ok(events(retry.stderr, 'job_adopted').length >= 1, retry.stderr);
       for (let i = 1; i <= 4; i++) assert.deepEqual(await s.dst.rows(`SELECT count(*)::int FROM t${i}`), [[ROWS]]);
       await stop(w);
+    });
+  });
+
+  test('SIGTERM: a worker finishes its running attempt, then exits; a second SIGTERM hands the attempt to another worker', async () => {
+    await withPipeline({ tables: 1, chain: false, pause: 2 }, async (s) => {
+      const patient = startWorker(s, 'patient');
+      const run = coordinator(s);
+      await waitFor('the attempt running', () => events(patient.log(), 'node_start').length > 0, STEP_TIMEOUT);
+      patient.child.kill('SIGTERM');
+      const exited = await patient.done;
+      assert.equal(exited.code, 0, patient.log());
+      assert.equal(events(patient.log(), 'node_end').length, 1, 'the attempt finished before the worker exited');
+      assert.equal((await run.done).code, 0);
+
+      const hasty = startWorker(s, 'hasty');
+      const again = coordinator(s);
+      await waitFor('the attempt running', () => events(hasty.log(), 'node_start').length > 0, STEP_TIMEOUT);
+      hasty.child.kill('SIGTERM');
+      await waitFor('the first SIGTERM taken', () => events(hasty.log(), 'worker_stopping').length > 0, STEP_TIMEOUT);
+      hasty.child.kill('SIGTERM');
+      assert.equal((await hasty.done).code, 0, hasty.log());
+      const heir = startWorker(s, 'heir');
+      const r = await again.done;
+      assert.equal(r.code, 0, r.stderr);
+      const n = nodeOf(await status(s.dir), 'n1') as ReturnType<typeof nodeOf> & { workers?: { attempt: number; worker: string }[] };
+      assert.deepEqual(n.workers?.map((w) => w.worker), ['hasty', 'heir'], 'the same attempt, handed back and taken up by another worker');
+      assert.equal(n.attempts, 1, 'handing back is not a failed attempt');
+      assert.deepEqual(await s.dst.rows('SELECT count(*)::int FROM t1'), [[ROWS]]);
+      await stop(heir);
     });
   });
 
