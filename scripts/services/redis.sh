@@ -10,12 +10,13 @@
 # env: PIGEON_SERVICES_DIR       cache (default ~/.cache/pigeon-test-services)
 #      PIGEON_TEST_REDIS_PORT    port of the Redis started here (default: the first free one from 6390)
 #      PIGEON_TEST_REDIS_TIMEOUT seconds to wait for readiness (default 30)
+#      PIGEON_TEST_REDIS_SHARED_PORT  the port of a Redis to reuse when it answers (default 6379)
 set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/_lib.sh"
 svc_init redis
 
 SVC_TIMEOUT="${PIGEON_TEST_REDIS_TIMEOUT:-30}"
-SHARED_PORT=6379
+SHARED_PORT="${PIGEON_TEST_REDIS_SHARED_PORT:-6379}"
 
 # ping PORT : succeeds when a Redis answers PING there (no redis-cli needed)
 ping() { [ "$( (exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; printf 'PING\r\n' >&3; timeout 2 head -c 5 <&3) 2>/dev/null)" = '+PONG' ]; }
