@@ -114,6 +114,13 @@ export async function startAttemptWorker(opts: AttemptWorkerOptions): Promise<At
     // Finished jobs are the coordinator's to keep (it sets removeOnComplete/removeOnFail when it adds them).
   });
   worker.on('error', (e) => opts.log('warn', `redis: ${e.message}`, { event: 'worker_error' }));
+  // A lock this worker could not renew (its event loop stalled, Redis was away) may already be another worker's:
+  // that one runs the attempt now, so this copy stops rather than race it to the same staging and target.
+  worker.on('lockRenewalFailed', (ids: string[]) => {
+    for (const jobId of ids) {
+      if (worker.cancelJob(jobId, 'the job lock was lost')) opts.log('warn', `job ${jobId}: lock lost, attempt stopped (another worker takes it)`, { event: 'lock_lost' });
+    }
+  });
   // The coordinator asks for an attempt to stop (its timeout, Ctrl-C, --fail-fast) on this channel.
   const subscriber = redisClient(opts.url);
   await subscriber.subscribe(cancelChannel(opts.queue));
