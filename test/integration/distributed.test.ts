@@ -38,7 +38,7 @@ interface Setup {
 
 /** `tables` source tables of ROWS rows each in MariaDB; a pipeline loading each into PostgreSQL through S3 staging. */
 async function withPipeline(
-  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number },
+  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number; shopSessions?: number },
   fn: (s: Setup) => Promise<void>,
 ): Promise<void> {
   const s3 = testBucket();
@@ -73,7 +73,7 @@ async function withPipeline(
       `version: 1
 name: dist
 connections:
-  shop: { type: mysql, url: "\${SHOP_URL}", max_connections: 4 }
+  shop: { type: mysql, url: "\${SHOP_URL}", max_connections: ${opts.shopSessions ?? 4} }
   dw: ${dst.yaml}
   lake: { type: s3, ${conn} }
 staging: { url: "s3://${s3.bucket}/${prefix}staging", connection: lake }
@@ -244,6 +244,28 @@ describe('distributed runs', { timeout: 10 * 60_000 }, () => {
       assert.equal(n.attempts, 1, 'handing back is not a failed attempt');
       assert.deepEqual(await s.dst.rows('SELECT count(*)::int FROM t1'), [[ROWS]]);
       await stop(heir);
+    });
+  });
+
+  test('max_connections holds over every worker together', async () => {
+    await withPipeline({ tables: 4, chain: false, pause: 1, shopSessions: 1 }, async (s) => {
+      const ws = ['m1', 'm2', 'm3'].map((n) => startWorker(s, n));
+      const run = coordinator(s);
+      // Sessions of the source database other than this checker's, sampled while the run goes on.
+      let most = 0;
+      let finished = false;
+      void run.done.then(() => (finished = true));
+      while (!finished) {
+        const [[n]] = (await s.src.rows('SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()')) as [[number]];
+        most = Math.max(most, Number(n));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const r = await run.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(most, 1, 'the source (max_connections: 1) never had more than one session of all the workers');
+      const started = ws.flatMap((w) => events(w.log(), 'node_start'));
+      assert.equal(started.length, 4);
+      for (const w of ws) await stop(w);
     });
   });
 
