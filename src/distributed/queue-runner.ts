@@ -124,6 +124,7 @@ export class QueueRunner {
     const add = () => this.#queue.add(node.name, data, { jobId: id, attempts: 1, removeOnComplete: { age: KEEP_FINISHED_S }, removeOnFail: { age: KEEP_FINISHED_S } });
     // An id that exists already is not added again: BullMQ returns the job that has it.
     await add();
+    progress.phase = 'queued, waiting for a worker';
 
     let worker: string | undefined;
     let stopping = false;
