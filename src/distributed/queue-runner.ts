@@ -144,7 +144,7 @@ export class QueueRunner {
           worker = reported.worker;
           this.#opts.onWorker?.(node.name, attempt, worker);
         }
-        copyProgress(reported, progress);
+        copyProgress(reported, progress, worker);
       }
       if (isSettled(job)) {
         const result = resultOf(job);
@@ -213,10 +213,12 @@ function resultOf(job: Job<AttemptJob, AttemptJobResult>): AttemptJobResult | un
   return r && typeof r === 'object' && 'ok' in r ? r : undefined;
 }
 
-function copyProgress(from: Partial<AttemptProgress>, to: NodeProgress): void {
+/** A worker's report into the executor's progress; the phase says where (live lines, status, a timeout's message). */
+function copyProgress(from: Partial<AttemptProgress>, to: NodeProgress, worker: string | undefined): void {
   if (typeof from.rowsExported === 'number') to.rowsExported = from.rowsExported;
   if (typeof from.rowsImported === 'number') to.rowsImported = from.rowsImported;
   if (typeof from.bytes === 'number') to.bytes = from.bytes;
-  to.phase = from.phase;
+  const where = worker ? `on worker ${worker}` : undefined;
+  to.phase = from.phase && where ? `${from.phase}, ${where}` : (from.phase ?? where);
   to.rowsTotal = from.rowsTotal;
 }
