@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
+import { isNode, parseDocument } from 'yaml';
 import { loadPipelineOrThrow } from '../config/load.js';
 import type { ConnectionConfig, Pipeline } from '../config/types.js';
 import { ConnectionManager } from '../connectors/runtime.js';
@@ -67,7 +68,7 @@ export async function startAttemptWorker(opts: AttemptWorkerOptions): Promise<At
     opts.log('info', `${data.node}: attempt ${data.attempt} of run ${data.run_id} started`, { ...fields, event: 'node_start' });
     let connections: ConnectionManager | undefined;
     try {
-      const pipeline = await pipelineOf(data, opts.common, pipelines);
+      const pipeline = await pipelineOf(data, opts.common, opts.url, pipelines);
       const node = pipeline.nodes[data.node];
       if (!node) throw new PipelineError('INVALID_CONFIG', `the pipeline has no node \`${data.node}\``, { node: data.node });
       connections = new ConnectionManager(granted(pipeline.connections, data.sessions), { cwd: opts.common.cwd, tmpDir: stateDirs(opts.common).tmp });
@@ -152,7 +153,7 @@ function granted(configs: Readonly<Record<string, ConnectionConfig>>, sessions: 
  * The job's pipeline, loaded with this worker's environment from a copy of the text the coordinator sent
  * (`<state dir>/worker/<sha256>/<file>`: file names in messages stay the user's). Cached by text and vars.
  */
-async function pipelineOf(data: AttemptJob, common: CommonOptions, cache: Map<string, Pipeline>): Promise<Pipeline> {
+async function pipelineOf(data: AttemptJob, common: CommonOptions, redisUrl: string, cache: Map<string, Pipeline>): Promise<Pipeline> {
   const hash = createHash('sha256').update(data.text).digest('hex').slice(0, 16);
   const key = `${hash}\0${JSON.stringify(data.vars)}`;
   const cached = cache.get(key);
@@ -161,16 +162,31 @@ async function pipelineOf(data: AttemptJob, common: CommonOptions, cache: Map<st
   if (!existsSync(file)) await writeFileAtomic(file, data.text);
   let pipeline: Pipeline;
   try {
-    pipeline = loadPipelineOrThrow(file, { env: common.env, vars: data.vars });
+    pipeline = loadPipelineOrThrow(file, { env: { ...executorVariables(data.text, redisUrl), ...common.env }, vars: data.vars });
   } catch (e) {
     if (e instanceof PipelineErrors) {
       const first = e.errors[0]!;
-      throw new PipelineError(first.code, `the pipeline does not load on this worker: ${e.errors.map((x) => `${x.code}: ${x.message}`).join('; ')}`, { hint: 'every worker needs the variables the pipeline\'s ${…} name, in its environment or its .env' });
+      throw new PipelineError(first.code, `the pipeline does not load on this worker: ${e.errors.map((x) => x.message).join('; ')}`, { hint: 'every worker needs the variables the pipeline\'s ${…} name, in its environment or its .env' });
     }
     throw e;
   }
   cache.set(key, pipeline);
   return pipeline;
+}
+
+/**
+ * The variables the pipeline's `executor:` names, each set to this worker's Redis URL: a worker never uses the key
+ * (it was told its Redis), so its environment need not have them. Its own values win when it has them.
+ */
+function executorVariables(text: string, redisUrl: string): Record<string, string> {
+  let executor: unknown;
+  try {
+    executor = parseDocument(text).get('executor');
+  } catch {
+    return {};
+  }
+  const written = JSON.stringify(isNode(executor) ? executor.toJSON() : (executor ?? null));
+  return Object.fromEntries([...written.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => [m[1]!, redisUrl]));
 }
 
 function errorOf(e: unknown, node: string): PipelineError {

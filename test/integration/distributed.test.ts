@@ -38,7 +38,7 @@ interface Setup {
 
 /** `tables` source tables of ROWS rows each in MariaDB; a pipeline loading each into PostgreSQL through S3 staging. */
 async function withPipeline(
-  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number; shopSessions?: number },
+  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number; shopSessions?: number; executorKey?: boolean },
   fn: (s: Setup) => Promise<void>,
 ): Promise<void> {
   const s3 = testBucket();
@@ -78,7 +78,7 @@ connections:
   lake: { type: s3, ${conn} }
 staging: { url: "s3://${s3.bucket}/${prefix}staging", connection: lake }
 defaults: { retries: 0 }
-concurrency: 6
+concurrency: 6${opts.executorKey ? '\nexecutor: "${COORDINATOR_REDIS}"' : ''}
 nodes:
 ${nodes.join('\n')}
 `,
@@ -130,8 +130,10 @@ async function tableText(db: EngineDb, table: string): Promise<string> {
   return JSON.stringify(rows.map((r) => r.map((v) => (v === null ? null : String(v)))));
 }
 
-function coordinator(s: Setup, args: readonly string[] = []): RunningPigeon {
-  return startPigeon(['run', 'p.yaml', '--executor', REDIS, '--queue', s.queue, '--progress', '0', ...args], { cwd: s.dir, env: { SHOP_URL: shopUrl(s.src) } });
+/** `pigeon run` of the setup's pipeline on its queue; `executorKey`: the pipeline's `executor:` names Redis, not `--executor`. */
+function coordinator(s: Setup, how: { executorKey?: boolean } = {}): RunningPigeon {
+  const executor = how.executorKey ? [] : ['--executor', REDIS];
+  return startPigeon(['run', 'p.yaml', ...executor, '--queue', s.queue, '--progress', '0'], { cwd: s.dir, env: { SHOP_URL: shopUrl(s.src), COORDINATOR_REDIS: REDIS } });
 }
 
 describe('distributed runs', { timeout: 10 * 60_000 }, () => {
@@ -247,10 +249,11 @@ describe('distributed runs', { timeout: 10 * 60_000 }, () => {
     });
   });
 
-  test('max_connections holds over every worker together', async () => {
-    await withPipeline({ tables: 4, chain: false, pause: 1, shopSessions: 1 }, async (s) => {
+  test('max_connections holds over every worker together (the executor named in the pipeline, from the coordinator\'s environment)', async () => {
+    await withPipeline({ tables: 4, chain: false, pause: 1, shopSessions: 1, executorKey: true }, async (s) => {
+      // The workers' environment has no COORDINATOR_REDIS: a worker never uses the pipeline's `executor:`.
       const ws = ['m1', 'm2', 'm3'].map((n) => startWorker(s, n));
-      const run = coordinator(s);
+      const run = coordinator(s, { executorKey: true });
       // Sessions of the source database other than this checker's, sampled while the run goes on.
       let most = 0;
       let finished = false;
