@@ -38,7 +38,7 @@ interface Setup {
 
 /** `tables` source tables of ROWS rows each in MariaDB; a pipeline loading each into PostgreSQL through S3 staging. */
 async function withPipeline(
-  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number; shopSessions?: number; executorKey?: boolean },
+  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number; shopSessions?: number; executorKey?: boolean; timeout?: string },
   fn: (s: Setup) => Promise<void>,
 ): Promise<void> {
   const s3 = testBucket();
@@ -77,7 +77,7 @@ connections:
   dw: ${dst.yaml}
   lake: { type: s3, ${conn} }
 staging: { url: "s3://${s3.bucket}/${prefix}staging", connection: lake }
-defaults: { retries: 0 }
+defaults: { retries: 0${opts.timeout ? `, timeout: ${opts.timeout}` : ''} }
 concurrency: 6${opts.executorKey ? '\nexecutor: "${COORDINATOR_REDIS}"' : ''}
 nodes:
 ${nodes.join('\n')}
@@ -269,6 +269,21 @@ describe('distributed runs', { timeout: 10 * 60_000 }, () => {
       const started = ws.flatMap((w) => events(w.log(), 'node_start'));
       assert.equal(started.length, 4);
       for (const w of ws) await stop(w);
+    });
+  });
+
+  test('attempts that run out of time: the running one is cancelled on its worker (which stays up), the queued one taken off the queue', async () => {
+    await withPipeline({ tables: 2, chain: false, pause: 6, timeout: '2s' }, async (s) => {
+      const w = startWorker(s, 'busy');
+      const r = await coordinator(s).done;
+      assert.equal(r.code, 1, r.stderr);
+      const st = await status(s.dir);
+      for (const node of ['n1', 'n2']) assert.equal(nodeOf(st, node).error?.code, 'TIMEOUT', JSON.stringify(nodeOf(st, node)));
+      // One attempt was cancelled on the worker; the other never left the queue (one worker slot) and was taken off it.
+      assert.equal(events(w.log(), 'job_cancelled').length, 1, w.log());
+      assert.equal(events(w.log(), 'node_start').length, 1, w.log());
+      assert.equal(w.child.exitCode, null, 'the worker is still running');
+      await stop(w);
     });
   });
 
