@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../state/atomic-file.js';
 import type { AttemptSpan } from '../state/run-store.js';
 import { stagingStore, stateDirs, watermarkStore, type CommonOptions } from '../cli/context.js';
 import { toJobError, type AttemptJob, type AttemptJobResult, type AttemptProgress } from './job.js';
-import { cancelChannel, describeRedis, pingRedis, redisClient, redisOptions } from './redis.js';
+import { cancelChannel, cancelledKey, describeRedis, pingRedis, redisClient, redisOptions } from './redis.js';
 
 export interface AttemptWorkerOptions {
   readonly url: string;
@@ -68,6 +68,9 @@ export async function startAttemptWorker(opts: AttemptWorkerOptions): Promise<At
     opts.log('info', `${data.node}: attempt ${data.attempt} of run ${data.run_id} started`, { ...fields, event: 'node_start' });
     let connections: ConnectionManager | undefined;
     try {
+      if ((await commands.exists(cancelledKey(opts.queue, String(job.id)))) === 1) {
+        throw new PipelineError('ABORTED', 'the attempt was stopped by its coordinator before this worker took it up', { node: data.node });
+      }
       const pipeline = await pipelineOf(data, opts.common, opts.url, pipelines);
       const node = pipeline.nodes[data.node];
       if (!node) throw new PipelineError('INVALID_CONFIG', `the pipeline has no node \`${data.node}\``, { node: data.node });
@@ -106,6 +109,7 @@ export async function startAttemptWorker(opts: AttemptWorkerOptions): Promise<At
   };
 
   await pingRedis(opts.url);
+  const commands = redisClient(opts.url);
   const worker = new Worker<AttemptJob, AttemptJobResult>(opts.queue, processor, {
     connection: redisOptions(opts.url),
     concurrency: Math.max(1, opts.concurrency),
@@ -140,6 +144,7 @@ export async function startAttemptWorker(opts: AttemptWorkerOptions): Promise<At
       }
       await worker.close();
       subscriber.disconnect();
+      commands.disconnect();
     },
   };
 }

@@ -7,7 +7,7 @@ import type { NodeAttemptResult, NodeProgress } from '../nodes/run-node.js';
 import type { AttemptSpan } from '../state/run-store.js';
 import { attemptJobId, attemptJobPrefix, fromJobError, type AttemptJob, type AttemptJobResult, type AttemptProgress } from './job.js';
 import type { Redis } from 'ioredis';
-import { cancelChannel, describeRedis, pingRedis, redisClient, redisOptions } from './redis.js';
+import { CANCELLED_TTL_S, cancelChannel, cancelledKey, describeRedis, pingRedis, redisClient, redisOptions } from './redis.js';
 import type { SessionLedger } from './session-ledger.js';
 
 /** How long finished jobs stay in Redis: a coordinator started later (`pigeon retry`) finds them until then. */
@@ -184,7 +184,10 @@ export class QueueRunner {
       () => true,
       () => false,
     );
-    if (!removed) await this.#publisher.publish(cancelChannel(this.#opts.executor.queue), id);
+    if (removed) return;
+    const { queue } = this.#opts.executor;
+    await this.#publisher.set(cancelledKey(queue, id), '1', 'EX', CANCELLED_TTL_S);
+    await this.#publisher.publish(cancelChannel(queue), id);
   }
 
   /** The node's job with the highest attempt number in this lineage, if any is kept. */

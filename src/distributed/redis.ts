@@ -75,3 +75,14 @@ export async function pingRedis(url: string): Promise<void> {
 export function cancelChannel(queue: string): string {
   return `pigeon:${queue}:cancel`;
 }
+
+/**
+ * The key that marks an attempt as stopped by its coordinator, for a worker that takes it up only later (its first
+ * worker was lost, and BullMQ's stalled-job check gave it to another): that worker must not run it.
+ */
+export function cancelledKey(queue: string, jobId: string): string {
+  return `pigeon:${queue}:cancelled:${jobId}`;
+}
+
+/** How long a cancelled mark is kept: longer than any job waits to be taken up again. */
+export const CANCELLED_TTL_S = 7 * 24 * 3600;
