@@ -32,7 +32,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   interval: { type: 'string', arg: 'S/E', help: 'the data interval from S to E (YYYY-MM-DD[THH:MM[:SS]], UTC)' },
   'fail-fast': { type: 'boolean', help: 'stop starting nodes after the first failure' },
   'full-refresh': { type: 'boolean', help: 'incremental nodes load everything (append nodes replace their target)' },
-  concurrency: { type: 'string', arg: 'N', help: 'nodes run at once (default: the pipeline\'s concurrency)' },
+  concurrency: { type: 'string', arg: 'N', help: 'nodes run at once (run: default the pipeline\'s concurrency; worker: 1)' },
   progress: { type: 'string', arg: 'SECONDS', help: 'progress line interval when not on a terminal (default 10, 0 = off)' },
   format: { type: 'string', arg: 'FMT', help: 'output format (see each command)' },
   output: { type: 'string', short: 'o', arg: 'FILE', help: 'where to write the report (default: the run\'s report.html)' },

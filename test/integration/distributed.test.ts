@@ -323,6 +323,8 @@ nodes:
       const r = await pigeon(['run', 'q.yaml', '--executor', 'redis://127.0.0.1:1'], { cwd: t.dir });
       assert.equal(r.code, 3, r.stderr);
       assert.match(r.stderr, /STAGING_NOT_SHARED/);
+      const q = await pigeon(['run', 'q.yaml', '--queue', 'nightly'], { cwd: t.dir });
+      assert.equal(q.code, 2, 'a queue without an executor is a usage error');
       writeFileSync(join(t.dir, 's.yaml'), readFileSync(join(t.dir, 'p.yaml'), 'utf8').replace('executor:', 'staging: { dir: shared, shared: true }\nexecutor:'));
       const u = await pigeon(['run', 's.yaml', '--log-format', 'json'], { cwd: t.dir });
       assert.notEqual(u.code, 0);
