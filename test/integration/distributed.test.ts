@@ -17,8 +17,8 @@ import { testBucket } from '../support/s3.js';
 import { serviceEndpoint } from '../support/services.js';
 
 const REDIS = serviceEndpoint('redis');
-/** Workers of these tests notice a lost one after 2 s instead of BullMQ's 30. */
-const LOCK_MS = '2000';
+/** Workers of these tests notice a lost one after seconds instead of BullMQ's 30 s, with room for a loaded machine. */
+const LOCK_MS = '4000';
 const ROWS = 3000;
 const STEP_TIMEOUT = 120_000;
 
