@@ -8,7 +8,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pigeon, tempDir } from '../support/cli.js';
 import { createDb, type EngineDb } from '../support/engines.js';
@@ -38,7 +38,7 @@ interface Setup {
 
 /** `tables` source tables of ROWS rows each in MariaDB; a pipeline loading each into PostgreSQL through S3 staging. */
 async function withPipeline(
-  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number; shopSessions?: number; executorKey?: boolean; timeout?: string },
+  opts: { tables: number; mode?: 'append' | 'overwrite'; chain?: boolean; pause?: number; shopSessions?: number; executorKey?: boolean; timeout?: string; watermark?: boolean },
   fn: (s: Setup) => Promise<void>,
 ): Promise<void> {
   const s3 = testBucket();
@@ -65,7 +65,9 @@ async function withPipeline(
           `{ connection: shop, query: "SELECT t.* FROM t${i} t CROSS JOIN (SELECT SLEEP(${opts.pause}) AS w) AS pause" }`
         : `{ connection: shop, table: t${i}, split: { column: id, chunks: 3 } }`
     }
-    target: { connection: dw, table: t${i}, mode: ${opts.mode ?? 'overwrite'} }`);
+    target: { connection: dw, table: t${i}, mode: ${opts.mode ?? 'overwrite'} }${
+      opts.watermark ? '\n    incremental: { column: id, strategy: watermark, wait_for_writers: false }' : ''
+    }`);
     }
     const conn = Object.entries(s3.config(`${prefix}lake/`)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
     writeFileSync(
@@ -284,6 +286,26 @@ describe('distributed runs', { timeout: 10 * 60_000 }, () => {
       assert.equal(events(w.log(), 'node_start').length, 1, w.log());
       assert.equal(w.child.exitCode, null, 'the worker is still running');
       await stop(w);
+    });
+  });
+
+  test('a watermark lives in the S3 staging: the next run on another worker loads only the new rows', async () => {
+    await withPipeline({ tables: 1, chain: false, mode: 'append', watermark: true }, async (s) => {
+      const first = startWorker(s, 'monday');
+      assert.equal((await coordinator(s).done).code, 0);
+      await stop(first);
+      await s.src.exec(`INSERT INTO t1 SELECT id + ${ROWS}, name, amount FROM t1 WHERE id <= 500`);
+      // Another machine, which has never seen this pipeline: the watermark can only come from the staging.
+      const second = startWorker(s, 'tuesday');
+      const r = await coordinator(s).done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(nodeOf(await status(s.dir), 'n1').rows_imported, 500);
+      assert.deepEqual(await s.dst.rows('SELECT count(*)::int, count(DISTINCT id)::int, max(id)::int FROM t1'), [[ROWS + 500, ROWS + 500, ROWS + 500]]);
+      assert.deepEqual(await testBucket().keys(`${s.prefix}staging/dist/_watermarks/`), ['n1.json']);
+      for (const machine of ['machine-monday', 'machine-tuesday']) {
+        assert.equal(existsSync(join(s.dir, machine, '.pigeon', 'watermarks')), false, `${machine} kept no watermark of its own`);
+      }
+      await stop(second);
     });
   });
 
