@@ -156,6 +156,10 @@ describe('distributed runs', { timeout: 10 * 60_000 }, () => {
         assert.equal(n.workers[0]!.attempt, 1);
         used.add(n.workers[0]!.worker);
       }
+      // `pigeon status` (text) has a worker column.
+      const text = await pigeon(['status'], { cwd: s.dir });
+      assert.match(text.stdout, /\bworker\b/);
+      for (let i = 1; i <= 12; i++) assert.match(text.stdout, new RegExp(`^n${i} .*\\bw[123]\\s*$`, 'm'));
       // Each worker logged the attempts it ran, and every node ran once.
       const started = ws.flatMap((w) => events(w.log(), 'node_start').map((e) => `${String(e['node'])}@${String(e['worker'])}`));
       assert.equal(started.length, 12, started.join(' '));

@@ -81,6 +81,7 @@ export async function statusCommand(id: string | undefined, common: CommonOption
     `run ${run.id}: pipeline ${run.pipeline}, ${run.status}${alive}${run.retry_of ? `, retry of ${run.retry_of}` : ''}, ${wall}${run.finished_at ? '' : ' so far'}\n` +
       `data interval ${run.data_interval.start} → ${run.data_interval.end}; file ${run.invocation.file}\n\n`,
   );
+  const distributed = run.invocation.executor !== undefined;
   const rows = run.nodes.map((n) => {
     const r = nodes.get(n);
     const e = elapsed(r);
@@ -97,9 +98,11 @@ export async function statusCommand(id: string | undefined, common: CommonOption
       e !== undefined ? formatDuration(e) : '',
       String(r?.attempts ?? 0),
       r?.error ? `${r.error.code}: ${r.error.message}` : (r?.note ?? ''),
+      ...(distributed ? [[...new Set((r?.workers ?? []).map((w) => w.worker))].join(', ')] : []),
     ];
   });
-  process.stdout.write(table(['node', 'state', 'rows', 'time', 'attempts', 'error / note'], rows) + '\n');
+  // A distributed run's table also names the worker (or workers, when one was lost) of each node.
+  process.stdout.write(table(['node', 'state', 'rows', 'time', 'attempts', 'error / note', ...(distributed ? ['worker'] : [])], rows) + '\n');
   return EXIT.OK;
 }
 
