@@ -97,7 +97,9 @@ export async function startAttemptWorker(opts: AttemptWorkerOptions): Promise<At
       opts.log('info', `${data.node}: attempt ${data.attempt} succeeded, ${result.rowsImported} rows`, { ...fields, event: 'node_end' });
       return { worker: id, ok: true, result, spans };
     } catch (e) {
-      const base = signal?.aborted && signal.reason instanceof PipelineError ? signal.reason : errorOf(e, data.node);
+      // Stopped from outside (the coordinator, a lost lock, handing back): that is the error, whatever the unwinding threw.
+      const stopped = signal?.aborted ? (signal.reason instanceof PipelineError ? signal.reason : new PipelineError('ABORTED', String(signal.reason ?? 'the attempt was stopped'))) : undefined;
+      const base = stopped ?? errorOf(e, data.node);
       const err = base.withContext({ node: data.node, worker: id });
       opts.log('warn', `${data.node}: attempt ${data.attempt} failed: ${err.code}: ${err.message}`, { ...fields, event: 'node_end', code: err.code });
       return { worker: id, ok: false, error: toJobError(err), spans, ...(handingBack && signal?.aborted ? { handed_back: true } : {}) };
@@ -132,7 +134,7 @@ export async function startAttemptWorker(opts: AttemptWorkerOptions): Promise<At
   subscriber.on('message', (_channel: string, jobId: string) => {
     if (worker.cancelJob(jobId, 'cancelled by the coordinator')) opts.log('info', `job ${jobId} cancelled by its coordinator`, { event: 'job_cancelled' });
   });
-  void worker.run();
+  worker.run().catch((e: unknown) => opts.log('error', `the worker stopped taking attempts: ${(e as Error).message}`, { event: 'worker_error' }));
   opts.log('info', `worker ${id} takes attempts from queue ${opts.queue} on ${describeRedis(opts.url)} (${Math.max(1, opts.concurrency)} at once)`, { event: 'worker_start', worker: id });
 
   return {
