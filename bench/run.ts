@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --rows N --rounds K --chunks C --connections M --only m2p,p2m,p2o,m2h --tools pigeon,native,pgloader --hog]`
+ * `npm run bench -- --workers [--nodes N --node-rows R --wait S --rounds K]`: distributed runs, see bench/workers.ts.
  *
  * Creates a deterministic orders table of N rows in MariaDB (and the same rows in PostgreSQL, loaded by COPY), then
  * runs K alternating rounds of each tool in both directions, checks after every run that the target holds exactly
@@ -46,6 +47,7 @@ import { measure, median, sequence, type Sample } from './measure.js';
 import { serverCpu, startHog } from './cpu.js';
 import { HIVE_CHECKSUM, HIVE_ORDERS_COLUMNS, HiveBench, hiveServer, type HiveServer } from './hive.js';
 import { serviceEndpoint } from '../test/support/services.js';
+import { workersBench } from './workers.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DB = 'pigeon_bench';
@@ -78,6 +80,8 @@ interface Options {
   readonly hog: boolean;
   /** Another checkout of pigeon, built, run as the tool pigeon-baseline. */
   readonly baseline?: string;
+  /** `--workers`: the distributed-run benchmark instead (bench/workers.ts). */
+  readonly workers?: { readonly nodes: number; readonly nodeRows: number; readonly wait: number };
 }
 
 const DIRECTIONS: Readonly<Record<string, Direction>> = { m2p: 'mysql→postgres', p2m: 'postgres→mysql', p2o: 'postgres→opensearch', m2h: 'mysql→hive' };
@@ -105,6 +109,10 @@ function parseOptions(): Options {
       's3-compress': { type: 'string', default: 'none' },
       hog: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      workers: { type: 'boolean', default: false },
+      nodes: { type: 'string', default: '12' },
+      'node-rows': { type: 'string', default: '20000' },
+      wait: { type: 'string', default: '2' },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -128,6 +136,7 @@ function parseOptions(): Options {
     s3Compress: values['s3-compress'] === 'gzip' ? 'gzip' : 'none',
     hog: values.hog ?? false,
     ...(values.baseline !== undefined ? { baseline: resolve(values.baseline) } : {}),
+    ...(values.workers ? { workers: { nodes: int('nodes', values.nodes), nodeRows: int('node-rows', values['node-rows']), wait: int('wait', values.wait) } } : {}),
   };
 }
 
@@ -441,6 +450,7 @@ async function main(): Promise<void> {
   const o = parseOptions();
   const s = serversFromEnv(process.env);
   await mkdir(WORK_DIR, { recursive: true });
+  if (o.workers) return workersBench(s, { ...o.workers, rounds: o.rounds, repo: REPO, workDir: WORK_DIR, log });
   const sum = await setup(s, o.rows);
   log(`source ready: ${sum.replace('\t', ' rows, checksum ')}`);
   let searchSum = '';

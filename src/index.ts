@@ -31,6 +31,11 @@ export interface RunOptions {
   readonly stateDir?: string;
   /** For `${VAR}`; default `process.env`. */
   readonly env?: Record<string, string | undefined>;
+  /**
+   * Run the nodes on `pigeon worker`s (the CLI's `--executor` and `--queue`): a redis:// URL and a queue name, each
+   * overriding the pipeline's `executor:`. Default: the pipeline's executor, else in this process.
+   */
+  readonly executor?: { readonly url?: string; readonly queue?: string };
 }
 
 export interface RunOutcome {
@@ -74,6 +79,7 @@ export async function runPipeline(file: string, options: RunOptions = {}): Promi
         ...(options.vars && Object.keys(options.vars).length > 0 ? { vars: options.vars } : {}),
       },
       silent: true,
+      ...(options.executor ? { executor: options.executor } : {}),
       onRunId: (id) => {
         runId = id;
       },

@@ -6,6 +6,7 @@ import { selectNodes } from '../dag/select.js';
 import { LocalStagingStore } from '../staging/local-staging.js';
 import { s3StagingStore } from '../staging/s3-staging.js';
 import type { StagingStore } from '../staging/staging.js';
+import { FileWatermarkStore, type WatermarkStore } from '../state/watermarks.js';
 
 /** Options every command shares. */
 export interface CommonOptions {
@@ -48,4 +49,18 @@ export function stagingStore(pipeline: Pipeline, common: CommonOptions): Staging
   const s = pipeline.staging;
   if (s.url !== undefined) return s3StagingStore({ ...s, url: s.url }, pipeline.connections);
   return new LocalStagingStore(resolve(common.cwd, s.dir), { gzip: s.compress === 'gzip' });
+}
+
+/** Whether every machine that runs the pipeline's nodes sees its staging: S3, or a directory said to be shared. */
+export function stagingShared(pipeline: Pipeline): boolean {
+  return pipeline.staging.url !== undefined || pipeline.staging.shared === true;
+}
+
+/**
+ * Where the pipeline's watermarks live: in its staging when that is shared (every worker of a distributed run, and
+ * every later run in-process, reads the same), else in this machine's state directory.
+ */
+export function watermarkStore(pipeline: Pipeline, common: CommonOptions, staging: StagingStore = stagingStore(pipeline, common)): WatermarkStore {
+  const local = new FileWatermarkStore(stateDirs(common).root);
+  return stagingShared(pipeline) && staging.watermarks ? staging.watermarks(local) : local;
 }

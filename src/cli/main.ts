@@ -6,6 +6,7 @@ import { EXIT } from './exit-codes.js';
 import { jsonLine, reportError } from './output.js';
 import type { CommonOptions } from './context.js';
 import { environment } from './dotenv.js';
+import { DEFAULTS } from '../config/types.js';
 
 // Each command's module is imported when the command runs: `pigeon validate` does not load the executor, the
 // logger (winston), the report or the connectors' registry beyond what it needs.
@@ -28,7 +29,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   interval: { type: 'string', arg: 'S/E', help: 'the data interval from S to E (YYYY-MM-DD[THH:MM[:SS]], UTC)' },
   'fail-fast': { type: 'boolean', help: 'stop starting nodes after the first failure' },
   'full-refresh': { type: 'boolean', help: 'incremental nodes load everything (append nodes replace their target)' },
-  concurrency: { type: 'string', arg: 'N', help: 'nodes run at once (default: the pipeline\'s concurrency)' },
+  concurrency: { type: 'string', arg: 'N', help: 'nodes run at once (run: default the pipeline\'s concurrency; worker: 1)' },
   progress: { type: 'string', arg: 'SECONDS', help: 'progress line interval when not on a terminal (default 10, 0 = off)' },
   format: { type: 'string', arg: 'FMT', help: 'output format (see each command)' },
   output: { type: 'string', short: 'o', arg: 'FILE', help: 'where to write the report (default: the run\'s report.html)' },
@@ -37,6 +38,10 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   quiet: { type: 'boolean', short: 'q', help: 'warnings and errors only; no live progress' },
   'env-file': { type: 'string', multiple: true, arg: 'FILE', help: 'read variables for ${VAR} from FILE (after ./.env; the environment wins)' },
   var: { type: 'string', multiple: true, arg: 'NAME=VALUE', help: 'a value for {{ var.NAME }} in templates' },
+  executor: { type: 'string', arg: 'URL', help: 'run the nodes on `pigeon worker`s through Redis (redis://host:6379)' },
+  redis: { type: 'string', arg: 'URL', help: 'the Redis the coordinator queues attempts in (redis://host:6379)' },
+  queue: { type: 'string', arg: 'NAME', help: 'the BullMQ queue of attempts (default: the pipeline\'s, else pigeon)' },
+  name: { type: 'string', arg: 'NAME', help: 'this worker\'s name in run records and errors (default hostname:pid)' },
   help: { type: 'boolean', short: 'h', help: 'this help' },
   version: { type: 'boolean', short: 'V', help: 'pigeon\'s version' },
 };
@@ -74,12 +79,29 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   run: {
     usage: 'run FILE',
     summary: 'run the pipeline (or a selection of it)',
-    options: [...LOADING, ...SELECTING, 'date', 'interval', 'fail-fast', 'full-refresh', 'concurrency', 'progress'],
+    options: [...LOADING, ...SELECTING, 'date', 'interval', 'fail-fast', 'full-refresh', 'concurrency', 'progress', 'executor', 'queue'],
     details:
       'On a terminal a live line per running node (phase, rows, rows/s, MB, % and ETA when known); piped, a progress\n' +
-      'line every --progress seconds. Every run writes .pigeon/runs/<id>/report.html.',
+      'line every --progress seconds. Every run writes .pigeon/runs/<id>/report.html.\n' +
+      'With --executor (or the pipeline\'s `executor:`) this process is the coordinator: it keeps the schedule, retries,\n' +
+      'records and lock, and `pigeon worker`s run the nodes; the staging must be shared (S3, or `shared: true`).',
   },
-  retry: { usage: 'retry [RUN]', summary: 'rerun the failed, skipped and unfinished nodes of a run (default: the latest)', options: [...LOADING, 'progress'] },
+  retry: {
+    usage: 'retry [RUN]',
+    summary: 'rerun the failed, skipped and unfinished nodes of a run (default: the latest)',
+    options: [...LOADING, 'progress', 'executor', 'queue'],
+    details: 'A distributed run is retried on its queue: attempts still running on workers are waited for, not started again.',
+  },
+  worker: {
+    usage: 'worker --redis URL',
+    summary: 'run node attempts that coordinators (`run --executor`) put on a Redis queue, until SIGTERM',
+    options: ['redis', 'queue', 'concurrency', 'name', 'env-file'],
+    details:
+      'Each attempt runs as in `pigeon run`, with this machine\'s environment for ${VAR} (a .env here, --env-file).\n' +
+      '--concurrency: attempts at once (default 1). SIGTERM: no new attempts, the running ones finish; a second SIGTERM\n' +
+      'hands them back to the queue for another worker. A worker killed outright is noticed by the others after the\n' +
+      'job lock (30 s) and its attempt runs again there; the target\'s load record keeps the load to exactly once.',
+  },
   runs: { usage: 'runs', summary: 'list recorded runs, newest first', options: [], formats: ['text', 'json'] },
   status: { usage: 'status [RUN]', summary: 'nodes of a run with state, rows, time and error (live while it runs)', options: [], formats: ['text', 'json'] },
   report: { usage: 'report [RUN]', summary: 'write a run\'s HTML report again (default: the latest run)', options: ['output'] },
@@ -266,6 +288,9 @@ export async function main(argv: readonly string[], env: Record<string, string |
       return rest[0];
     };
     const interval = { ...(str('date') ? { date: str('date')! } : {}), ...(str('interval') ? { interval: str('interval')! } : {}) };
+    const queue = str('queue');
+    if (queue !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(queue)) throw new PipelineError('USAGE', `--queue must be 1-100 letters, digits, dots, dashes or underscores, not \`${queue}\``);
+    const executor = { ...(str('executor') !== undefined ? { url: str('executor')! } : {}), ...(queue !== undefined ? { queue } : {}) };
     switch (command) {
       case 'init':
         if (rest.length > 1) throw new PipelineError('USAGE', '`pigeon init` takes at most one directory');
@@ -298,11 +323,29 @@ export async function main(argv: readonly string[], env: Record<string, string |
             },
             ...(progress !== undefined ? { progressEveryMs: progress * 1000 } : {}),
             ...(env.PIGEON_CRASH_AT ? { crashAt: env.PIGEON_CRASH_AT } : {}),
+            executor,
           },
           common,
         );
       case 'retry':
-        return await (await runs()).retryCommand(runId(), common, progress === undefined ? undefined : progress * 1000);
+        return await (await runs()).retryCommand(runId(), common, progress === undefined ? undefined : progress * 1000, executor);
+      case 'worker': {
+        if (rest.length > 0) throw new PipelineError('USAGE', '`pigeon worker` takes no argument', { hint: `usage: pigeon ${spec.usage}` });
+        const url = str('redis');
+        if (url === undefined) throw new PipelineError('USAGE', '`pigeon worker` needs --redis URL', { hint: `usage: pigeon ${spec.usage}` });
+        const lockMs = env.PIGEON_WORKER_LOCK_MS !== undefined ? Number(env.PIGEON_WORKER_LOCK_MS) : undefined;
+        return await (await import('./commands/worker.js')).workerCommand(
+          {
+            url,
+            queue: queue ?? DEFAULTS.queue,
+            concurrency: concurrency ?? 1,
+            ...(str('name') !== undefined ? { name: str('name')! } : {}),
+            ...(lockMs !== undefined && Number.isFinite(lockMs) && lockMs > 0 ? { lockMs } : {}),
+            ...(env.PIGEON_CRASH_AT ? { crashAt: env.PIGEON_CRASH_AT } : {}),
+          },
+          common,
+        );
+      }
       case 'runs':
         if (rest.length > 0) throw new PipelineError('USAGE', '`pigeon runs` takes no argument');
         return await (await runs()).runsCommand(common, format === 'json');

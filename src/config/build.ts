@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseDuration } from './duration.js';
 import { DEFAULTS } from './types.js';
 import type {
-  ConnectionConfig, CreatePolicy, ImportMode, IncrementalStrategy, NodeConfig, Pipeline, SourceConfig, StagingConfig,
+  ConnectionConfig, CreatePolicy, ExecutorConfig, ImportMode, IncrementalStrategy, NodeConfig, Pipeline, SourceConfig, StagingConfig,
 } from './types.js';
 
 type Duration = string | number;
@@ -44,6 +44,7 @@ export interface RawPipeline {
   readonly staging?: Partial<StagingConfig>;
   readonly defaults?: RawTiming;
   readonly concurrency?: number;
+  readonly executor?: string | { readonly url: string; readonly queue?: string };
   readonly nodes: Readonly<Record<string, RawNode>>;
 }
 
@@ -92,6 +93,7 @@ export function buildPipeline(raw: RawPipeline, file: string, secrets: readonly 
     connections,
     staging: { ...DEFAULTS.staging, ...raw.staging },
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
+    ...(raw.executor === undefined ? {} : { executor: executorOf(raw.executor) }),
     nodes,
     secrets,
   };
@@ -101,4 +103,9 @@ export function buildPipeline(raw: RawPipeline, file: string, secrets: readonly 
 function partitionOf(p: Readonly<Record<string, string | number>> | readonly string[]): Readonly<Record<string, string>> | readonly string[] {
   if (Array.isArray(p)) return [...(p as readonly string[])];
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]));
+}
+
+/** `executor:` as a URL alone, or with its queue. */
+export function executorOf(raw: string | { readonly url: string; readonly queue?: string }): ExecutorConfig {
+  return typeof raw === 'string' ? { url: raw, queue: DEFAULTS.queue } : { url: raw.url, queue: raw.queue ?? DEFAULTS.queue };
 }

@@ -135,6 +135,19 @@ export interface StagingConfig {
   readonly compress: 'none' | 'gzip';
   /** Keep chunk files after a node succeeded (default false: they are removed). */
   readonly keep: boolean;
+  /**
+   * The local `dir` is the same directory on every machine that runs the pipeline's nodes (a shared mount): a
+   * distributed run may use it, and watermarks live in it (as they do in an S3 staging).
+   */
+  readonly shared?: boolean;
+}
+
+/** Where a distributed run's nodes go: a BullMQ queue in Redis, served by `pigeon worker` processes. */
+export interface ExecutorConfig {
+  /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+  readonly url: string;
+  /** The queue's name (default `pigeon`). */
+  readonly queue: string;
 }
 
 export interface Pipeline {
@@ -146,6 +159,8 @@ export interface Pipeline {
   readonly connections: Readonly<Record<string, ConnectionConfig>>;
   readonly staging: StagingConfig;
   readonly concurrency: number;
+  /** `executor:`: run the nodes on workers (see ExecutorConfig); absent: in this process. */
+  readonly executor?: ExecutorConfig;
   readonly nodes: Readonly<Record<string, NodeConfig>>;
   /** Literal values that must never be printed or stored (passwords, tokens, secret env values). */
   readonly secrets: readonly string[];
@@ -159,4 +174,6 @@ export const DEFAULTS = {
   staging: { dir: '.pigeon/staging', compress: 'none', keep: false } as StagingConfig,
   create: 'if_missing' as CreatePolicy,
   strategy: 'window' as IncrementalStrategy,
+  /** The BullMQ queue of a distributed run when `executor` names none. */
+  queue: 'pigeon',
 } as const;

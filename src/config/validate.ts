@@ -128,6 +128,10 @@ export function validatePipeline(
       report('INVALID_CONFIG', 'staging.connection names the S3 connection of an S3 staging: it needs staging.url', locate(['staging', 'connection'], 'key'), 'add `url: s3://bucket/prefix`');
     }
   }
+  if (root['executor'] !== undefined && staging?.['url'] === undefined && staging?.['shared'] !== true) {
+    const problem = unsharedStaging();
+    report(problem.code, problem.message, locate(staging === undefined ? ['executor'] : ['staging'], 'key'), problem.hint);
+  }
 
   /** The kind of the connection a node's source or target names, after reporting a name that is not defined. */
   const endpointKind = (node: string, side: 'source' | 'target', fields: Fields): ConnectorKind | undefined => {
@@ -347,4 +351,16 @@ function isImportMode(value: unknown): value is ImportMode {
 
 function asFields(value: unknown): Fields | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Fields) : undefined;
+}
+
+/**
+ * A distributed run (`executor`) whose staging is a local directory not said to be shared: each worker would write
+ * chunk files and checkpoints where no other can read them. Refused at validation and at `run --executor`.
+ */
+export function unsharedStaging(): { code: 'STAGING_NOT_SHARED'; message: string; hint: string } {
+  return {
+    code: 'STAGING_NOT_SHARED',
+    message: 'a distributed run (executor) needs a staging every worker sees: the local staging directory is only this machine\'s',
+    hint: 'use `staging: { url: s3://bucket/prefix }`, or `staging: { dir: …, shared: true }` when every worker mounts that directory at the same path',
+  };
 }

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'TEMPLATE'
   | 'INVALID_CONFIG'
   | 'FILE_NOT_FOUND'
+  | 'STAGING_NOT_SHARED'
   // usage (exit 2)
   | 'USAGE'
   | 'SELECTION'
@@ -39,6 +40,8 @@ export type ErrorCode =
   | 'CHECKSUM_MISMATCH'
   | 'STAGING_FAILED'
   | 'TIMEOUT'
+  | 'EXECUTOR_FAILED'
+  | 'WORKER_LOST'
   | 'ABORTED'
   | 'INTERNAL';
 
@@ -57,6 +60,8 @@ export interface ErrorLocation {
   /** A staging chunk file and the 1-based line in it. */
   readonly chunk?: string;
   readonly chunkLine?: number;
+  /** The `pigeon worker` (its id, hostname:pid or --name) an attempt ran on, in a distributed run. */
+  readonly worker?: string;
 }
 
 export interface PipelineErrorOptions extends ErrorLocation {
@@ -101,6 +106,7 @@ export class PipelineError extends Error {
 export const CONFIG_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'YAML_SYNTAX', 'SCHEMA', 'UNKNOWN_KEY', 'UNKNOWN_CONNECTION', 'UNKNOWN_DEPENDENCY', 'DUPLICATE_NODE', 'CYCLE',
   'DUPLICATE_TARGET', 'MERGE_WITHOUT_KEY', 'ENV_UNSET', 'TEMPLATE', 'INVALID_CONFIG', 'FILE_NOT_FOUND',
+  'STAGING_NOT_SHARED',
 ]);
 
 /** Several problems found at once (validation reports all of them, not the first). */

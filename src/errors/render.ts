@@ -112,6 +112,7 @@ function position(loc: ErrorLocation): string {
 function contextOf(loc: ErrorLocation): string {
   const parts: string[] = [];
   if (loc.node !== undefined) parts.push(`node ${loc.node}`);
+  if (loc.worker !== undefined) parts.push(`worker ${loc.worker}`);
   if (loc.connection !== undefined) parts.push(`connection ${loc.connection}`);
   if (loc.table !== undefined) parts.push(`table ${loc.table}`);
   if (loc.column !== undefined) parts.push(`column ${loc.column}`);

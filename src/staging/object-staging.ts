@@ -5,6 +5,8 @@ import { readJson, writeJson } from '../connectors/objects/object-json.js';
 import { joinKey, objectError, type ObjectStore } from '../connectors/objects/object-store.js';
 import { ChunkFileWriter, damagedStagingFile, decodeChunk } from '../csv/chunk-file.js';
 import { PipelineError } from '../errors/pipeline-error.js';
+import type { WatermarkStore } from '../state/watermarks.js';
+import { StagedWatermarkStore } from './staged-watermarks.js';
 import type { ChunkWriter, StagingArea, StagingStore } from './staging.js';
 
 export interface ObjectStagingOptions {
@@ -50,6 +52,11 @@ export class ObjectStagingStore implements StagingStore {
 
   async removeStaleTemps(pipeline: string): Promise<string[]> {
     return (await this.#store.sweep?.(`${this.#prefix(pipeline)}/`)) ?? [];
+  }
+
+  watermarks(before: WatermarkStore): WatermarkStore {
+    // `_watermarks` cannot be a lineage: those are run ids.
+    return new StagedWatermarkStore(this.#store, (pipeline, node) => joinKey(this.#prefix(pipeline, '_watermarks'), `${safe(node)}.json`), before);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Cell } from '../csv/types.js';
 import type { CsvSink } from '../connectors/contract.js';
+import type { WatermarkStore } from '../state/watermarks.js';
 
 /**
  * Where one node's export leaves its files for the import: chunk files, the schema sidecar and the checkpoint. A
@@ -46,4 +47,9 @@ export interface StagingStore {
   removeLineage(pipeline: string, lineage: string): Promise<void>;
   /** Removes temp files that killed processes left in the pipeline's staging; returns what it removed. */
   removeStaleTemps(pipeline: string): Promise<string[]>;
+  /**
+   * Watermarks kept in this staging, for a staging every worker shares; `before` holds the ones kept elsewhere
+   * until now (read while this staging has none).
+   */
+  watermarks?(before: WatermarkStore): WatermarkStore;
 }

@@ -21,6 +21,11 @@ export interface RunInvocation {
   readonly full_refresh?: boolean;
   /** `--var NAME=VALUE`: the values of `{{ var.NAME }}`. */
   readonly vars?: Readonly<Record<string, string>>;
+  /**
+   * `--executor` (and `--queue`): the nodes ran on workers. The URL is kept without its password; `pigeon retry`
+   * takes a full one from `--executor` or the pipeline's `executor:`.
+   */
+  readonly executor?: { readonly url: string; readonly queue: string };
 }
 
 /** What a run knew of one node when it started: enough to draw the DAG in its report without the pipeline file. */
@@ -107,6 +112,8 @@ export interface NodeRecord {
   readonly updated_at?: string;
   /** Every attempt with its stretches (see AttemptRecord), for the run report. */
   readonly timeline?: readonly AttemptRecord[];
+  /** A distributed run: the `pigeon worker` (hostname:pid or --name) that took each attempt of the node. */
+  readonly workers?: readonly { readonly attempt: number; readonly worker: string }[];
 }
 
 /** Run records under `<state dir>/runs/<id>/`: run.json, nodes/<node>.json (each written atomically), log.jsonl. */

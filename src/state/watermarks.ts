@@ -14,7 +14,17 @@ export interface WatermarkState {
   readonly updated_at: string;
 }
 
-export class WatermarkStore {
+/** Where watermarks are kept: a state directory of this machine, or a staging every worker shares. */
+export interface WatermarkStore {
+  read(pipeline: string, node: string): Promise<WatermarkState | undefined>;
+  /** Atomic: a reader sees the old state or the new one. */
+  write(pipeline: string, node: string, state: WatermarkState): Promise<void>;
+  /** Forgets a node's watermark (`pigeon state reset`). */
+  remove(pipeline: string, node: string): Promise<void>;
+}
+
+/** Watermarks in `<state dir>/watermarks/<pipeline>/<node>.json` of this machine. */
+export class FileWatermarkStore implements WatermarkStore {
   readonly #dir: string;
 
   constructor(stateDir: string) {
@@ -33,7 +43,6 @@ export class WatermarkStore {
     return writeJsonAtomic(this.#file(pipeline, node), state);
   }
 
-  /** Forgets a node's watermark (`pigeon state reset`). */
   async remove(pipeline: string, node: string): Promise<void> {
     await rm(this.#file(pipeline, node), { force: true });
   }

@@ -19,7 +19,7 @@ import type { Cell, ColumnSchema } from '../../src/csv/types.js';
 import { encodeRow } from '../../src/csv/writer.js';
 import { runNodeAttempt, type NodeAttemptResult } from '../../src/nodes/run-node.js';
 import { LocalStagingStore } from '../../src/staging/local-staging.js';
-import { WatermarkStore } from '../../src/state/watermarks.js';
+import { FileWatermarkStore } from '../../src/state/watermarks.js';
 import { tempDir } from './cli.js';
 import { contractSourceKind, type Dataset, type SourceBehaviour } from './contract-source.js';
 import { sqlTargetContract, type SqlDialect } from './connector-contract-sql.js';
@@ -292,7 +292,7 @@ export class Harness {
           interval: { start: '2026-01-01 00:00:00', end: '2026-01-02 00:00:00' },
           connections,
           staging: new LocalStagingStore(pipeline.staging.dir, { gzip: false }),
-          watermarks: new WatermarkStore(`${this.#dir}/state`),
+          watermarks: new FileWatermarkStore(`${this.#dir}/state`),
           log: () => {},
           ...(o.fault ? { fault: o.fault } : {}),
         },

@@ -11,7 +11,7 @@ import { loadPipelineOrThrow } from '../../src/config/load.js';
 import { templateVars } from '../../src/config/templates.js';
 import { ConnectionManager } from '../../src/connectors/runtime.js';
 import { runNodeAttempt } from '../../src/nodes/run-node.js';
-import { WatermarkStore } from '../../src/state/watermarks.js';
+import { FileWatermarkStore } from '../../src/state/watermarks.js';
 
 const [file, lineage, name] = process.argv.slice(2) as [string, string, string];
 const cwd = process.cwd();
@@ -29,7 +29,7 @@ try {
       interval: { start: '2026-01-01 00:00:00', end: '2026-01-02 00:00:00' },
       connections,
       staging: stagingStore(pipeline, { stateDir: '.pigeon', logFormat: 'json', env, cwd }),
-      watermarks: new WatermarkStore(join(cwd, '.pigeon')),
+      watermarks: new FileWatermarkStore(join(cwd, '.pigeon')),
       log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
     },
     { rowsExported: 0, rowsImported: 0, bytes: 0 },

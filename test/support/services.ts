@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
 /** A test server of scripts/services/; a test file names the ones it needs in a leading `// services: a, b` line. */
-export type ServiceName = 'hive' | 'spark-thrift' | 'opensearch' | 'elasticsearch' | 's3' | 'ftp' | 'sftp';
+export type ServiceName = 'hive' | 'spark-thrift' | 'opensearch' | 'elasticsearch' | 's3' | 'ftp' | 'sftp' | 'redis';
 
 /**
  * The endpoint of a test server, from `PIGEON_TEST_<NAME>` (`npm test` sets it for the files that declare the
  * service): hive and spark-thrift `127.0.0.1:port` (auth in `PIGEON_TEST_HIVE_AUTH`, `…_SPARK_THRIFT_AUTH`);
  * opensearch, elasticsearch and s3 `http://127.0.0.1:port` (bucket in `PIGEON_TEST_S3_BUCKET`); ftp
  * `ftp://user:password@127.0.0.1:port` (CA file in `PIGEON_TEST_FTP_CA`); sftp
- * `sftp://user:password@127.0.0.1:port/data` (key file in `PIGEON_TEST_SFTP_KEY`).
+ * `sftp://user:password@127.0.0.1:port/data` (key file in `PIGEON_TEST_SFTP_KEY`); redis `redis://127.0.0.1:port`.
  *
  * When the variable is unset (a test file run alone, `node --test dist/test/…`), this starts the server through
  * its script, blocking until it answers (minutes on the first run: downloads), sets the script's `PIGEON_TEST_*`

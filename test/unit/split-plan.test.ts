@@ -17,7 +17,7 @@ import { getConnectorKind, connectorKindNames } from '../../src/connectors/regis
 import { loadPipelineOrThrow } from '../../src/config/load.js';
 import { ConnectionManager } from '../../src/connectors/runtime.js';
 import { LocalStagingStore } from '../../src/staging/local-staging.js';
-import { WatermarkStore } from '../../src/state/watermarks.js';
+import { FileWatermarkStore } from '../../src/state/watermarks.js';
 import { readCheckpoint, runNodeAttempt, type NodeEnv } from '../../src/nodes/run-node.js';
 import { PipelineError } from '../../src/errors/pipeline-error.js';
 import { tempDir } from '../support/cli.js';
@@ -198,7 +198,7 @@ test('chunks export while the plan is made; a plan failing midway leaves nothing
         interval: { start: '2026-01-01 00:00:00', end: '2026-01-02 00:00:00' },
         connections,
         staging,
-        watermarks: new WatermarkStore(join(tmp.dir, 'state')),
+        watermarks: new FileWatermarkStore(join(tmp.dir, 'state')),
         log: () => {},
         fault: (point) => {
           if (point === crashAt) throw new PipelineError('INTERNAL', `crash at ${point}`);

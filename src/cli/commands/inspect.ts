@@ -7,9 +7,8 @@ import { renderErrors } from '../../errors/render.js';
 import { makeRedactor } from '../../log/redact.js';
 import { loadIdOf, nodeDefinition, readCheckpoint, renderNode } from '../../nodes/run-node.js';
 import { RunStore, intervalOf } from '../../state/run-store.js';
-import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
-import { loadSelected, stagingStore, stateDirs, type CommonOptions } from '../context.js';
+import { loadSelected, stagingStore, stateDirs, watermarkStore, type CommonOptions } from '../context.js';
 import { exportRequest, exportWindow } from '../../nodes/plan.js';
 
 export function validateCommand(file: string, common: CommonOptions, json = false): number {
@@ -101,8 +100,8 @@ export async function planCommand(
   const vars = templateVars(interval, '<run id>', common.vars);
   const planned: Record<string, unknown>[] = [];
   const dirs = stateDirs(common);
-  const watermarks = new WatermarkStore(dirs.root);
   const staging = stagingStore(pipeline, common);
+  const watermarks = watermarkStore(pipeline, common, staging);
   const lastRun = await latestUnfinished(new RunStore(dirs.root), pipeline.name);
   const lines: string[] = [`plan for ${pipeline.name}: data interval ${window.start} → ${window.end}`];
   const waves = graph.waves(selected);

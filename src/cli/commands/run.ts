@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pipeline } from '../../config/types.js';
+import { DEFAULTS, type ExecutorConfig, type Pipeline } from '../../config/types.js';
+import { unsharedStaging } from '../../config/validate.js';
+import { QueueRunner } from '../../distributed/queue-runner.js';
+import { SessionLedger } from '../../distributed/session-ledger.js';
+import { describeRedis } from '../../distributed/redis.js';
 import type { NodeProgress } from '../../nodes/export-chunks.js';
 import { dataInterval, formatTimestamp, renderTemplate, templateVars } from '../../config/templates.js';
 import { formatDuration } from '../../config/duration.js';
@@ -14,9 +19,8 @@ import { runNodeAttempt } from '../../nodes/run-node.js';
 import { acquireLock } from '../../state/lock.js';
 import { removeStaleTemps } from '../../state/stale-temps.js';
 import { RunStore, type NodeRecord, type RunInvocation, type RunRecord, intervalOf } from '../../state/run-store.js';
-import { WatermarkStore } from '../../state/watermarks.js';
 import { EXIT } from '../exit-codes.js';
-import { loadSelected, lockFile, stagingStore, stateDirs, type CommonOptions } from '../context.js';
+import { loadSelected, lockFile, stagingShared, stagingStore, stateDirs, watermarkStore, type CommonOptions } from '../context.js';
 import { colorWanted } from '../../log/colors.js';
 import { LiveProgress } from '../../log/live-progress.js';
 import { summaryText, runTotals } from '../../log/summary.js';
@@ -24,7 +28,7 @@ import { TimelineRecorder } from '../../log/timeline.js';
 import { writeRunReport } from '../../report/write-report.js';
 import { errorEvent } from '../output.js';
 import { CONSOLE_SILENT } from '../../log/logger.js';
-import type { RunNodePlan } from '../../state/run-store.js';
+import type { AttemptSpan, RunNodePlan } from '../../state/run-store.js';
 
 export interface RunRequest {
   readonly invocation: RunInvocation;
@@ -38,6 +42,14 @@ export interface RunRequest {
   readonly onRunId?: (id: string) => void;
   /** Library use: nothing on stdout or stderr (the run's records and log.jsonl are written as always). */
   readonly silent?: boolean;
+  /** `--executor`/`--queue`: run the nodes on workers (else the pipeline's `executor:`, else in this process). */
+  readonly executor?: ExecutorChoice;
+}
+
+/** What the command line says of the executor: each part overrides the pipeline's. */
+export interface ExecutorChoice {
+  readonly url?: string;
+  readonly queue?: string;
 }
 
 /** `pigeon run` and `pigeon retry`: lock, record, execute, summarise. Returns the exit code. */
@@ -60,13 +72,53 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     : dataInterval({ ...(inv.date ? { date: inv.date } : {}), ...(inv.interval ? { interval: inv.interval } : {}) });
   const window = { start: formatTimestamp(interval.start), end: formatTimestamp(interval.end) };
 
-  const lock = await acquireLock(lockFile(common, pipeline.name), runId);
+  const executor = executorOf(req.executor ?? {}, pipeline, req.retryOf?.invocation.executor);
+  const staging = stagingStore(pipeline, common);
+  if (executor && !stagingShared(pipeline)) {
+    const problem = unsharedStaging();
+    throw new PipelineError(problem.code, problem.message, { file: inv.file, hint: problem.hint });
+  }
+  const connections = new ConnectionManager(pipeline.connections, { cwd: common.cwd, tmpDir: dirs.tmp });
+  const concurrency = inv.concurrency ?? pipeline.concurrency;
+  // Set once the logger and the run's bookkeeping exist; the runner calls them only while nodes run.
+  let log: (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields?: Record<string, unknown>) => void = () => {};
+  let onWorker: (node: string, attempt: number, worker: string) => void = () => {};
+  let onSpans: (node: string, spans: readonly AttemptSpan[]) => void = () => {};
+  // Connected before the lock and the run record: an unreachable Redis fails the command, not a run.
+  const runner = executor
+    ? await QueueRunner.connect({
+        executor,
+        pipeline: pipeline.name,
+        ledger: new SessionLedger(new Map(Object.keys(pipeline.connections).map((c) => [c, connections.maxConnections(c)])), concurrency),
+        job: {
+          version: 1,
+          run_id: runId,
+          lineage,
+          file: pipeline.file,
+          text: readFileSync(pipeline.file, 'utf8'),
+          vars: inv.vars ?? {},
+          template_vars: templateVars(interval, lineage, inv.vars),
+          interval: window,
+          ...(inv.full_refresh ? { full_refresh: true } : {}),
+        },
+        onWorker: (node, attempt, worker) => onWorker(node, attempt, worker),
+        onSpans: (node, spans) => onSpans(node, spans),
+        log: (level, message, fields) => log(level, message, fields),
+      })
+    : undefined;
+  let lock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    lock = await acquireLock(lockFile(common, pipeline.name), runId);
+  } catch (e) {
+    await runner?.close();
+    throw e;
+  }
   let run: RunRecord = {
     id: runId,
     lineage,
     ...(req.retryOf ? { retry_of: req.retryOf.id } : {}),
     pipeline: pipeline.name,
-    invocation: redactDeep(inv, redact),
+    invocation: redactDeep(executor ? { ...inv, executor: { url: describeRedis(executor.url), queue: executor.queue } } : inv, redact),
     data_interval: window,
     nodes: order,
     plan: runPlan(pipeline, order, templateVars(interval, lineage, inv.vars)),
@@ -78,6 +130,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   try {
     await store.writeRun(run);
   } catch (e) {
+    await runner?.close();
     await lock.release();
     throw e;
   }
@@ -93,10 +146,9 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     ...(common.quiet ? { level: 'warn' } : {}),
     ...(live ? { write: (line: string) => live.log(line) } : req.silent ? { write: () => {} } : {}),
   });
-  const log = (level: 'info' | 'warn' | 'debug' | 'error', message: string, fields: Record<string, unknown> = {}) =>
-    logger.log(level, message, { run_id: runId, ...fields });
+  log = (level, message, fields = {}) => logger.log(level, message, { run_id: runId, ...fields });
   if (lock.takenOver) log('warn', `took over a stale lock of run ${lock.takenOver.run_id} (pid ${lock.takenOver.pid} is gone)`);
-  const staging = stagingStore(pipeline, common);
+  if (runner) log('info', `nodes run on the workers of ${runner.where}`, { event: 'executor', queue: executor!.queue });
   // Holding the lock: temp files of killed runs (of any pipeline in this state directory: their pids are dead) go.
   const swept = await Promise.all([
     removeStaleTemps(join(dirs.root, 'runs'), 2),
@@ -109,7 +161,6 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   });
   for (const p of swept.flat()) log('debug', `removed ${p}, left by a killed run`);
 
-  const connections = new ConnectionManager(pipeline.connections, { cwd: common.cwd, tmpDir: dirs.tmp });
   const interrupt = new AbortController();
   let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -134,6 +185,17 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
 
     const timeline = new TimelineRecorder();
     const attempts = new Map<string, { attempt: number; started_at: string }>();
+    const workers = new Map<string, { attempt: number; worker: string }[]>();
+    onWorker = (node, attempt, worker) => {
+      // An attempt whose worker was lost and that another worker took up has both.
+      const list = workers.get(node) ?? [];
+      if (list.some((w) => w.attempt === attempt && w.worker === worker)) return;
+      workers.set(node, [...list, { attempt, worker }]);
+      log('info', `${node}: attempt ${attempt} runs on worker ${worker}`, { event: 'node_worker', node, attempt, worker });
+    };
+    onSpans = (node, spans) => {
+      for (const s of spans) timeline.span(node, s);
+    };
     const lastLine = new Map<string, number>();
     const lastRecord = new Map<string, number>();
     const progressEvery = req.progressEveryMs ?? 10_000;
@@ -157,7 +219,8 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
           });
         },
         nodeFinished: async (rec) => {
-          const full = timeline.withTimeline(rec);
+          const ran = workers.get(rec.node);
+          const full = timeline.withTimeline(ran ? { ...rec, workers: ran } : rec);
           await store.writeNode(runId, redactDeep(full, redact));
           log(rec.state === 'succeeded' ? 'info' : rec.state === 'skipped' ? 'warn' : 'error', describeFinish(rec), { event: 'node_end', ...rec });
         },
@@ -167,7 +230,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
           if (now - (lastRecord.get(node) ?? 0) >= 1000) {
             lastRecord.set(node, now);
             const a = attempts.get(node);
-            void store.writeNode(runId, liveRecord(node, p, a?.attempt ?? 1, a?.started_at)).catch(() => {});
+            void store.writeNode(runId, { ...liveRecord(node, p, a?.attempt ?? 1, a?.started_at), ...(workers.has(node) ? { workers: workers.get(node)! } : {}) }).catch(() => {});
           }
           if (live || progressEvery <= 0 || now - (lastLine.get(node) ?? now) < progressEvery) return;
           lastLine.set(node, now);
@@ -186,7 +249,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     ];
     live?.start();
 
-    const watermarks = new WatermarkStore(dirs.root);
+    const watermarks = watermarkStore(pipeline, common, staging);
     // `{{ run_id }}` is the first run of a retry chain, so a retry renders the same queries and reuses checkpoints.
     const vars = templateVars(interval, lineage, inv.vars);
     const fault = req.crashAt
@@ -197,13 +260,15 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     const result = await execute({
       pipeline,
       order,
-      concurrency: inv.concurrency ?? pipeline.concurrency,
+      concurrency,
       failFast: inv.fail_fast,
       signal: interrupt.signal,
       observers,
       // Ticks feed the live block (often), the live records and the progress lines (each throttles itself).
       progressEveryMs: live ? 250 : Math.min(1000, progressEvery > 0 ? progressEvery : 1000),
-      runAttempt: (node, progress, signal) =>
+      runAttempt: runner
+        ? runner.runAttempt
+        : (node, progress, signal) =>
         runNodeAttempt(
           node,
           {
@@ -270,6 +335,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     live?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await runner?.close().catch((e: unknown) => log('warn', `closing the queue failed: ${(e as Error).message}`));
     const closeErrors = await connections.closeAll();
     for (const e of closeErrors) log('warn', `closing a connection failed: ${(e as Error).message}`);
     if (run.status === 'running') await store.writeRun({ ...run, status: 'failed', finished_at: new Date().toISOString() }).catch(() => {});
@@ -344,4 +410,22 @@ function liveRecord(node: string, p: Readonly<NodeProgress>, attempt: number, st
     ...(p.phase ? { phase: p.phase } : {}),
     updated_at: new Date().toISOString(),
   };
+}
+
+/**
+ * The executor of a run: the command line's URL and queue, else the pipeline's, else (for a retry) the ones its run
+ * recorded (a URL kept without its password cannot be used again). None: the nodes run in this process.
+ */
+function executorOf(choice: ExecutorChoice, pipeline: Pipeline, recorded: RunInvocation['executor']): ExecutorConfig | undefined {
+  const usable = recorded && !recorded.url.includes('***') ? recorded : undefined;
+  const url = choice.url ?? pipeline.executor?.url ?? usable?.url;
+  if (url === undefined && recorded) {
+    // In this process, an attempt still running on a worker could run twice at once.
+    throw new PipelineError('USAGE', `run on the workers of ${recorded.url}: its retry needs that executor again`, { hint: 'add --executor with the full URL (its password was not recorded)' });
+  }
+  if (url === undefined) {
+    if (choice.queue !== undefined) throw new PipelineError('USAGE', '--queue names the queue of an executor, and this run has none', { hint: 'add --executor redis://host:6379, or `executor:` to the pipeline' });
+    return undefined;
+  }
+  return { url, queue: choice.queue ?? pipeline.executor?.queue ?? usable?.queue ?? DEFAULTS.queue };
 }

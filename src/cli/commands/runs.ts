@@ -6,7 +6,7 @@ import { EXIT } from '../exit-codes.js';
 import { processAlive } from '../../state/process.js';
 import { jsonLine, table } from '../output.js';
 import { stateDirs, type CommonOptions } from '../context.js';
-import { runPipeline, settleFinishedRun } from './run.js';
+import { runPipeline, settleFinishedRun, type ExecutorChoice } from './run.js';
 
 export async function findRun(store: RunStore, id: string | undefined): Promise<RunRecord> {
   const ids = await store.list();
@@ -81,6 +81,7 @@ export async function statusCommand(id: string | undefined, common: CommonOption
     `run ${run.id}: pipeline ${run.pipeline}, ${run.status}${alive}${run.retry_of ? `, retry of ${run.retry_of}` : ''}, ${wall}${run.finished_at ? '' : ' so far'}\n` +
       `data interval ${run.data_interval.start} → ${run.data_interval.end}; file ${run.invocation.file}\n\n`,
   );
+  const distributed = run.invocation.executor !== undefined;
   const rows = run.nodes.map((n) => {
     const r = nodes.get(n);
     const e = elapsed(r);
@@ -97,14 +98,16 @@ export async function statusCommand(id: string | undefined, common: CommonOption
       e !== undefined ? formatDuration(e) : '',
       String(r?.attempts ?? 0),
       r?.error ? `${r.error.code}: ${r.error.message}` : (r?.note ?? ''),
+      ...(distributed ? [[...new Set((r?.workers ?? []).map((w) => w.worker))].join(', ')] : []),
     ];
   });
-  process.stdout.write(table(['node', 'state', 'rows', 'time', 'attempts', 'error / note'], rows) + '\n');
+  // A distributed run's table also names the worker (or workers, when one was lost) of each node.
+  process.stdout.write(table(['node', 'state', 'rows', 'time', 'attempts', 'error / note', ...(distributed ? ['worker'] : [])], rows) + '\n');
   return EXIT.OK;
 }
 
 /** Reruns what a run did not finish, with that run's own arguments and data interval, resuming from checkpoints. */
-export async function retryCommand(id: string | undefined, common: CommonOptions, progressEveryMs?: number): Promise<number> {
+export async function retryCommand(id: string | undefined, common: CommonOptions, progressEveryMs?: number, executor: ExecutorChoice = {}): Promise<number> {
   const store = new RunStore(stateDirs(common).root);
   const run = await findRun(store, id);
   // A node finished by any run of the same lineage (an earlier retry) is done: retrying it again would only redo work.
@@ -122,5 +125,5 @@ export async function retryCommand(id: string | undefined, common: CommonOptions
   }
   if (common.logFormat === 'json') jsonLine('info', `retrying run ${run.id}: ${[...todo].join(', ')}`, { event: 'retry_start', retry_of: run.id, nodes: [...todo] });
   else process.stderr.write(`retrying run ${run.id}: ${[...todo].join(', ')}\n`);
-  return runPipeline({ invocation: run.invocation, retryOf: run, retryNodes: todo, ...(progressEveryMs !== undefined ? { progressEveryMs } : {}) }, common);
+  return runPipeline({ invocation: run.invocation, retryOf: run, retryNodes: todo, ...(progressEveryMs !== undefined ? { progressEveryMs } : {}), executor }, common);
 }

@@ -1,11 +1,10 @@
 import { readCheckpoint } from '../../nodes/run-node.js';
 import { acquireLock } from '../../state/lock.js';
 import { RunStore } from '../../state/run-store.js';
-import { WatermarkStore } from '../../state/watermarks.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import { EXIT } from '../exit-codes.js';
 import { table } from '../output.js';
-import { loadSelected, lockFile, stagingStore, stateDirs, type CommonOptions, type Loaded } from '../context.js';
+import { loadSelected, lockFile, stagingStore, stateDirs, watermarkStore, type CommonOptions, type Loaded } from '../context.js';
 
 /**
  * `pigeon state ls|show|reset FILE [NODE…]`: what pigeon remembers between runs of a pipeline's nodes (the saved
@@ -35,8 +34,8 @@ interface NodeState {
 
 async function collect({ pipeline, graph, selected }: Loaded, common: CommonOptions): Promise<NodeState[]> {
   const root = stateDirs(common).root;
-  const watermarks = new WatermarkStore(root);
   const staging = stagingStore(pipeline, common);
+  const watermarks = watermarkStore(pipeline, common, staging);
   const runs = await unfinishedRuns(new RunStore(root), pipeline.name);
   const out: NodeState[] = [];
   for (const node of graph.order(selected)) {
@@ -76,8 +75,8 @@ async function reset(loaded: Loaded, common: CommonOptions): Promise<number> {
   const root = stateDirs(common).root;
   const lock = await acquireLock(lockFile(common, pipeline.name), RunStore.newId());
   try {
-    const watermarks = new WatermarkStore(root);
     const staging = stagingStore(pipeline, common);
+    const watermarks = watermarkStore(pipeline, common, staging);
     const runs = await unfinishedRuns(new RunStore(root), pipeline.name);
     for (const node of graph.order(selected)) {
       const wm = await watermarks.read(pipeline.name, node);
