@@ -5,15 +5,25 @@ import type { ChunkFeed, StagedChunk } from './contract.js';
  * row count; stops at once when `signal` aborts, even if the export behind the feed is still running.
  */
 export async function drainFeed(feed: ChunkFeed, signal?: AbortSignal): Promise<number> {
-  const chunks = feed[Symbol.asyncIterator]();
-  try {
-    while (!(await abortable(chunks.next(), signal)).done) {
-      // the chunks are not needed
-    }
-  } finally {
-    chunks.return?.()?.catch(() => {});
+  for await (const _ of abortableChunks(feed, signal)) {
+    // the chunks are not needed
   }
   return abortable(feed.totalRows(), signal);
+}
+
+/** The feed's chunks, stopping at once when `signal` aborts (an export still running must not hold the import). */
+export async function* abortableChunks(feed: ChunkFeed, signal?: AbortSignal): AsyncGenerator<StagedChunk> {
+  const chunks = feed[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await abortable(chunks.next(), signal);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Not awaited: after an abort a next() may still be pending, and return() would wait for it.
+    chunks.return?.()?.catch(() => {});
+  }
 }
 
 /** `p`, or the abort reason as soon as `signal` fires (a stalled sink or an export still running must not hold us). */

@@ -2,7 +2,8 @@ import { mkdir, rm, readdir, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import { PipelineError, toPipelineError } from '../../errors/pipeline-error.js';
-import type { ChunkFeed, ImportRequest, ImportResult, StagedChunk } from '../contract.js';
+import type { ChunkFeed, ImportRequest, ImportResult } from '../contract.js';
+import { abortableChunks } from '../feed.js';
 import { describeHolds } from '../lossy.js';
 import { widenedColumn, type SchemaChanges } from '../sql/schema-changes.js';
 import { stagedImport, targetColumn, type StagedLoad, type TargetColumn, type TargetTable } from '../sql/staged-import.js';
@@ -286,7 +287,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
     await mkdir(dir, { recursive: true, mode: 0o755 });
     try {
       let rows = 0;
-      for await (const chunk of abortableFeed(feed, this.#signal)) {
+      for await (const chunk of abortableChunks(feed, this.#signal)) {
         this.#chunkNames.set(chunk.index, chunk.name);
         rows += await stageChunk(chunk, columns, checks, join(dir, `chunk-${chunk.index}.txt`), this.#req.table, this.#signal);
       }
@@ -452,10 +453,4 @@ async function tablesOf(s: HiveSession, database: string, signal: AbortSignal | 
   return rows.map((r) => String(r[at]).toLowerCase());
 }
 
-async function* abortableFeed(feed: ChunkFeed, signal: AbortSignal | undefined): AsyncGenerator<StagedChunk> {
-  for await (const chunk of feed) {
-    signal?.throwIfAborted();
-    yield chunk;
-  }
-}
 

@@ -4,7 +4,7 @@ import { openCsv, type CsvFile } from '../../csv/reader.js';
 import type { ColumnSchema, SchemaSidecar } from '../../csv/types.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { ChunkFeed, ImportRequest, ImportResult, RangePredicate } from '../contract.js';
-import { abortable, drainFeed } from '../feed.js';
+import { abortable, abortableChunks, drainFeed } from '../feed.js';
 import { rangeFilter } from '../rows/range-filter.js';
 import { FileLoadJournal } from './file-journal.js';
 import { readJson, writeJson } from './object-json.js';
@@ -252,20 +252,6 @@ async function copyRows(files: AsyncIterable<CsvFile>, out: ChunkFileWriter, ski
 /** The feed's chunks as CSV files with the load's columns, in order. */
 async function* chunksOf(feed: ChunkFeed, names: readonly string[], signal?: AbortSignal): AsyncIterable<CsvFile> {
   for await (const chunk of abortableChunks(feed, signal)) yield await openCsv(await chunk.open(), { name: chunk.name, expectColumns: names });
-}
-
-/** The feed, stopping at once when `signal` aborts (an export still running must not hold the import). */
-async function* abortableChunks(feed: ChunkFeed, signal?: AbortSignal) {
-  const chunks = feed[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const next = await abortable(chunks.next(), signal);
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    chunks.return?.()?.catch(() => {});
-  }
 }
 
 async function checkRows(req: ImportRequest, feed: ChunkFeed, loaded: number, signal?: AbortSignal): Promise<void> {

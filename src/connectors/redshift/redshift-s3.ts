@@ -3,7 +3,7 @@ import { PassThrough, Transform, type Readable, type TransformCallback } from 'n
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { ChunkFeed, StagedChunk } from '../contract.js';
-import { abortable } from '../feed.js';
+import { abortableChunks } from '../feed.js';
 import { readJson, writeJson } from '../objects/object-json.js';
 import { shortHash } from '../objects/object-layout.js';
 import type { ObjectStore } from '../objects/object-store.js';
@@ -54,20 +54,16 @@ export class RedshiftFiles {
     const uploaded: string[] = [];
     let gzip: boolean | undefined;
     try {
-      const chunks = feed[Symbol.asyncIterator]();
-      for (;;) {
-        const next = await abortable(chunks.next(), signal);
-        if (next.done) break;
-        const chunk = next.value;
+      for await (const chunk of abortableChunks(feed, signal)) {
         // The staging's compression decides for the whole load: COPY's GZIP applies to every file of a manifest.
-        gzip ??= chunk.stored && !seq ? chunk.stored.gzip : true;
-        if (chunk.stored && !seq && chunk.stored.gzip === gzip) {
+        const zip = (gzip ??= chunk.stored && !seq ? chunk.stored.gzip : true);
+        if (chunk.stored && !seq && chunk.stored.gzip === zip) {
           entries.push({ url: chunk.stored.url, mandatory: true, meta: { content_length: chunk.stored.bytes } });
           continue;
         }
-        const key = `${folder}chunk-${String(chunk.index).padStart(5, '0')}.csv${gzip ? '.gz' : ''}`;
+        const key = `${folder}chunk-${String(chunk.index).padStart(5, '0')}.csv${zip ? '.gz' : ''}`;
         uploaded.push(key);
-        const bytes = await this.#upload(chunk, key, gzip, seq, signal);
+        const bytes = await this.#upload(chunk, key, zip, seq, signal);
         entries.push({ url: this.#store.describe(key), mandatory: true, meta: { content_length: bytes } });
       }
       const manifest = `${folder}manifest.json`;
