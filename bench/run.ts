@@ -74,8 +74,8 @@ interface Options {
   readonly concurrency: number;
   readonly tools: readonly string[];
   readonly profile: boolean;
-  /** pigeon-s3's staging compression (default none, as the local staging's). */
-  readonly s3Compress: 'none' | 'gzip';
+  /** pigeon-s3's staging compression: `default` leaves `compress` out (S3 staging's default, gzip). */
+  readonly s3Compress: 'none' | 'gzip' | 'default';
   /** A process spinning on one core during the rounds. */
   readonly hog: boolean;
   /** Another checkout of pigeon, built, run as the tool pigeon-baseline. */
@@ -106,7 +106,7 @@ function parseOptions(): Options {
       only: { type: 'string' },
       tools: { type: 'string', default: 'pigeon,pigeon-s3,native,pgloader' },
       profile: { type: 'boolean', default: false },
-      's3-compress': { type: 'string', default: 'none' },
+      's3-compress': { type: 'string', default: 'default' },
       hog: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       workers: { type: 'boolean', default: false },
@@ -133,7 +133,7 @@ function parseOptions(): Options {
     concurrency: int('concurrency', values.concurrency),
     tools: (values.tools ?? '').split(',').map((t) => t.trim()),
     profile: values.profile ?? false,
-    s3Compress: values['s3-compress'] === 'gzip' ? 'gzip' : 'none',
+    s3Compress: values['s3-compress'] === 'gzip' || values['s3-compress'] === 'none' ? values['s3-compress'] : 'default',
     hog: values.hog ?? false,
     ...(values.baseline !== undefined ? { baseline: resolve(values.baseline) } : {}),
     ...(values.workers ? { workers: { nodes: int('nodes', values.nodes), nodeRows: int('node-rows', values['node-rows']), wait: int('wait', values.wait) } } : {}),
@@ -190,7 +190,7 @@ async function pgChecksum(s: Servers, table: string): Promise<string> {
 interface S3Staging {
   readonly endpoint: string;
   readonly bucket: string;
-  readonly compress: 'none' | 'gzip';
+  readonly compress: 'none' | 'gzip' | 'default';
 }
 
 function pigeonTool(s: Servers, o: Options, direction: Direction, s3?: S3Staging, home = REPO): Tool {
@@ -212,7 +212,7 @@ function pigeonTool(s: Servers, o: Options, direction: Direction, s3?: S3Staging
     ...(s3
       ? [
           `  lake: { type: s3, bucket: ${s3.bucket}, endpoint: "${s3.endpoint}", region: us-east-1, force_path_style: true, access_key_id: bench, secret_access_key: bench }`,
-          `staging: { url: "s3://${s3.bucket}/bench-staging", connection: lake, compress: ${s3.compress} }`,
+          `staging: { url: "s3://${s3.bucket}/bench-staging", connection: lake${s3.compress === 'default' ? '' : `, compress: ${s3.compress}`} }`,
         ]
       : ['staging: { dir: staging }']),
     'nodes:',
@@ -576,7 +576,7 @@ function report(o: Options, results: readonly Result[], load: readonly number[])
     [r.cpu_tool_s, r.cpu_mariadbd_s, r.cpu_postgres_s].map((c) => (c === null ? '—' : c.toFixed(2))).join(' / '),
   ]);
   const table = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...lines.map((l) => `| ${l.join(' | ')} |`)].join('\n');
-  const title = `${o.rows.toLocaleString('en')} rows, ${o.rounds} rounds, median wall time; ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}); pigeon: split ${o.chunks} chunks, max_connections ${o.connections}; pigeon-s3: S3 staging (S3Mock on loopback), compress ${o.s3Compress}`;
+  const title = `${o.rows.toLocaleString('en')} rows, ${o.rounds} rounds, median wall time; ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}); pigeon: split ${o.chunks} chunks, max_connections ${o.connections}; pigeon-s3: S3 staging (S3Mock on loopback), compress ${o.s3Compress === 'default' ? 'gzip (the default)' : o.s3Compress}`;
   console.log(`\n${title}\nload average before the rounds: ${load.join(', ')}${o.hog ? '; with a CPU hog spinning on one core' : ''}\n\n${table}\n`);
   console.log('CPU s: medians of user + system seconds of the tool\'s own processes, and of the servers\' during its runs');
   console.log('peak RSS: the pigeon process; for native and pgloader, the largest client process (the servers do most of their work)');

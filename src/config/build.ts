@@ -91,7 +91,8 @@ export function buildPipeline(raw: RawPipeline, file: string, secrets: readonly 
     name: raw.name,
     ...(raw.description === undefined ? {} : { description: raw.description }),
     connections,
-    staging: { ...DEFAULTS.staging, ...raw.staging },
+    // S3 staging compresses by default: its bytes cross a network (and on loopback an S3 server's CPU), local ones a disk.
+    staging: { ...DEFAULTS.staging, ...(raw.staging?.url !== undefined ? { compress: 'gzip' as const } : {}), ...raw.staging },
     concurrency: raw.concurrency ?? DEFAULTS.concurrency,
     ...(raw.executor === undefined ? {} : { executor: executorOf(raw.executor) }),
     nodes,

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readJson, writeJson } from '../connectors/objects/object-json.js';
 import { joinKey, objectError, type ObjectStore } from '../connectors/objects/object-store.js';
-import { ChunkFileWriter, damagedStagingFile, decodeChunk } from '../csv/chunk-file.js';
+import { ChunkFileWriter, damagedStagingFile, decodeChunk, STAGING_GZIP_LEVEL } from '../csv/chunk-file.js';
 import { PipelineError } from '../errors/pipeline-error.js';
 import type { WatermarkStore } from '../state/watermarks.js';
 import { StagedWatermarkStore } from './staged-watermarks.js';
@@ -87,7 +87,7 @@ class ObjectStagingArea implements StagingArea {
 
   async createChunk(file: string, columns: readonly string[]): Promise<ChunkWriter> {
     const key = this.#key(file);
-    const writer = new ChunkFileWriter(this.describe(file), columns, { gzip: this.#options.gzip }, (body, signal) => this.#store.write(key, body, signal));
+    const writer = new ChunkFileWriter(this.describe(file), columns, { gzip: this.#options.gzip, level: STAGING_GZIP_LEVEL }, (body, signal) => this.#store.write(key, body, signal));
     return {
       row: (values) => writer.row(values),
       raw: (bytes, rows) => writer.raw(bytes, rows),

@@ -267,12 +267,13 @@ connections:
   lake_env: { type: s3, bucket: ${s3.bucket}, ${base}, prefix: ${y(`${prefix}env/`)}, access_key_id: "\${PIGEON_SEC_S3_KEY}", secret_access_key: "\${PIGEON_SEC_S3_SECRET}", session_token: "\${PIGEON_SEC_S3_TOKEN}" }
   nowhere: { type: s3, ${base}, bucket: no-such-secret-bucket, access_key_id: ${y(S3_SECRETS.accessKey)}, secret_access_key: ${y(S3_SECRETS.secretKey)} }
   local: { type: sqlite, path: local.db }
-staging: { url: ${y(`s3://${s3.bucket}/${prefix}staging`)}, connection: lake_env, keep: true }
+staging: { url: ${y(`s3://${s3.bucket}/${prefix}staging`)}, connection: lake_env, keep: true, compress: none }
 nodes:
   out: { source: { connection: local, table: people }, target: { connection: lake, table: people, mode: overwrite } }
   back: { depends_on: [out], source: { connection: lake, table: people }, target: { connection: lake_env, table: people, mode: append } }
   broken: { source: { connection: nowhere, prefix: x/ }, target: { connection: local, table: b, mode: overwrite } }
 `;
+    // compress: none: the staged chunks are scanned as text (S3 staging's default, gzip, would hide anything).
     writeFileSync(join(t.dir, 's3.yaml'), yaml);
     const db = await createDb('sqlite', t.dir);
     await db.exec(`CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)`);

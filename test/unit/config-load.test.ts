@@ -100,6 +100,18 @@ describe('built-in defaults', () => {
     assert.deepEqual(pipeline.secrets, []);
   });
 
+  it('S3 staging compresses unless told not to; a local directory does not', () => {
+    const staging = (line: string) => {
+      const file = join(tmp, 'staging.yaml');
+      writeFileSync(file, ['version: 1', 'name: s', 'connections: { app: { type: sqlite, path: a.db } }', line, 'nodes:', '  a:', '    source: { connection: app, table: a }', '    target: { connection: app, table: b, mode: append }', ''].join('\n'));
+      return loadPipelineOrThrow(file, { env: {} }).staging.compress;
+    };
+    assert.equal(staging('staging: { url: "s3://lake-bucket/p" }'), 'gzip');
+    assert.equal(staging('staging: { url: "s3://lake-bucket/p", compress: none }'), 'none');
+    assert.equal(staging('staging: { dir: st }'), 'none');
+    assert.equal(staging('staging: { dir: st, compress: gzip }'), 'gzip');
+  });
+
   it('loadPipelineOrThrow throws PipelineErrors holding every problem', () => {
     assert.throws(
       () => loadPipelineOrThrow(join(fixturesDir, 'pipelines', 'bad-references.yaml'), { env: {} }),

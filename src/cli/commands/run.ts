@@ -150,16 +150,20 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   if (lock.takenOver) log('warn', `took over a stale lock of run ${lock.takenOver.run_id} (pid ${lock.takenOver.pid} is gone)`);
   if (runner) log('info', `nodes run on the workers of ${runner.where}`, { event: 'executor', queue: executor!.queue });
   // Holding the lock: temp files of killed runs (of any pipeline in this state directory: their pids are dead) go.
-  const swept = await Promise.all([
-    removeStaleTemps(join(dirs.root, 'runs'), 2),
-    removeStaleTemps(join(dirs.root, 'watermarks'), 1),
-    removeStaleTemps(dirs.locks, 0),
-    staging.removeStaleTemps(pipeline.name),
-  ]).catch((e: unknown) => {
+  const sweptFailed = (e: unknown) => {
     log('warn', `could not remove temp files of killed runs: ${(e as Error).message}`);
     return [];
-  });
-  for (const p of swept.flat()) log('debug', `removed ${p}, left by a killed run`);
+  };
+  const sweptLog = (paths: readonly string[]) => {
+    for (const p of paths) log('debug', `removed ${p}, left by a killed run`);
+  };
+  // The staging's sweep goes on while the nodes run: what it removes belongs to dead processes (a local temp whose
+  // pid is gone, an S3 multipart upload a day old), never to this run, and for S3 it costs the SDK's loading and a
+  // listing that the first node would otherwise wait for.
+  const stagingSwept = staging.removeStaleTemps(pipeline.name).then(sweptLog, (e: unknown) => void sweptFailed(e));
+  sweptLog(
+    (await Promise.all([removeStaleTemps(join(dirs.root, 'runs'), 2), removeStaleTemps(join(dirs.root, 'watermarks'), 1), removeStaleTemps(dirs.locks, 0)]).catch(sweptFailed)).flat(),
+  );
 
   const interrupt = new AbortController();
   let interrupts = 0;
@@ -336,6 +340,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await runner?.close().catch((e: unknown) => log('warn', `closing the queue failed: ${(e as Error).message}`));
+    await stagingSwept;
     const closeErrors = await connections.closeAll();
     for (const e of closeErrors) log('warn', `closing a connection failed: ${(e as Error).message}`);
     if (run.status === 'running') await store.writeRun({ ...run, status: 'failed', finished_at: new Date().toISOString() }).catch(() => {});
