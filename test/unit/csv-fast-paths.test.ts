@@ -146,6 +146,24 @@ describe('CsvToTsv (the MySQL and Hive import fast path)', () => {
     assert.equal(t.take().toString(), '1\t2024-01-02 03:04:05\ta\\tb\n0\tconverted 2024-01-02 03:04:05+02\t\\N\n');
     assert.equal(t.rows, 2);
   });
+
+  it('copies what a quick fit accepts and converts the rest (for Utc, the fit sees the value without +00)', () => {
+    const seen: string[] = [];
+    const digits = (src: Buffer, start: number, end: number) => {
+      seen.push(src.toString('utf8', start, end));
+      for (let i = start; i < end; i++) if (src[i]! < 0x30 || src[i]! > 0x39) return false;
+      return true;
+    };
+    const columns: TsvColumn[] = [
+      { mode: TsvMode.Convert, convert: (s) => `c(${s})`, fits: digits },
+      { mode: TsvMode.Utc, convert: (s) => `u(${s})`, fits: (src, start, end) => src[start] === 0x32 && end - start === 19 },
+    ];
+    const t = new CsvToTsv(columns, ['n', 'at'], { escapes: LOAD_DATA_ESCAPES });
+    t.push(Buffer.from('n,at\n12,2024-01-02 03:04:05+00\nx1,1999-01-02 03:04:05+00\n"3\t",2024-01-02 03:04:05+02\n\\N,\\N\n'));
+    t.end();
+    assert.equal(t.take().toString(), '12\t2024-01-02 03:04:05\nc(x1)\tu(1999-01-02 03:04:05+00)\nc(3\\t)\tu(2024-01-02 03:04:05+02)\n\\N\t\\N\n');
+    assert.deepEqual(seen, ['12', 'x1', '3\t'], 'NULLs are never looked at');
+  });
 });
 
 describe('RecordCounter (PostgreSQL COPY output)', () => {

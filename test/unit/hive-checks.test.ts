@@ -1,7 +1,7 @@
 /** The checks that stand in for Hive's CAST, which turns what it cannot read into NULL without a word. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { valueCheck } from '../../src/connectors/hive/hive-checks.js';
+import { columnCheck, valueCheck } from '../../src/connectors/hive/hive-checks.js';
 import { parseHiveType } from '../../src/connectors/hive/hive-types.js';
 import type { ColumnSchema } from '../../src/csv/types.js';
 
@@ -59,4 +59,25 @@ test('booleans and floats', () => {
   bad('double', ['abc', '1,5', '', '0x1p3']);
   ok('float', ['3.4028234663852886e38', '1e-45']);
   bad('float', ['3.5e38', '1e39']);
+});
+
+test('the byte-level quick fit of dates and timestamps accepts exactly what their checks accept', () => {
+  const ts: ColumnSchema = { name: 'x', type: 'timestamp', nullable: true };
+  const values = [
+    '2026-01-01 00:00:00', '2024-02-29 23:59:59.123456789', '0001-01-01 00:00:00', '9999-12-31 23:59:59.999999', '2026-01-01',
+    '2026-02-29 00:00:00', '2026-13-01 00:00:00', '0000-01-01 00:00:00', '2026-01-01 24:00:00', '2026-01-01T00:00:00',
+    '2026-01-01 00:00:00.', '2026-01-01 00:00:00.1234567890', '10000-01-01 00:00:00', '2026-04-31', '2026-1-1', '',
+    '2026-01-01 00:00:0٠', '２026-01-01 00:00:00', '2026-01-01 00:00:00\u0130', '2026-01-01 00:00:0\u0130',
+  ];
+  for (const target of ['timestamp', 'date']) {
+    const t = parseHiveType(target);
+    const c = columnCheck(ts, t, false)!;
+    assert.ok(c.fits, `${target} has a quick fit`);
+    for (const v of values) {
+      const bytes = Buffer.from(`,${v},`, 'utf8');
+      assert.equal(c.fits(bytes, 1, bytes.length - 1), c.check(v) === undefined, `${JSON.stringify(v)} into ${target}`);
+    }
+  }
+  assert.equal(columnCheck(ts, parseHiveType('string'), false), undefined, 'no check, no quick fit');
+  assert.equal(columnCheck(text, parseHiveType('int'), false)?.fits, undefined, 'integers are checked without one');
 });

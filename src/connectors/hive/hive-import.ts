@@ -13,7 +13,7 @@ import { isServerAnswer, type HiveSession, type HiveSessions } from './hive-sess
 import { HIVE_LOADS_TABLE, HIVE_STAGING_PREFIX, hiveSql, qualified, type CommitColumn, type CommitPlan } from './hive-sql.js';
 import { hiveTypeFor, parseHiveType, portableFromHive, type HiveType } from './hive-types.js';
 import { sentinelRow, stageChunk } from './hive-load.js';
-import { valueCheck, type ValueCheck } from './hive-checks.js';
+import { columnCheck, type ColumnCheck } from './hive-checks.js';
 
 interface HiveColumn extends TargetColumn {
   readonly type: HiveType;
@@ -181,7 +181,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
     const columns = key.map((i) => this.#req.columns[i]!);
     const checks = key.map((i) => {
       const into = plan.columns.find((t) => t.from === i);
-      return into === undefined ? undefined : valueCheck(this.#req.columns[i]!, into.type, plan.lossy);
+      return into === undefined ? undefined : columnCheck(this.#req.columns[i]!, into.type, plan.lossy);
     });
     return this.#stage(this.#keys, columns, checks, feed, false);
   }
@@ -268,7 +268,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
     const plan = (this.#planned = this.#plan(target, 0));
     const checks = req.columns.map((c, i) => {
       const into = plan.columns.find((t) => t.from === i && t.partition?.value === undefined);
-      return into === undefined ? undefined : valueCheck(c, into.type, plan.lossy);
+      return into === undefined ? undefined : columnCheck(c, into.type, plan.lossy);
     });
     this.#stagingCreated = true;
     return this.#stage(this.#staging, req.columns, checks, feed, true);
@@ -279,7 +279,7 @@ class HiveLoad implements StagedLoad<HiveTarget> {
    * staging files and loads them with one `LOAD DATA LOCAL INPATH`; returns the rows. The row table also gets the
    * sentinel row its commit records the load from.
    */
-  async #stage(table: string, columns: readonly ColumnSchema[], checks: readonly (ValueCheck | undefined)[], feed: ChunkFeed, sentinel: boolean): Promise<number> {
+  async #stage(table: string, columns: readonly ColumnSchema[], checks: readonly (ColumnCheck | undefined)[], feed: ChunkFeed, sentinel: boolean): Promise<number> {
     await this.#s.exec(hiveSql.createStaging(this.#q(table), columns.length), this.#signal);
     const dir = join(this.#sessions.config.stagingDir, table);
     const serverDir = `${this.#sessions.config.serverStagingDir.replace(/\/+$/, '')}/${table}`;

@@ -7,7 +7,7 @@ import { utcNaive } from '../../csv/values.js';
 import { PipelineError } from '../../errors/pipeline-error.js';
 import type { StagedChunk } from '../contract.js';
 import { CsvToTsv, TsvMode, escapeTable, type TsvColumn } from '../sql/csv-to-tsv.js';
-import type { ValueCheck } from './hive-checks.js';
+import type { ColumnCheck } from './hive-checks.js';
 
 /*
  * A chunk file as the staging table's text: Hive's LazySimpleSerDe with FIELDS TERMINATED BY '\t' ESCAPED BY '\\'
@@ -32,7 +32,7 @@ export function sentinelRow(columns: number): string {
 export async function stageChunk(
   chunk: StagedChunk,
   columns: readonly ColumnSchema[],
-  checks: readonly (ValueCheck | undefined)[],
+  checks: readonly (ColumnCheck | undefined)[],
   path: string,
   table: string,
   signal?: AbortSignal,
@@ -41,14 +41,18 @@ export async function stageChunk(
     const check = checks[i];
     const zoned = c.type === 'timestamptz';
     if (!check && !zoned) return { mode: TsvMode.Copy, convert: (text) => text };
+    // A value the check's quick fit accepts (for a zoned one: after its +00 is cut) is copied; any other converts.
+    // A zoned column's +00 values need no look when nothing is checked, and always one when no quick fit exists.
+    const fits = check === undefined ? undefined : (check.fits ?? (zoned ? () => false : undefined));
     return {
-      mode: TsvMode.Convert,
+      mode: zoned ? TsvMode.Utc : TsvMode.Convert,
+      ...(fits === undefined ? {} : { fits }),
       convert: (text, line) =>
         located(
           () => {
             // A timestamp with a time zone goes in as UTC (the target's TIMESTAMP has no zone).
             const value = !zoned ? text : text.endsWith('+00') && text.length >= 22 && text.charCodeAt(10) === 32 ? text.slice(0, -3) : utcNaive(text);
-            const why = check?.(value);
+            const why = check?.check(value);
             if (why !== undefined) throw new Error(`${why}: Hive would store it as NULL or change it`);
             return value;
           },

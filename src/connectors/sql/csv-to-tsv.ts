@@ -57,6 +57,12 @@ export interface TsvColumn {
   readonly mode: TsvMode;
   /** Converts one value (already known not NULL); throws a located PipelineError on a bad value. */
   readonly convert: (text: string, line: number) => string;
+  /**
+   * A quick look at a value's bytes `src[start, end)` (for Utc, without its `+00`): true when it goes in as it
+   * is, so no string is made; false sends it to `convert`, which decides and names a bad value. Without it,
+   * Convert always converts and Utc copies what ends in `+00`.
+   */
+  readonly fits?: (src: Buffer, start: number, end: number) => boolean;
 }
 
 export interface TsvFormat {
@@ -73,6 +79,7 @@ export class CsvToTsv {
   static readonly Unusual = Unusual;
 
   readonly #modes: TsvMode[];
+  readonly #fits: (((src: Buffer, start: number, end: number) => boolean) | undefined)[];
   readonly #columns: readonly TsvColumn[];
   readonly #header: Buffer;
   readonly #escapes: Uint8Array;
@@ -93,6 +100,7 @@ export class CsvToTsv {
   constructor(columns: readonly TsvColumn[], names: readonly string[], format: TsvFormat) {
     this.#columns = columns;
     this.#modes = columns.map((c) => c.mode);
+    this.#fits = columns.map((c) => c.fits);
     this.#header = Buffer.from(encodeRow(names), 'utf8');
     this.#escapes = format.escapes;
     this.#suffix = format.suffix;
@@ -291,9 +299,10 @@ export class CsvToTsv {
       return;
     }
     const end = start + len;
-    if (mode === TsvMode.Utc && len >= 22 && src[end - 3] === 0x2b && src[end - 2] === 0x30 && src[end - 1] === 0x30 && src[start + 10] === 0x20) {
+    const fits = this.#fits[index];
+    if (mode === TsvMode.Utc && len >= 22 && src[end - 3] === 0x2b && src[end - 2] === 0x30 && src[end - 1] === 0x30 && src[start + 10] === 0x20 && (fits === undefined || fits(src, start, end - 3))) {
       len -= 3;
-    } else if (mode !== TsvMode.Copy) {
+    } else if (mode !== TsvMode.Copy && (mode === TsvMode.Utc || fits === undefined || !fits(src, start, end))) {
       const text = this.#columns[index]!.convert(src.toString('utf8', start, end), this.#recordLine);
       const bytes = Buffer.from(text, 'utf8');
       this.#ensure(2 * bytes.length + 2);
