@@ -131,6 +131,24 @@ describe('S3 store', () => {
     }
   });
 
+  test('a temp object that a killed file-layout writer left beside its table goes once stale; nothing else does', async () => {
+    const s3 = testBucket();
+    const prefix = s3.prefix();
+    const st = store(prefix);
+    try {
+      const temp = 'out/orders.csv.1a2b3c4d5e.4242.deadbeef.tmp';
+      const others = ['out/orders.csv', 'out/orders.csv.bak', 'out/orders.csv.1a2b.12.0123abcd.tmp.keep', 'out/other.csv.1a2b3c4d5e.4242.deadbeef.tmp'];
+      for (const k of [temp, ...others]) await st.write(k, Readable.from([Buffer.from('x')]));
+      assert.deepEqual(await st.sweepTemps('out/orders.csv.'), [], 'a fresh temp may be a live writer\'s, on any machine');
+      // A staleness a minute in the future: every temp, however fresh, whatever the server's clock says.
+      assert.deepEqual(await st.sweepTemps('out/orders.csv.', -60_000), [`temp object s3://${s3.bucket}/${prefix}${temp}`]);
+      assert.deepEqual((await s3.keys(prefix)).sort(), [...others].sort(), 'only the table\'s temp object went');
+    } finally {
+      st.close();
+      await s3.clear(prefix);
+    }
+  });
+
   test('rename replaces the destination, and list pages through more than 1,000 keys', async () => {
     const s3 = testBucket();
     const prefix = s3.prefix();

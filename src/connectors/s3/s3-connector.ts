@@ -1,6 +1,8 @@
 import type { ConnectionConfig } from '../../config/types.js';
 import type { ConnectorOptions } from '../contract.js';
 import { ObjectConnector, probeOnOpen } from '../objects/object-connector.js';
+import type { ObjectSettings, TableKeys } from '../objects/object-layout.js';
+import { folderOf } from '../objects/object-store.js';
 import { s3Config } from './s3-config.js';
 import { S3Store } from './s3-store.js';
 
@@ -16,6 +18,16 @@ export class S3Connector extends ObjectConnector {
     super(store, c, options.tmpDir, {
       open: probeOnOpen(() => store.probe(), c.name),
       close: async () => store.close(),
+      sweep: (t) => sweepTable(store, c, t),
     });
   }
+}
+
+/**
+ * Before a load: the table's abandoned multipart uploads, and for the `file` layout the temp objects a killed writer
+ * left beside `<table>.csv` (listed by that name's prefix only, not the whole folder).
+ */
+async function sweepTable(store: S3Store, settings: ObjectSettings, t: TableKeys): Promise<void> {
+  await store.sweep(settings.layout === 'prefix' ? t.folder : folderOf(t.data));
+  if (settings.layout !== 'prefix') await store.sweepTemps(`${t.data}.`);
 }

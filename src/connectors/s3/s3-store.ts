@@ -19,8 +19,13 @@ const QUEUE_SIZE = 2;
 /** CopyObject copies up to 5 GiB; larger objects are copied in parts of this size. */
 const COPY_LIMIT = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
-/** Multipart uploads older than this under a swept prefix belong to a process that died. */
+/** Multipart uploads and temp objects older than this under a swept prefix belong to a process that died. */
 const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
+/**
+ * A file layout's new version before its move over the data object (object-layout.ts `temp`):
+ * `<data>.<load hash>.<pid>.<8 hex>.tmp`. The pid is of a machine pigeon cannot look at, so age decides.
+ */
+const TEMP_OBJECT = /\.[0-9a-f]+\.\d+\.[0-9a-f]{8}\.tmp$/;
 
 /**
  * An ObjectStore over an S3 bucket (or an S3-compatible store) below a key prefix, with `@aws-sdk/client-s3`
@@ -215,6 +220,30 @@ export class S3Store implements ObjectStore {
         });
       }
     }
+  }
+
+  /**
+   * Removes the temp objects (see TEMP_OBJECT) under `prefix` that are older than `staleMs`: a file-layout writer
+   * killed after its upload completed and before the move leaves a visible object beside the table, which a reader
+   * listing the folder would take for data. Keys only under the prefix are listed, so a caller narrows it to one
+   * table's (`<table>.csv.`). Returns what it removed.
+   */
+  async sweepTemps(prefix: string, staleMs = STALE_UPLOAD_MS): Promise<string[]> {
+    const before = Date.now() - staleMs;
+    const stale: string[] = [];
+    const { s3, client } = await this.#ready();
+    const full = `${this.#root}${prefix}`;
+    let token: string | undefined;
+    do {
+      const page = await client.send(new s3.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: full, ...(token ? { ContinuationToken: token } : {}) }));
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined || !TEMP_OBJECT.test(o.Key) || (o.LastModified !== undefined && o.LastModified.getTime() > before)) continue;
+        stale.push(o.Key.slice(this.#root.length));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    await this.delete(stale);
+    return stale.map((k) => `temp object ${this.describe(k)}`);
   }
 
   async sweep(prefix: string): Promise<string[]> {
