@@ -6,7 +6,7 @@ import { join } from 'node:path';
  * Temp files pigeon writes before a rename: `….<pid>.<8 hex>.tmp` (atomic-file.ts, lock.ts, a file target's new
  * version) and `….<pid>.<8 hex>.partial` (a DirectoryStore write). The pid says whether the writer still lives.
  */
-const TEMP = /\.(\d+)\.[0-9a-f]{8}\.(?:tmp|partial)$/;
+export const TEMP_NAME = /\.(\d+)\.[0-9a-f]{8}\.(?:tmp|partial)$/;
 
 /**
  * Removes the temp files that processes killed mid-write left under `dir` (down to `depth` levels of folders).
@@ -26,7 +26,7 @@ export async function removeStaleTemps(dir: string, depth: number): Promise<stri
       if (depth > 0) removed.push(...(await removeStaleTemps(p, depth - 1)));
       continue;
     }
-    const m = TEMP.exec(e.name);
+    const m = TEMP_NAME.exec(e.name);
     if (!m || processAlive(Number(m[1]))) continue;
     try {
       await unlink(p);

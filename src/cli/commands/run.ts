@@ -160,7 +160,7 @@ export async function runPipeline(req: RunRequest, common: CommonOptions): Promi
   // The staging's sweep goes on while the nodes run: what it removes belongs to dead processes (a local temp whose
   // pid is gone, an S3 multipart upload a day old), never to this run, and for S3 it costs the SDK's loading and a
   // listing that the first node would otherwise wait for.
-  const stagingSwept = staging.removeStaleTemps(pipeline.name).then(sweptLog, (e: unknown) => void sweptFailed(e));
+  const stagingSwept = staging.removeStaleTemps(pipeline.name).catch(sweptFailed).then(sweptLog);
   sweptLog(
     (await Promise.all([removeStaleTemps(join(dirs.root, 'runs'), 2), removeStaleTemps(join(dirs.root, 'watermarks'), 1), removeStaleTemps(dirs.locks, 0)]).catch(sweptFailed)).flat(),
   );

@@ -32,12 +32,17 @@ export interface ColumnCheck {
   readonly fits?: ByteFit;
 }
 
-/** valueCheck and quickFit together; undefined when every value fits by type. */
+/**
+ * valueCheck, with a byte-level acceptance for the commonest checked columns (dates and timestamps): the conversion
+ * copies a value it accepts without making a string of it (csv-to-tsv.ts, `fits`); any other value still goes
+ * through the check, which decides and says why. Undefined when every value fits by type.
+ */
 export function columnCheck(from: ColumnSchema, t: HiveType, lossy: boolean): ColumnCheck | undefined {
   const check = valueCheck(from, t, lossy);
   if (check === undefined) return undefined;
-  const fits = quickFit(from, t);
-  return fits === undefined ? { check } : { check, fits };
+  if (t.base !== 'date' && t.base !== 'timestamp') return { check };
+  const date = t.base === 'date';
+  return { check, fits: (src, start, end) => isDateTimeAt(src, start, end, date) };
 }
 
 /** The check of an exported column loaded into a Hive column; undefined when every value fits by type. */
@@ -96,18 +101,6 @@ function decimalCheck(p: number, s: number, lossy: boolean): ValueCheck {
 
 /** Whether a value's bytes `src[start, end)` surely arrive exactly (false: the check must look). */
 export type ByteFit = (src: Buffer, start: number, end: number) => boolean;
-
-/**
- * A byte-level acceptance of the values a check would pass, for the commonest checked columns (dates and
- * timestamps): the conversion copies such a value without making a string of it (csv-to-tsv.ts, `fits`). A value
- * it does not accept still goes through the check, which decides and says why.
- */
-export function quickFit(from: ColumnSchema, t: HiveType): ByteFit | undefined {
-  if (fits(from, t)) return undefined;
-  if (t.base === 'date') return (src, start, end) => isDateTimeAt(src, start, end, true);
-  if (t.base === 'timestamp') return (src, start, end) => isDateTimeAt(src, start, end, false);
-  return undefined;
-}
 
 /** isDateTimeAt of a string: its UTF-8 bytes (any character beyond ASCII is then no digit and fails). */
 function isDateTime(s: string, date: boolean): boolean {

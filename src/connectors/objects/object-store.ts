@@ -5,6 +5,8 @@ import { PipelineError, type ErrorCode, type ErrorLocation } from '../../errors/
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
+  /** When the object was last written, where the store's listing says (S3). */
+  readonly modified?: Date;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { loadDriver } from '../driver.js';
 import { checkKey, ObjectStoreError, type ObjectInfo, type ObjectStore } from '../objects/object-store.js';
 import type { S3ClientSettings, S3Location } from './s3-config.js';
+import { TEMP_NAME } from '../../state/stale-temps.js';
 import { isNotFound, s3Error } from './s3-errors.js';
 
 type S3Module = typeof import('@aws-sdk/client-s3');
@@ -21,11 +22,6 @@ const COPY_LIMIT = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
 /** Multipart uploads and temp objects older than this under a swept prefix belong to a process that died. */
 const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
-/**
- * A file layout's new version before its move over the data object (object-layout.ts `temp`):
- * `<data>.<load hash>.<pid>.<8 hex>.tmp`. The pid is of a machine pigeon cannot look at, so age decides.
- */
-const TEMP_OBJECT = /\.[0-9a-f]+\.\d+\.[0-9a-f]{8}\.tmp$/;
 
 /**
  * An ObjectStore over an S3 bucket (or an S3-compatible store) below a key prefix, with `@aws-sdk/client-s3`
@@ -100,7 +96,7 @@ export class S3Store implements ObjectStore {
       }
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || o.Key.endsWith('/')) continue;
-        yield { key: o.Key.slice(this.#root.length), size: o.Size ?? 0 };
+        yield { key: o.Key.slice(this.#root.length), size: o.Size ?? 0, ...(o.LastModified ? { modified: o.LastModified } : {}) };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -223,25 +219,18 @@ export class S3Store implements ObjectStore {
   }
 
   /**
-   * Removes the temp objects (see TEMP_OBJECT) under `prefix` that are older than `staleMs`: a file-layout writer
-   * killed after its upload completed and before the move leaves a visible object beside the table, which a reader
-   * listing the folder would take for data. Keys only under the prefix are listed, so a caller narrows it to one
-   * table's (`<table>.csv.`). Returns what it removed.
+   * Removes pigeon's temp objects (`….<pid>.<8 hex>.tmp`, stale-temps.ts) under `prefix` that are older than
+   * `staleMs`: a file-layout writer killed after its upload completed and before the move leaves a visible object
+   * beside the table, which a reader listing the folder would take for data. The pid is of a machine pigeon cannot
+   * look at, so age decides. Keys only under the prefix are listed, so a caller narrows it to one table's
+   * (`<table>.csv.`). Returns what it removed.
    */
   async sweepTemps(prefix: string, staleMs = STALE_UPLOAD_MS): Promise<string[]> {
     const before = Date.now() - staleMs;
     const stale: string[] = [];
-    const { s3, client } = await this.#ready();
-    const full = `${this.#root}${prefix}`;
-    let token: string | undefined;
-    do {
-      const page = await client.send(new s3.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: full, ...(token ? { ContinuationToken: token } : {}) }));
-      for (const o of page.Contents ?? []) {
-        if (o.Key === undefined || !TEMP_OBJECT.test(o.Key) || (o.LastModified !== undefined && o.LastModified.getTime() > before)) continue;
-        stale.push(o.Key.slice(this.#root.length));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    for await (const o of this.list(prefix)) {
+      if (TEMP_NAME.test(o.key) && (o.modified === undefined || o.modified.getTime() <= before)) stale.push(o.key);
+    }
     await this.delete(stale);
     return stale.map((k) => `temp object ${this.describe(k)}`);
   }

@@ -298,16 +298,19 @@ export class CsvToTsv {
       out[this.#pos++] = 0x4e;
       return;
     }
-    const end = start + len;
-    const fits = this.#fits[index];
-    if (mode === TsvMode.Utc && len >= 22 && src[end - 3] === 0x2b && src[end - 2] === 0x30 && src[end - 1] === 0x30 && src[start + 10] === 0x20 && (fits === undefined || fits(src, start, end - 3))) {
-      len -= 3;
-    } else if (mode !== TsvMode.Copy && (mode === TsvMode.Utc || fits === undefined || !fits(src, start, end))) {
-      const text = this.#columns[index]!.convert(src.toString('utf8', start, end), this.#recordLine);
-      const bytes = Buffer.from(text, 'utf8');
-      this.#ensure(2 * bytes.length + 2);
-      this.#escape(bytes, 0, bytes.length);
-      return;
+    if (mode !== TsvMode.Copy) {
+      const end = start + len;
+      const fits = this.#fits[index];
+      const utc = mode === TsvMode.Utc && len >= 22 && src[end - 3] === 0x2b && src[end - 2] === 0x30 && src[end - 1] === 0x30 && src[start + 10] === 0x20;
+      if (utc && (fits === undefined || fits(src, start, end - 3))) {
+        len -= 3;
+      } else if (mode === TsvMode.Utc || fits === undefined || !fits(src, start, end)) {
+        const text = this.#columns[index]!.convert(src.toString('utf8', start, end), this.#recordLine);
+        const bytes = Buffer.from(text, 'utf8');
+        this.#ensure(2 * bytes.length + 2);
+        this.#escape(bytes, 0, bytes.length);
+        return;
+      }
     }
     this.#escape(src, start, len);
   }
